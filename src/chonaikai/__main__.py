@@ -1,0 +1,3 @@
+from chonaikai.cli import main
+
+raise SystemExit(main())

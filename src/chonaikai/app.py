@@ -1,0 +1,112 @@
+"""The Litestar application: one factory that wires the domain routers together."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar
+from litestar.config.compression import CompressionConfig
+from litestar.config.csrf import CSRFConfig
+from litestar.exceptions import NotFoundException
+from litestar.openapi.config import OpenAPIConfig
+from litestar.plugins.htmx import HTMXPlugin
+from litestar.static_files import create_static_files_router
+from litestar.types import ASGIApp, Receive, Scope, Send
+
+from chonaikai import __version__
+from chonaikai.db import get_engine, postgres_pool
+from chonaikai.health import healthz
+from chonaikai.settings import Settings, get_settings
+from chonaikai.tenancy.logic import HostMap
+from chonaikai.tenancy.routes import association_router, public_router
+from chonaikai.web import (
+    STATIC_DIR,
+    HostRoutingMiddleware,
+    not_found_handler,
+    server_error_handler,
+    set_text_size,
+    template_config,
+)
+
+CSRF_COOKIE = "chonaikai_csrf"
+CSRF_HEADER = "x-chonaikai-csrf"
+
+# Inline scripts are never allowed; htmx is loaded from our own origin.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
+SECURITY_HEADERS = [
+    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+    (b"x-frame-options", b"DENY"),
+    (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+]
+
+
+def security_headers_middleware(app: ASGIApp) -> ASGIApp:
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+
+        async def send_with_headers(message):  # type: ignore[no-untyped-def]
+            if message["type"] == "http.response.start":
+                present = {name for name, _ in message.get("headers", [])}
+                message["headers"] = [
+                    *message.get("headers", []),
+                    *(header for header in SECURITY_HEADERS if header[0] not in present),
+                ]
+            await send(message)
+
+        await app(scope, receive, send_with_headers)
+
+    return middleware
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        async with postgres_pool(get_engine()):
+            yield
+            close = getattr(get_engine(), "close_shared_connections", None)
+            if close:
+                await close()
+
+    return Litestar(
+        route_handlers=[
+            public_router,
+            association_router,
+            healthz,
+            set_text_size,
+            create_static_files_router(path="/static", directories=[STATIC_DIR], name="static"),
+        ],
+        template_config=template_config(),
+        plugins=[HTMXPlugin()],
+        csrf_config=CSRFConfig(
+            secret=settings.secret_key,
+            cookie_name=CSRF_COOKIE,
+            header_name=CSRF_HEADER,
+            cookie_secure=not settings.is_dev,
+            cookie_samesite="lax",
+            exclude=["/api/", "/line/webhook", "/healthz"],
+        ),
+        compression_config=CompressionConfig(backend="gzip", minimum_size=500),
+        exception_handlers={NotFoundException: not_found_handler, 500: server_error_handler},
+        openapi_config=OpenAPIConfig(title="chonaikai", version=__version__, path="/schema"),
+        lifespan=[lifespan],
+        debug=False,
+    )
+
+
+def create_asgi_app(settings: Settings | None = None, app: Litestar | None = None) -> ASGIApp:
+    """The app as served: host routing and security headers wrap it, since Litestar's own
+    middleware runs only after a route was matched."""
+    settings = settings or get_settings()
+    app = app or create_app(settings)
+    host_map = HostMap(tenant_domain=settings.tenant_domain)
+    return security_headers_middleware(HostRoutingMiddleware(app, host_map))

@@ -1,0 +1,146 @@
+"""Database engines for SQLite (embedded default) and PostgreSQL (production).
+
+Piccolo's SQLite engine opens a fresh connection (and thread) for every query
+outside a transaction, which throttles a web page to a fraction of what the
+server can do. ``SharedSQLiteEngine`` keeps a few connections open per event loop
+and hands them out round-robin for those queries; transactions still get their
+own connection, exactly as in Piccolo. WAL lets readers and the one writer work
+side by side, and the busy timeout makes writers queue instead of failing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import sqlite3
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import aiosqlite
+from piccolo.engine.base import Engine
+from piccolo.engine.postgres import PostgresEngine
+from piccolo.engine.sqlite import SQLiteEngine, TransactionType, dict_factory
+from piccolo.table import Table
+
+SQLITE_BUSY_TIMEOUT_SECONDS = 10.0
+# asyncpg refuses more than 32,767 parameters in one statement.
+BULK_INSERT_ROWS = 1000
+
+
+class SharedSQLiteEngine(SQLiteEngine):
+    __slots__ = ("_pools", "_pool_size")
+
+    def __init__(self, path: str, pool_size: int = 4, **kwargs: Any) -> None:
+        super().__init__(path=path, timeout=SQLITE_BUSY_TIMEOUT_SECONDS, **kwargs)
+        self._pool_size = pool_size
+        # One pool per event loop: aiosqlite futures belong to the loop that made them.
+        self._pools: dict[int, tuple[list[aiosqlite.Connection], itertools.cycle]] = {}
+
+    async def get_connection(self) -> aiosqlite.Connection:
+        connection = await aiosqlite.connect(**self.connection_kwargs)
+        connection.row_factory = dict_factory  # type: ignore[assignment]
+        await connection.execute("PRAGMA foreign_keys = 1")
+        await connection.execute("PRAGMA synchronous = NORMAL")
+        return connection
+
+    async def _shared_connection(self) -> aiosqlite.Connection:
+        loop_id = id(asyncio.get_running_loop())
+        pool = self._pools.get(loop_id)
+        if pool is None:
+            connections = [await self.get_connection() for _ in range(self._pool_size)]
+            pool = (connections, itertools.cycle(connections))
+            self._pools[loop_id] = pool
+        return next(pool[1])
+
+    async def _run_in_new_connection(
+        self,
+        query: str,
+        args: list[Any] | None = None,
+        query_type: str = "generic",
+        table: type[Table] | None = None,
+    ):
+        connection = await self._shared_connection()
+        # isolation_level=None: each statement commits on its own.
+        async with connection.execute(query, args or []) as cursor:
+            return await cursor.fetchall()
+
+    async def close_shared_connections(self) -> None:
+        loop_id = id(asyncio.get_running_loop())
+        pool = self._pools.pop(loop_id, None)
+        if pool:
+            for connection in pool[0]:
+                await connection.close()
+
+
+def sqlite_path(url: str) -> str:
+    # sqlite:///relative/or/absolute -> the path after the third slash, as SQLAlchemy does.
+    path = url[len("sqlite:///") :] if url.startswith("sqlite:///") else url[len("sqlite:") :]
+    return unquote(path) or "chonaikai.sqlite3"
+
+
+def postgres_config(url: str) -> dict[str, Any]:
+    parts = urlsplit(url)
+    config: dict[str, Any] = {
+        "host": parts.hostname or "127.0.0.1",
+        "port": parts.port or 5432,
+        "database": parts.path.lstrip("/"),
+        "user": unquote(parts.username) if parts.username else "postgres",
+    }
+    if parts.password:
+        config["password"] = unquote(parts.password)
+    if "sslmode=disable" in (parts.query or ""):
+        config["ssl"] = False
+    return config
+
+
+def create_engine(url: str, sqlite_pool_size: int = 4) -> Engine:
+    if url.startswith("sqlite:"):
+        path = sqlite_path(url)
+        with sqlite3.connect(path) as connection:  # WAL is a property of the file: set it once.
+            connection.execute("PRAGMA journal_mode = WAL")
+        return SharedSQLiteEngine(path=path, pool_size=sqlite_pool_size)
+    return PostgresEngine(config=postgres_config(url))
+
+
+def get_engine() -> Engine:
+    from chonaikai import piccolo_conf
+
+    return piccolo_conf.DB
+
+
+def is_postgres(engine: Engine | None = None) -> bool:
+    return (engine or get_engine()).engine_type == "postgres"
+
+
+def write_transaction():
+    """A transaction for writes: IMMEDIATE on SQLite so two writers queue instead of deadlocking."""
+    engine = get_engine()
+    if isinstance(engine, SQLiteEngine):
+        return engine.transaction(transaction_type=TransactionType.immediate)
+    return engine.transaction()
+
+
+async def insert_many(table: type[Table], rows: Sequence[Table]) -> None:
+    """Insert rows in chunks (call inside a transaction to make it all-or-nothing)."""
+    for start in range(0, len(rows), BULK_INSERT_ROWS):
+        await table.insert(*rows[start : start + BULK_INSERT_ROWS]).run()
+
+
+async def check_database() -> None:
+    """Raise if the database does not answer a trivial query."""
+    engine = get_engine()
+    await engine.run_ddl("SELECT 1")
+
+
+@asynccontextmanager
+async def postgres_pool(engine: Engine, max_size: int = 10) -> AsyncIterator[None]:
+    if isinstance(engine, PostgresEngine):
+        await engine.start_connection_pool(max_size=max_size)
+        try:
+            yield
+        finally:
+            await engine.close_connection_pool()
+    else:
+        yield

@@ -1,0 +1,15 @@
+"""``/healthz``: answers 200 only when the database answers."""
+
+from litestar import get
+from litestar.response import Response
+
+from chonaikai.db import check_database
+
+
+@get("/healthz", name="healthz", cache=False)
+async def healthz() -> Response:
+    try:
+        await check_database()
+    except Exception as error:  # any failure to reach the database means "not ready"
+        return Response({"status": "error", "database": f"unreachable: {type(error).__name__}"}, status_code=503)
+    return Response({"status": "ok", "database": "ok"})

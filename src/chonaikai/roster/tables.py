@@ -1,0 +1,42 @@
+from piccolo.columns import Boolean, ForeignKey, Integer, Text, Timestamptz, Varchar
+from piccolo.columns.base import OnDelete
+from piccolo.table import Table
+
+from chonaikai.tenancy.tables import association_column
+
+CHANNELS = ("email", "line", "paper")
+
+
+class Han(Table, tablename="han"):
+    """班: a block of neighbouring households, led by a 班長."""
+
+    association = association_column()
+    name = Varchar(length=50)
+    position = Integer(default=0)
+
+
+class Household(Table, tablename="household"):
+    """世帯: the unit of delivery and of read receipts."""
+
+    association = association_column()
+    han = ForeignKey(Han, null=True, on_delete=OnDelete.set_null, index=True)
+    name = Varchar(length=100)  # 世帯主
+    kana = Varchar(length=200, default="")  # フリガナ
+    address = Varchar(length=300, default="")
+    phone = Varchar(length=50, default="")
+    email = Varchar(length=254, default="")
+    channel = Varchar(length=10, default="paper", choices=None)
+    notes = Text(default="")
+    moved_out = Boolean(default=False)
+    created_at = Timestamptz()
+    updated_at = Timestamptz()
+
+
+class Member(Table, tablename="member"):
+    """A person living in a household."""
+
+    association = association_column()
+    household = ForeignKey(Household, null=False, on_delete=OnDelete.cascade, index=True)
+    name = Varchar(length=100)
+    kana = Varchar(length=200, default="")
+    relation = Varchar(length=30, default="")  # 続柄

@@ -1,0 +1,1 @@
+"""Tenancy: cities, associations (the tenant), tenant files, and the public directory pages."""

@@ -1,0 +1,114 @@
+"""What every web page shares: templates, the text-size preference, error pages, host routing."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from litestar import Request, Response, post
+from litestar.exceptions import HTTPException, NotFoundException
+from litestar.params import URLEncodedBody
+from litestar.plugins.jinja import JinjaTemplateEngine as Engine
+from litestar.response import Redirect, Template
+from litestar.status_codes import HTTP_404_NOT_FOUND, HTTP_500_INTERNAL_SERVER_ERROR
+from litestar.template.config import TemplateConfig
+from litestar.types import ASGIApp, Receive, Scope, Send
+
+from chonaikai.settings import PROJECT_ROOT
+from chonaikai.tenancy.logic import HostMap
+
+log = logging.getLogger(__name__)
+
+TEMPLATES_DIR = PROJECT_ROOT / "templates"
+STATIC_DIR = PROJECT_ROOT / "static"
+HTMX_FILE = "vendor/htmx-2.0.11.min.js"
+TEXT_SIZE_COOKIE = "chonaikai_text"
+# Paths that are never rewritten into an association's space on a custom host.
+GLOBAL_PREFIXES = ("/a/", "/c/", "/static/", "/healthz", "/schema", "/api/", "/prefs/", "/favicon.ico")
+
+
+def template_config(directory: Path = TEMPLATES_DIR) -> TemplateConfig:
+    def configure(engine: Engine) -> None:
+        engine.engine.globals.update(htmx_file=HTMX_FILE, text_size_cookie=TEXT_SIZE_COOKIE)
+        engine.engine.trim_blocks = True
+        engine.engine.lstrip_blocks = True
+
+    return TemplateConfig(directory=directory, engine=Engine, engine_callback=configure)
+
+
+def safe_next(target: str | None) -> str:
+    """Only same-site paths, so a crafted link cannot bounce a member to another site."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+@post("/prefs/text-size", name="text_size")
+async def set_text_size(data: URLEncodedBody[dict[str, str]]) -> Redirect:
+    """The 「文字を大きく」 switch: a plain form post that works without JavaScript."""
+    size = "large" if data.get("size") == "large" else "normal"
+    response = Redirect(path=safe_next(data.get("next")), status_code=303)
+    response.set_cookie(TEXT_SIZE_COOKIE, size, max_age=3600 * 24 * 365 * 2, httponly=True, samesite="lax")
+    return response
+
+
+class TenantNotFound(NotFoundException):
+    detail = "association not found"
+
+
+def _wants_html(request: Request) -> bool:
+    if request.url.path.startswith("/api/"):
+        return False
+    accept = request.headers.get("accept", "*/*")
+    return "text/html" in accept or "*/*" in accept
+
+
+def not_found_handler(request: Request, exc: HTTPException) -> Response:
+    if not _wants_html(request):
+        return Response({"detail": "見つかりません (not found)", "status_code": 404}, status_code=HTTP_404_NOT_FOUND)
+    return Template(
+        template_name="errors/404.html",
+        context={"tenant_missing": isinstance(exc, TenantNotFound)},
+        status_code=HTTP_404_NOT_FOUND,
+    )
+
+
+def server_error_handler(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s", request.url.path, exc_info=exc)
+    if not _wants_html(request):
+        return Response({"detail": "サーバーで問題が起きました (server error)", "status_code": 500}, status_code=500)
+    return Template(
+        template_name="errors/500.html", status_code=HTTP_500_INTERNAL_SERVER_ERROR
+    )
+
+
+class HostRoutingMiddleware:
+    """Serves an association at ``/`` of its own host name by rewriting the path to ``/a/{slug}/…``.
+
+    ``/a/{slug}/…`` always works, on any host; this only adds the short form.
+    """
+
+    def __init__(self, app: ASGIApp, host_map: HostMap) -> None:
+        self.app = app
+        self.host_map = host_map
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not scope["path"].startswith(GLOBAL_PREFIXES):
+            host = _header(scope, b"host")
+            slug = await self.host_map.slug_for(host) if host else None
+            if slug:
+                path = f"/a/{slug}{scope['path']}"
+                scope = {**scope, "path": path, "raw_path": path.encode()}  # type: ignore[assignment]
+        await self.app(scope, receive, send)
+
+
+def _header(scope: Scope, name: bytes) -> str:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return value.decode("latin-1")
+    return ""
+
+
+def page_context(**values: Any) -> dict[str, Any]:
+    return values

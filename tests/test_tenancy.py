@@ -1,0 +1,141 @@
+"""Tenant resolution, the directory pages and the association homepage."""
+
+from chonaikai.tenancy.logic import HostMap
+from tests.factories import make_association, make_household
+
+
+async def test_directory_lists_cities_and_associations(client, city, tenant):
+    await make_association(city, slug="kawa", name="テスト川自治会", kana="てすとかわ", district="西部地区")
+    response = await client.get("/")
+    assert response.status_code == 200
+    assert 'lang="ja"' in response.text
+    assert "試験市" in response.text
+    assert "テスト桜町内会" in response.text and "テスト川自治会" in response.text
+
+
+async def test_directory_search_matches_name_and_district(client, city, tenant):
+    await make_association(city, slug="kawa", name="テスト川自治会", district="西部地区")
+    response = await client.get("/", params={"q": "西部"})
+    assert "テスト川自治会" in response.text
+    assert "テスト桜町内会" not in response.text
+    assert "1件" in response.text
+
+
+async def test_city_page_groups_by_district(client, city, tenant):
+    await make_association(city, slug="kawa", name="テスト川自治会", district="西部地区")
+    response = await client.get("/c/testcity/")
+    assert response.status_code == 200
+    assert "西部地区" in response.text and "テスト川自治会" in response.text
+    assert (await client.get("/c/nowhere/")).status_code == 404
+
+
+async def test_tenant_resolved_from_path(client, tenant):
+    response = await client.get("/a/sakura/")
+    assert response.status_code == 200
+    assert "<h1>テスト桜町内会</h1>" in response.text
+
+
+async def test_tenant_resolved_from_custom_host(client, city):
+    await make_association(city, slug="kawa", name="テスト川自治会", hosts=["kawa.example.jp"])
+    response = await client.get("/", headers={"host": "kawa.example.jp"})
+    assert response.status_code == 200
+    assert "<h1>テスト川自治会</h1>" in response.text
+
+
+async def test_tenant_resolved_from_subdomain_of_tenant_domain(city, tenant):
+    host_map = HostMap(tenant_domain="chonaikai.example.jp")
+    assert await host_map.slug_for("sakura.chonaikai.example.jp") == "sakura"
+    assert await host_map.slug_for("SAKURA.chonaikai.example.jp:443") == "sakura"
+    assert await host_map.slug_for("chonaikai.example.jp") is None
+    assert await host_map.slug_for("www.chonaikai.example.jp") is None
+    assert await host_map.slug_for("a.b.chonaikai.example.jp") is None
+
+
+async def test_host_routing_leaves_global_paths_alone(client, city):
+    await make_association(city, slug="kawa", name="テスト川自治会", hosts=["kawa.example.jp"])
+    response = await client.get("/healthz", headers={"host": "kawa.example.jp"})
+    assert response.json()["status"] == "ok"
+    response = await client.get("/a/kawa/", headers={"host": "kawa.example.jp"})
+    assert "<h1>テスト川自治会</h1>" in response.text
+
+
+async def test_unknown_tenant_is_a_japanese_404_with_a_way_back(client, tenant):
+    response = await client.get("/a/no-such-town/", headers={"accept": "text/html"})
+    assert response.status_code == 404
+    assert "町内会・自治会は見つかりませんでした" in response.text
+    assert 'href="/"' in response.text
+
+
+async def test_unknown_page_is_a_japanese_404(client):
+    response = await client.get("/no/such/page", headers={"accept": "text/html"})
+    assert response.status_code == 404
+    assert "ページが見つかりません" in response.text
+
+
+async def test_homepage_shows_public_data_only(client, city):
+    tenant = await make_association(
+        city,
+        slug="kawa",
+        name="テスト川自治会",
+        district="西部地区",
+        contact="会長 公開 太郎",
+        introduction="川沿いの自治会です。",
+        public_officers=[{"title": "会長", "name": "公開 太郎"}, {"title": "会計", "name": ""}],
+        han=["1班"],
+    )
+    await make_household(
+        tenant, "秘密 花子", han="1班", kana="ヒミツ ハナコ", address="秘密町1-2-3",
+        phone="090-0000-1111", email="secret@example.jp", notes="非公開メモ", channel="email",
+    )
+    response = await client.get("/a/kawa/")
+    assert response.status_code == 200
+    page = response.text
+    for public in ("テスト川自治会", "西部地区", "会長 公開 太郎", "川沿いの自治会です。", "会計"):
+        assert public in page
+    for private in ("秘密", "ヒミツ", "090-0000-1111", "secret@example.jp", "非公開メモ", "1班"):
+        assert private not in page
+
+
+async def test_pages_meet_the_reading_basics(client, tenant):
+    page = (await client.get("/a/sakura/")).text
+    assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in page
+    assert "文字を大きく" in page
+    assert 'defer' in page and "htmx-2.0.11.min.js" in page
+    assert "<script>" not in page  # no inline scripts: the CSP forbids them
+
+
+async def test_text_size_switch_works_without_javascript(client, tenant):
+    page = await client.get("/a/sakura/")
+    token = page.cookies.get("chonaikai_csrf") or client.cookies.get("chonaikai_csrf")
+    import re
+
+    form_token = re.search(r'name="_csrf_token" value="([^"]+)"', page.text).group(1)
+    response = await client.post(
+        "/prefs/text-size",
+        data={"size": "large", "next": "/a/sakura/", "_csrf_token": form_token},
+    )
+    assert token
+    assert response.status_code == 303
+    assert response.headers["location"] == "/a/sakura/"
+    page = await client.get("/a/sakura/")
+    assert 'class="text-large"' in page.text
+    assert "文字を元に戻す" in page.text
+
+
+async def test_text_size_refuses_offsite_redirects(client, tenant):
+    page = await client.get("/a/sakura/")
+    import re
+
+    form_token = re.search(r'name="_csrf_token" value="([^"]+)"', page.text).group(1)
+    response = await client.post(
+        "/prefs/text-size", data={"size": "large", "next": "//evil.example/", "_csrf_token": form_token}
+    )
+    assert response.headers["location"] == "/"
+
+
+async def test_security_headers_on_every_page(client, tenant):
+    for path in ("/", "/a/sakura/", "/no/such/page"):
+        response = await client.get(path)
+        csp = response.headers["content-security-policy"]
+        assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+        assert response.headers["x-content-type-options"] == "nosniff"
