@@ -22,7 +22,6 @@ from piccolo.table import sort_table_classes  # noqa: E402
 from chonaikai.cli import migrate  # noqa: E402
 from chonaikai.db import get_engine  # noqa: E402
 from chonaikai.settings import get_settings  # noqa: E402
-
 from tests.factories import make_association, make_city  # noqa: E402, F401
 
 

@@ -8,13 +8,17 @@ from contextlib import asynccontextmanager
 from litestar import Litestar
 from litestar.config.compression import CompressionConfig
 from litestar.config.csrf import CSRFConfig
-from litestar.exceptions import NotFoundException
+from litestar.di import Provide
+from litestar.exceptions import NotAuthorizedException, NotFoundException, PermissionDeniedException
 from litestar.openapi.config import OpenAPIConfig
 from litestar.plugins.htmx import HTMXPlugin
 from litestar.static_files import create_static_files_router
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from chonaikai import __version__
+from chonaikai.accounts.principal import provide_principal
+from chonaikai.accounts.routes import router as accounts_router
+from chonaikai.accounts.sessions import DatabaseStore, session_config
 from chonaikai.db import get_engine, postgres_pool
 from chonaikai.health import healthz
 from chonaikai.settings import Settings, get_settings
@@ -23,6 +27,8 @@ from chonaikai.tenancy.routes import association_router, public_router
 from chonaikai.web import (
     STATIC_DIR,
     HostRoutingMiddleware,
+    forbidden_handler,
+    not_authorized_handler,
     not_found_handler,
     server_error_handler,
     set_text_size,
@@ -81,12 +87,16 @@ def create_app(settings: Settings | None = None) -> Litestar:
         route_handlers=[
             public_router,
             association_router,
+            accounts_router,
             healthz,
             set_text_size,
             create_static_files_router(path="/static", directories=[STATIC_DIR], name="static"),
         ],
         template_config=template_config(),
         plugins=[HTMXPlugin()],
+        dependencies={"principal": Provide(provide_principal)},
+        middleware=[session_config(secure=not settings.is_dev).middleware],
+        stores={"sessions": DatabaseStore()},
         csrf_config=CSRFConfig(
             secret=settings.secret_key,
             cookie_name=CSRF_COOKIE,
@@ -96,7 +106,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
             exclude=["/api/", "/line/webhook", "/healthz"],
         ),
         compression_config=CompressionConfig(backend="gzip", minimum_size=500),
-        exception_handlers={NotFoundException: not_found_handler, 500: server_error_handler},
+        exception_handlers={
+            NotFoundException: not_found_handler,
+            NotAuthorizedException: not_authorized_handler,
+            PermissionDeniedException: forbidden_handler,
+            500: server_error_handler,
+        },
         openapi_config=OpenAPIConfig(title="chonaikai", version=__version__, path="/schema"),
         lifespan=[lifespan],
         debug=False,

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from chonaikai.db import run_with_database
 from chonaikai.settings import DOCUMENTED, SettingsError, get_settings
 
 log = logging.getLogger("chonaikai")
@@ -37,7 +37,7 @@ async def migrate() -> None:
 
 @command("migrate", "データベースを最新の形にする (run database migrations forward)")
 def run_migrate(args: argparse.Namespace) -> int:
-    asyncio.run(migrate())
+    run_with_database(migrate())
     print("migrations: up to date")
     return 0
 
@@ -54,7 +54,7 @@ def run_tenants(args: argparse.Namespace) -> int:
 
     directory = args.directory or get_settings().tenants_dir
     try:
-        report = asyncio.run(sync_tenants(directory))
+        report = run_with_database(sync_tenants(directory))
     except TenantFileError as error:
         print(f"error: {error} — nothing was changed", file=sys.stderr)
         return 2
@@ -117,7 +117,7 @@ def run_demo(args: argparse.Namespace) -> int:
         await sync_tenants(settings.tenants_dir)
         await load_demo_roster(settings.tenants_dir)
 
-    asyncio.run(prepare())
+    run_with_database(prepare())
     url = f"http://{args.host}:{args.port}/"
     print()
     print("  電子町内会 chonaikai — demo")

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
 import aiosqlite
@@ -23,6 +24,8 @@ from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType, dict_factory
 from piccolo.table import Table
+
+T = TypeVar("T")
 
 SQLITE_BUSY_TIMEOUT_SECONDS = 10.0
 # asyncpg refuses more than 32,767 parameters in one statement.
@@ -98,10 +101,31 @@ def postgres_config(url: str) -> dict[str, Any]:
 def create_engine(url: str, sqlite_pool_size: int = 4) -> Engine:
     if url.startswith("sqlite:"):
         path = sqlite_path(url)
+        if path != ":memory:":
+            # A fresh clone has no var/ folder yet.
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         with sqlite3.connect(path) as connection:  # WAL is a property of the file: set it once.
             connection.execute("PRAGMA journal_mode = WAL")
         return SharedSQLiteEngine(path=path, pool_size=sqlite_pool_size)
     return PostgresEngine(config=postgres_config(url))
+
+
+def run_with_database(coroutine: Awaitable[T]) -> T:
+    """asyncio.run for CLI commands: closes the SQLite connections afterwards.
+
+    aiosqlite connections live in non-daemon threads, so a command that left
+    them open would never exit.
+    """
+
+    async def run_then_close() -> T:
+        try:
+            return await coroutine
+        finally:
+            close = getattr(get_engine(), "close_shared_connections", None)
+            if close is not None:
+                await close()
+
+    return asyncio.run(run_then_close())
 
 
 def get_engine() -> Engine:

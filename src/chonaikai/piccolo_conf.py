@@ -16,5 +16,8 @@ APP_REGISTRY = AppRegistry(
     apps=[
         "chonaikai.tenancy.piccolo_app",
         "chonaikai.roster.piccolo_app",
+        "chonaikai.accounts.piccolo_app",
+        "chonaikai.notices.piccolo_app",
+        "chonaikai.delivery.piccolo_app",
     ]
 )

@@ -74,6 +74,20 @@ def not_found_handler(request: Request, exc: HTTPException) -> Response:
     )
 
 
+def not_authorized_handler(request: Request, exc: HTTPException) -> Response:
+    """Strangers on a members' page are sent to sign in, and brought back afterwards."""
+    if not _wants_html(request):
+        return Response({"detail": "ログインが必要です (sign-in required)", "status_code": 401}, status_code=401)
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return Redirect(path="/signin", query_params={"next": target}, status_code=303)
+
+
+def forbidden_handler(request: Request, exc: HTTPException) -> Response:
+    if not _wants_html(request):
+        return Response({"detail": "権限がありません (forbidden)", "status_code": 403}, status_code=403)
+    return Template(template_name="errors/403.html", status_code=403)
+
+
 def server_error_handler(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s", request.url.path, exc_info=exc)
     if not _wants_html(request):

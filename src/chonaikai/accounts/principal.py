@@ -1,0 +1,147 @@
+"""Who is asking: the signed-in account (or household) with its role grants, and the checks on them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from litestar import Request
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+
+from chonaikai.accounts.roles import ASSOCIATION_MATRIX, CITY_MATRIX, HAN_LIMITED, Permission, Role
+from chonaikai.accounts.tables import Account, RoleGrant
+from chonaikai.roster.tables import Household
+from chonaikai.tenancy.scope import Tenant
+
+
+@dataclass(frozen=True)
+class Grant:
+    role: Role
+    association_id: int | None = None
+    city_id: int | None = None
+    han_id: int | None = None
+    household_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Principal:
+    account_id: int | None = None
+    email: str = ""
+    display_name: str = ""
+    grants: tuple[Grant, ...] = field(default=())
+
+    @property
+    def is_authenticated(self) -> bool:
+        return bool(self.grants) or self.account_id is not None
+
+    def roles_in(self, association_id: int) -> frozenset[Role]:
+        return frozenset(g.role for g in self.grants if g.association_id == association_id)
+
+    def is_officer_of(self, association_id: int) -> bool:
+        return any(role != Role.MEMBER for role in self.roles_in(association_id))
+
+    def household_in(self, association_id: int) -> int | None:
+        for grant in self.grants:
+            if grant.association_id == association_id and grant.role == Role.MEMBER and grant.household_id:
+                return grant.household_id
+        return None
+
+    def city_ids(self, permission: Permission) -> frozenset[int]:
+        allowed = CITY_MATRIX.get(permission, frozenset())
+        return frozenset(g.city_id for g in self.grants if g.city_id is not None and g.role in allowed)
+
+    def access(self, permission: Permission, association_id: int) -> Access | None:
+        """What this principal may do with ``permission`` in an association, or None."""
+        allowed_roles = ASSOCIATION_MATRIX.get(permission, frozenset())
+        grants = [g for g in self.grants if g.association_id == association_id and g.role in allowed_roles]
+        if not grants:
+            return None
+        if permission in HAN_LIMITED and all(g.role == Role.HAN_LEADER for g in grants):
+            return Access(permission, han_ids=frozenset(g.han_id for g in grants if g.han_id is not None))
+        return Access(permission, han_ids=None)
+
+    def can(self, permission: Permission, association_id: int) -> bool:
+        return self.access(permission, association_id) is not None
+
+
+ANONYMOUS = Principal()
+
+
+@dataclass(frozen=True)
+class Access:
+    """A permission granted in one association; ``han_ids`` narrows it to some 班 (None: all)."""
+
+    permission: Permission
+    han_ids: frozenset[int] | None = None
+
+    @property
+    def whole_association(self) -> bool:
+        return self.han_ids is None
+
+    def covers_han(self, han_id: int | None) -> bool:
+        return self.han_ids is None or (han_id is not None and han_id in self.han_ids)
+
+    def household_filter(self):
+        """A WHERE clause limiting households to the 班 this access covers (None: no limit)."""
+        if self.han_ids is None:
+            return None
+        if not self.han_ids:
+            return Household.id == -1
+        return Household.han.is_in(list(self.han_ids))
+
+
+def authorize(principal: Principal, tenant: Tenant, permission: Permission) -> Access:
+    """The single gate for association pages: 401 for strangers, 403 for those without the role."""
+    if not principal.is_authenticated:
+        raise NotAuthorizedException("ログインしてください")
+    access = principal.access(permission, tenant.id)
+    if access is None:
+        raise PermissionDeniedException("この操作をする権限がありません")
+    return access
+
+
+def authorize_city(principal: Principal, city_id: int, permission: Permission) -> None:
+    if not principal.is_authenticated:
+        raise NotAuthorizedException("ログインしてください")
+    if city_id not in principal.city_ids(permission):
+        raise PermissionDeniedException("この操作をする権限がありません")
+
+
+async def load_principal(account_id: int | None = None, household_id: int | None = None) -> Principal:
+    if account_id is not None:
+        account = await Account.select().where(Account.id == account_id).first()
+        if account is None:
+            return ANONYMOUS
+        rows = await RoleGrant.select().where(RoleGrant.account == account_id)
+        grants = tuple(
+            Grant(
+                role=Role(row["role"]),
+                association_id=row["association"],
+                city_id=row["city"],
+                han_id=row["han"],
+                household_id=row["household"],
+            )
+            for row in rows
+        )
+        return Principal(account_id, account["email"], account["display_name"], grants)
+    if household_id is not None:
+        # Signed in with a printed card: the household itself, as a member.
+        row = await Household.select(Household.association, Household.moved_out).where(
+            Household.id == household_id
+        ).first()
+        if row is None or row["moved_out"]:
+            return ANONYMOUS
+        return Principal(grants=(Grant(Role.MEMBER, association_id=row["association"], household_id=household_id),))
+    return ANONYMOUS
+
+
+async def provide_principal(request: Request) -> Principal:
+    """The dependency every page uses; loaded once per request."""
+    cached = request.state.get("principal")
+    if cached is not None:
+        return cached
+    session = request.scope.get("session")
+    if not isinstance(session, dict):  # no session cookie: Litestar leaves a sentinel here
+        session = {}
+    principal = await load_principal(session.get("account_id"), session.get("household_id"))
+    request.state["principal"] = principal
+    return principal

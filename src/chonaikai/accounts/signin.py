@@ -1,0 +1,85 @@
+"""Password-free sign-in: one-time secrets sent by e-mail (15 minutes) or printed on a card."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from chonaikai.accounts.tables import Account, SignInToken
+
+EMAIL_LINK_LIFETIME = timedelta(minutes=15)
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+async def find_account_by_email(email: str) -> dict | None:
+    return await Account.select().where(Account.email == normalize_email(email)).first()
+
+
+async def get_or_create_account(email: str, display_name: str = "") -> int:
+    email = normalize_email(email)
+    row = await Account.select(Account.id).where(Account.email == email).first()
+    if row:
+        return row["id"]
+    created = await Account.insert(
+        Account(email=email, display_name=display_name, created_at=datetime.now(UTC))
+    ).returning(Account.id)
+    return created[0]["id"]
+
+
+async def create_email_link_secret(account_id: int) -> str:
+    """A fresh secret for the e-mailed link ``/signin/{secret}``; only its hash is stored."""
+    secret = secrets.token_urlsafe(32)  # 256 bits
+    now = datetime.now(UTC)
+    await SignInToken.insert(
+        SignInToken(
+            secret_hash=hash_secret(secret),
+            purpose="email_link",
+            account=account_id,
+            expires_at=now + EMAIL_LINK_LIFETIME,
+            created_at=now,
+        )
+    )
+    return secret
+
+
+@dataclass(frozen=True)
+class SignInResult:
+    account_id: int | None
+    household_id: int | None
+
+
+async def peek_secret(secret: str) -> bool:
+    """Whether ``secret`` would sign someone in now (for the confirmation page; uses nothing up)."""
+    row = await SignInToken.select(SignInToken.id).where(
+        (SignInToken.secret_hash == hash_secret(secret))
+        & SignInToken.used_at.is_null()
+        & (SignInToken.expires_at > datetime.now(UTC))
+    ).first()
+    return row is not None
+
+
+async def consume_email_link(secret: str) -> SignInResult | None:
+    """Use up an e-mailed link: valid once, before it expires. None when it cannot be used."""
+    now = datetime.now(UTC)
+    # One UPDATE … RETURNING: two clicks racing each other cannot both succeed.
+    rows = await SignInToken.update({SignInToken.used_at: now}).where(
+        (SignInToken.secret_hash == hash_secret(secret))
+        & (SignInToken.purpose == "email_link")
+        & SignInToken.used_at.is_null()
+        & (SignInToken.expires_at > now)
+    ).returning(SignInToken.account, SignInToken.household)
+    if not rows:
+        return None
+    account_id = rows[0]["account"]
+    if account_id is not None:
+        await Account.update({Account.last_sign_in_at: now}).where(Account.id == account_id)
+    return SignInResult(account_id=account_id, household_id=rows[0]["household"])

@@ -1,0 +1,1 @@
+"""Delivery and read receipts: one row per household × notice; outbox, worker, read links."""

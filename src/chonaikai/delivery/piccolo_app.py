@@ -1,0 +1,13 @@
+from pathlib import Path
+
+from piccolo.conf.apps import AppConfig
+
+from chonaikai.delivery.tables import Delivery
+
+APP_CONFIG = AppConfig(
+    app_name="delivery",
+    migrations_folder_path=str(Path(__file__).parent / "migrations"),
+    table_classes=[Delivery],
+    migration_dependencies=["chonaikai.notices.piccolo_app"],
+    commands=[],
+)

@@ -1,0 +1,35 @@
+from piccolo.columns import ForeignKey, Integer, Text, Timestamptz, Varchar
+from piccolo.columns.base import OnDelete
+from piccolo.table import Table
+
+from chonaikai.notices.tables import Notice
+from chonaikai.roster.tables import Household
+from chonaikai.tenancy.tables import association_column
+
+DELIVERY_STATUSES = ("pending", "sending", "sent", "failed", "printed")
+CONFIRMED_VIA = ("web", "line", "paper", "officer")
+
+
+class Delivery(Table, tablename="delivery"):
+    """One notice to one household: the outbox entry and the read receipt in one row.
+
+    (notice, household) is unique (index made in the migration), so publishing twice
+    creates nothing twice.
+    """
+
+    association = association_column()
+    notice = ForeignKey(Notice, null=False, on_delete=OnDelete.cascade, index=True)
+    household = ForeignKey(Household, null=False, on_delete=OnDelete.cascade, index=True)
+    channel = Varchar(length=10)  # email | line | paper
+    status = Varchar(length=10, default="pending")
+    attempts = Integer(default=0)
+    next_attempt_at = Timestamptz(null=True, default=None)
+    lease_until = Timestamptz(null=True, default=None)  # a worker holds the row until then
+    last_error = Text(default="")  # in plain words for officers
+    token = Varchar(length=64, unique=True)  # read link /r/{token}, ≥128 random bits
+    retry_key = Varchar(length=36, null=True, default=None)  # X-Line-Retry-Key of the send it joined
+    sent_at = Timestamptz(null=True, default=None)
+    opened_at = Timestamptz(null=True, default=None)
+    confirmed_at = Timestamptz(null=True, default=None)
+    confirmed_via = Varchar(length=10, default="")
+    created_at = Timestamptz()

@@ -1,0 +1,57 @@
+from piccolo.columns import Boolean, Date, ForeignKey, Integer, Text, Timestamptz, Varchar
+from piccolo.columns.base import OnDelete
+from piccolo.table import Table
+
+from chonaikai.accounts.tables import Account
+from chonaikai.roster.tables import Han
+from chonaikai.tenancy.tables import City, association_column
+
+DEFAULT_CATEGORIES = ("行事", "回覧", "防災", "ごみ", "会費", "その他")
+AUDIENCES = ("all", "han", "officers")  # all households / chosen 班 / officers only
+VISIBILITIES = ("public", "members")  # on the homepage / members only
+STATUSES = ("draft", "scheduled", "published", "archived")
+
+
+class Notice(Table, tablename="notice"):
+    """お知らせ: one post on an association's board (also what a forwarded city circular becomes)."""
+
+    association = association_column()
+    title = Varchar(length=200)
+    body = Text(default="")  # Markdown subset; rendered and sanitised on display
+    category = Varchar(length=30, default="その他")
+    audience = Varchar(length=10, default="all")
+    visibility = Varchar(length=10, default="members")
+    urgent = Boolean(default=False)
+    pinned = Boolean(default=False)
+    needs_confirmation = Boolean(default=False)
+    answer_by = Date(null=True, default=None)
+    status = Varchar(length=12, default="draft", index=True)
+    publish_at = Timestamptz(null=True, default=None, index=True)  # when scheduled
+    published_at = Timestamptz(null=True, default=None, index=True)
+    edited_at = Timestamptz(null=True, default=None)  # edited after publishing: shows 「更新」
+    author = ForeignKey(Account, null=True, on_delete=OnDelete.set_null)
+    author_title = Varchar(length=50, default="")  # role title shown instead of a personal name
+    source_city = ForeignKey(City, null=True, on_delete=OnDelete.set_null)  # forwarded city circular
+    created_at = Timestamptz()
+    updated_at = Timestamptz()
+
+
+class NoticeHan(Table, tablename="notice_han"):
+    """The 班 a notice with audience "han" goes to."""
+
+    association = association_column()
+    notice = ForeignKey(Notice, null=False, on_delete=OnDelete.cascade, index=True)
+    han = ForeignKey(Han, null=False, on_delete=OnDelete.cascade)
+
+
+class Attachment(Table, tablename="attachment"):
+    """A PDF or image of a notice; the bytes live in the attachment store under ``storage_key``."""
+
+    association = association_column()
+    notice = ForeignKey(Notice, null=True, on_delete=OnDelete.cascade, index=True)
+    filename = Varchar(length=200)
+    content_type = Varchar(length=50)
+    size_bytes = Integer()
+    storage_key = Varchar(length=200, unique=True)
+    position = Integer(default=0)
+    created_at = Timestamptz()
