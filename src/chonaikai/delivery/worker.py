@@ -389,3 +389,18 @@ def default_channels(settings: Settings | None = None) -> list[Channel]:
     channels: list[Channel] = [EmailChannel(settings)]
     # LINE: the LINE channel adds itself here.
     return channels
+
+
+async def run_worker_process(once: bool = False) -> int:
+    """The ``chonaikai worker`` command: SIGTERM/SIGINT stop it gracefully."""
+    import signal
+
+    from chonaikai.db import get_engine, postgres_pool
+
+    worker = Worker(default_channels())
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, worker.stop)
+    log.info("worker %s started%s", worker.worker_id, " (--once)" if once else "")
+    async with postgres_pool(get_engine()):
+        return await worker.run(once=once)
