@@ -16,6 +16,7 @@ from litestar.static_files import create_static_files_router
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from chonaikai import __version__
+from chonaikai.accounts.officer_routes import router as officers_router
 from chonaikai.accounts.principal import provide_principal
 from chonaikai.accounts.routes import router as accounts_router
 from chonaikai.accounts.sessions import DatabaseStore, session_config
@@ -88,6 +89,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             public_router,
             association_router,
             accounts_router,
+            officers_router,
             healthz,
             set_text_size,
             create_static_files_router(path="/static", directories=[STATIC_DIR], name="static"),

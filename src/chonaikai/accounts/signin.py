@@ -15,6 +15,8 @@ from chonaikai.settings import get_settings
 log = logging.getLogger(__name__)
 
 EMAIL_LINK_LIFETIME = timedelta(minutes=15)
+# An invitation may wait in an officer's inbox over a weekend.
+INVITATION_LINK_LIFETIME = timedelta(days=7)
 
 
 def hash_secret(secret: str) -> str:
@@ -40,8 +42,10 @@ async def get_or_create_account(email: str, display_name: str = "") -> int:
     return created[0]["id"]
 
 
-async def create_email_link_secret(account_id: int) -> str:
-    """A fresh secret for the e-mailed link ``/signin/{secret}``; only its hash is stored."""
+async def create_email_link_secret(account_id: int, lifetime: timedelta = EMAIL_LINK_LIFETIME) -> str:
+    """A fresh secret for the e-mailed link ``/signin/{secret}``; only its hash is stored.
+
+    ``lifetime``: 15 minutes for a link asked for on the sign-in page, longer for an invitation."""
     secret = secrets.token_urlsafe(32)  # 256 bits
     now = datetime.now(UTC)
     await SignInToken.insert(
@@ -49,7 +53,7 @@ async def create_email_link_secret(account_id: int) -> str:
             secret_hash=hash_secret(secret),
             purpose="email_link",
             account=account_id,
-            expires_at=now + EMAIL_LINK_LIFETIME,
+            expires_at=now + lifetime,
             created_at=now,
         )
     )
