@@ -22,6 +22,7 @@ from chonaikai.accounts.routes import router as accounts_router
 from chonaikai.accounts.sessions import DatabaseStore, session_config
 from chonaikai.db import get_engine, postgres_pool
 from chonaikai.health import healthz, liveness
+from chonaikai.mail.routes import dev_routes
 from chonaikai.settings import Settings, get_settings
 from chonaikai.tenancy.logic import HostMap
 from chonaikai.tenancy.routes import association_router, public_router
@@ -90,6 +91,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             association_router,
             accounts_router,
             officers_router,
+            *dev_routes(settings.env),
             healthz,
             liveness,
             set_text_size,
