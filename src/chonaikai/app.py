@@ -16,12 +16,14 @@ from litestar.static_files import create_static_files_router
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from chonaikai import __version__
+from chonaikai.accounts.officer_routes import router as officers_router
 from chonaikai.accounts.principal import provide_principal
 from chonaikai.accounts.routes import router as accounts_router
 from chonaikai.accounts.sessions import DatabaseStore, session_config
 from chonaikai.db import get_engine, postgres_pool
 from chonaikai.delivery.routes import ROUTERS as delivery_routers
 from chonaikai.health import healthz, liveness
+from chonaikai.mail.routes import dev_routes
 from chonaikai.settings import Settings, get_settings
 from chonaikai.tenancy.logic import HostMap
 from chonaikai.tenancy.routes import association_router, public_router
@@ -90,6 +92,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             association_router,
             accounts_router,
             *delivery_routers,
+            officers_router,
+            *dev_routes(settings.env),
             healthz,
             liveness,
             set_text_size,
