@@ -45,16 +45,19 @@ def _tokens(body: str) -> list[Token]:
 def render_html(body: str) -> Markup:
     """The body as HTML that is safe to put into a page."""
     md = _parser()
-    raw = md.renderer.render(_tokens(body), md.options, {})
-    clean = nh3.clean(
-        raw,
+    return Markup(sanitise(md.renderer.render(_tokens(body), md.options, {})))
+
+
+def sanitise(html: str) -> str:
+    """Keep only the allow-listed tags, attributes and link schemes of ``html``."""
+    return nh3.clean(
+        html,
         tags=ALLOWED_TAGS,
         attributes=ALLOWED_ATTRIBUTES,
         url_schemes=URL_SCHEMES,
         link_rel="noopener noreferrer nofollow",
         strip_comments=True,
     )
-    return Markup(clean)
 
 
 def _inline_text(token: Token) -> str:
