@@ -39,7 +39,10 @@ def settings():
 @pytest.fixture(scope="session", autouse=True)
 async def migrated_database():
     await migrate()
-    yield get_engine()
+    from chonaikai.db import postgres_pool
+
+    async with postgres_pool(get_engine()):
+        yield get_engine()
     close = getattr(get_engine(), "close_shared_connections", None)
     if close:
         await close()
