@@ -38,6 +38,7 @@ FIELD_LABELS = {
 LIMITS = {"name": 100, "kana": 200, "address": 300, "phone": 50, "email": 254, "notes": 2000}
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+DASHES = re.compile("[\u2010-\u2015\u2212\u30fc\uff70]")
 PHONE_RE = re.compile(r"^[0-9+\-() ]{3,50}$")
 
 
@@ -251,6 +252,8 @@ def normalize_values(raw: dict[str, Any]) -> dict[str, str]:
     values["notes"] = unicodedata.normalize("NFKC", str(raw.get("notes") or "")).strip()
     values["kana"] = to_katakana(values["kana"])
     values["email"] = values["email"].lower()
+    # Phones typed with a Japanese keyboard come with all sorts of dashes (and the long-vowel mark).
+    values["phone"] = DASHES.sub("-", values["phone"])
     return values
 
 
