@@ -140,7 +140,7 @@ async def test_duplicate_households_in_one_file(tenant, roster):
     plan = await csv_io.plan_import(tenant, FULL, data)
     messages = [str(e) for e in plan.errors]
     assert any(m.startswith("行 3（世帯主）: 行 2 と同じ世帯") for m in messages)
-    assert any(m.startswith("行 5（番号）: 番号「%d」は行 4 と同じです" % taro) for m in messages)
+    assert any(m.startswith(f"行 5（番号）: 番号「{taro}」は行 4 と同じです") for m in messages)
 
 
 async def test_matching_by_name_kana_and_address_without_an_id(tenant, roster):

@@ -70,7 +70,10 @@ def hash_code(code: str) -> str:
 
 def qr_svg(url: str) -> str:
     # Error correction "M" with a border: survives a crease or a smudge on a printed card.
-    return segno.make(url, error="m").svg_inline(scale=6, border=4, dark="#000", light="#fff")
+    # omitsize: a viewBox instead of a fixed size, so CSS sets the printed size.
+    return segno.make(url, error="m").svg_inline(
+        scale=6, border=4, dark="#000", light="#fff", omitsize=True, title="ログイン用のQRコード", desc=url
+    )
 
 
 async def issue_card(tenant: Tenant, actor: Principal, household_id: int) -> IssuedCard:
