@@ -26,6 +26,7 @@ from chonaikai.health import healthz, liveness
 from chonaikai.mail.routes import dev_routes
 from chonaikai.notices.routes import router as notices_router
 from chonaikai.roster.routes import router as roster_router
+from chonaikai.printing.routes import router as printing_router
 from chonaikai.settings import Settings, get_settings
 from chonaikai.tenancy.logic import HostMap
 from chonaikai.tenancy.routes import association_router, public_router
@@ -98,6 +99,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *dev_routes(settings.env),
             notices_router,
             roster_router,
+            printing_router,
             healthz,
             liveness,
             set_text_size,
