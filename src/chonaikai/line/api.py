@@ -12,7 +12,6 @@ and the demo). Every answer becomes a ``SendOutcome`` the outbox understands:
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from dataclasses import dataclass
@@ -119,7 +118,7 @@ class LineApi:
         request = MulticastRequest(to=user_ids, messages=[Message.from_dict(m) for m in messages])
         try:
             await self.api.multicast(request, x_line_retry_key=retry_key, _request_timeout=self.timeout)
-        except (ApiException, aiohttp.ClientError, asyncio.TimeoutError) as error:
+        except (TimeoutError, ApiException, aiohttp.ClientError) as error:
             outcome = classify(error)
             log.info("LINE multicast to %d users (key %s): %s %s", len(user_ids), retry_key, outcome.outcome, outcome.status)
             return outcome
@@ -130,7 +129,7 @@ class LineApi:
         request = ReplyMessageRequest(reply_token=reply_token, messages=[Message.from_dict(m) for m in messages])
         try:
             await self.api.reply_message(request, _request_timeout=self.timeout)
-        except (ApiException, aiohttp.ClientError, asyncio.TimeoutError) as error:
+        except (TimeoutError, ApiException, aiohttp.ClientError) as error:
             log.warning("LINE reply failed: %s", classify(error))
             return False
         return True
@@ -150,6 +149,6 @@ class LineApi:
             if error.status == 404:
                 return False
             return None
-        except (aiohttp.ClientError, asyncio.TimeoutError):
+        except (TimeoutError, aiohttp.ClientError):
             return None
         return True
