@@ -78,7 +78,7 @@ line_router = Router(path="/line", route_handlers=[line_webhook, line_go])
 # ---- officers: link codes -----------------------------------------------------------------
 
 
-async def _household(tenant: Tenant, principal: Principal, household_id: int) -> dict[str, Any]:
+async def _household(tenant: Tenant, principal: NamedDependency[Principal], household_id: int) -> dict[str, Any]:
     access = authorize(principal, tenant, Permission.SIGNIN_CARD_ISSUE)
     household = await tenant.select(Household).where(
         (Household.id == household_id) & (Household.moved_out == False)  # noqa: E712
@@ -95,13 +95,13 @@ async def _code_context(tenant: Tenant, household: dict[str, Any], code: str = "
 
 
 @get("/households/{household_id:int}/line-code", name="line_code_page")
-async def line_code_page(tenant: NamedDependency[Tenant], principal: Principal, household_id: FromPath[int]) -> Template:
+async def line_code_page(tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], household_id: FromPath[int]) -> Template:
     household = await _household(tenant, principal, household_id)
     return Template("line/code.html", context=await _code_context(tenant, household))
 
 
 @post("/households/{household_id:int}/line-code", name="line_code_issue", status_code=200)
-async def line_code_issue(request: Request, tenant: NamedDependency[Tenant], principal: Principal, household_id: FromPath[int]) -> Template:
+async def line_code_issue(request: Request, tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], household_id: FromPath[int]) -> Template:
     household = await _household(tenant, principal, household_id)
     code, expires = await links.issue_code(tenant, household["id"], principal.account_id)
     context = await _code_context(tenant, household, code, expires)
@@ -110,7 +110,7 @@ async def line_code_issue(request: Request, tenant: NamedDependency[Tenant], pri
 
 
 @post("/households/{household_id:int}/line-code", name="api_line_code", status_code=201)
-async def api_line_code(tenant: NamedDependency[Tenant], principal: Principal, household_id: FromPath[int]) -> dict[str, str]:
+async def api_line_code(tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], household_id: FromPath[int]) -> dict[str, str]:
     household = await _household(tenant, principal, household_id)
     code, expires = await links.issue_code(tenant, household["id"], principal.account_id)
     return {"code": code, "expires_at": expires.isoformat()}
@@ -140,13 +140,13 @@ async def _settings_context(tenant: Tenant) -> dict[str, Any]:
 
 
 @get("/settings/line", name="line_settings")
-async def line_settings(tenant: NamedDependency[Tenant], principal: Principal) -> Template:
+async def line_settings(tenant: NamedDependency[Tenant], principal: NamedDependency[Principal]) -> Template:
     authorize(principal, tenant, Permission.NOTICE_POST)
     return Template("line/settings.html", context=await _settings_context(tenant))
 
 
 @post("/settings/line/check", name="line_check", status_code=200)
-async def line_check(tenant: NamedDependency[Tenant], principal: Principal) -> Template:
+async def line_check(tenant: NamedDependency[Tenant], principal: NamedDependency[Principal]) -> Template:
     authorize(principal, tenant, Permission.NOTICE_POST)
     context = await _settings_context(tenant)
     if not context["error"]:
@@ -165,7 +165,7 @@ async def _notice(tenant: Tenant, notice_id: int) -> dict[str, Any]:
 
 
 @get("/notices/{notice_id:int}/line-quota", name="line_quota")
-async def line_quota(tenant: NamedDependency[Tenant], principal: Principal, notice_id: FromPath[int]) -> Template:
+async def line_quota(tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], notice_id: FromPath[int]) -> Template:
     authorize(principal, tenant, Permission.NOTICE_POST)
     notice = await _notice(tenant, notice_id)
     context: dict[str, Any] = {"tenant": tenant, "association": tenant.row, "notice": notice, "check": None, "error": "", "moved": None}
@@ -177,7 +177,7 @@ async def line_quota(tenant: NamedDependency[Tenant], principal: Principal, noti
 
 
 @post("/notices/{notice_id:int}/line-quota", name="line_quota_choose", status_code=200)
-async def line_quota_choose(tenant: NamedDependency[Tenant], principal: Principal, notice_id: FromPath[int]) -> Template:
+async def line_quota_choose(tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], notice_id: FromPath[int]) -> Template:
     authorize(principal, tenant, Permission.NOTICE_POST)
     notice = await _notice(tenant, notice_id)
     check = await quota.check_notice(tenant, notice_id)
