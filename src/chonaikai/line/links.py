@@ -161,7 +161,9 @@ async def _fall_back(tenant: Tenant, household_id: int, why: str) -> str:
             Household.id == household_id
         )
     # Notices not yet handed to LINE go the new way too; rows a worker is sending are left alone.
-    await tenant.update(Delivery, {Delivery.channel: fallback, Delivery.retry_key: None}).where(
+    await tenant.update(
+        Delivery, {Delivery.channel: fallback, Delivery.retry_key: None, Delivery.next_attempt_at: now if fallback == "email" else None}
+    ).where(
         (Delivery.household == household_id) & (Delivery.channel == "line") & (Delivery.status == "pending")
     )
     label = "メール" if fallback == "email" else "紙の回覧板"
