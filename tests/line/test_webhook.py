@@ -164,6 +164,7 @@ async def test_open_button_replies_with_a_password_free_link_to_the_notice(clien
     response = await client.get(uri.removeprefix("http://testserver"))
     token = (await line_tenant.select(Delivery, Delivery.token).where(Delivery.notice == notice_id).first())["token"]
     assert response.status_code == 303 and response.headers["location"] == f"/r/{token}"
+    assert (await client.get(f"/r/{token}")).status_code == 200  # the household's own read link
     # The browser is now that household (a member of the association), with no password.
     from chonaikai.accounts.principal import load_principal  # noqa: PLC0415
     assert (await load_principal(household_id=household_id)).household_in(line_tenant.id) == household_id
