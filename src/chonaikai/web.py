@@ -29,6 +29,7 @@ GLOBAL_PREFIXES = (
     "/a/", "/c/", "/static/", "/healthz", "/schema", "/api/", "/prefs/", "/favicon.ico",
     "/signin", "/signout", "/dev/", "/r/", "/u/",
 )
+GLOBAL_PREFIXES = ("/a/", "/c/", "/static/", "/healthz", "/schema", "/api/", "/prefs/", "/favicon.ico", "/r/", "/u/", "/line/")
 
 
 def template_config(directory: Path = TEMPLATES_DIR) -> TemplateConfig:
