@@ -79,19 +79,21 @@ def _serve_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def serve(host: str, port: int, workers: int = 1) -> None:
-    import uvicorn
+    # Granian: measured here on a template page, p99 20 ms where uvicorn reached 234 ms at 64
+    # connections (docs/performance.md, bench/pages.py). Fly's proxy adds Fly-Client-IP, which
+    # the app reads itself (CHONAIKAI_BEHIND_PROXY), so no proxy-header parsing is needed here.
+    from granian import Granian
+    from granian.constants import Interfaces
 
-    uvicorn.run(
+    Granian(
         "chonaikai.app:create_asgi_app",
         factory=True,
-        host=host,
+        address=host,
         port=port,
         workers=workers,
-        proxy_headers=get_settings().behind_proxy,
-        forwarded_allow_ips="*" if get_settings().behind_proxy else None,
-        log_level="info",
-        access_log=False,
-    )
+        interface=Interfaces.ASGI,
+        log_access=False,
+    ).serve()
 
 
 @command("serve", "ウェブサーバーを動かす (run the web server)", _serve_arguments)
