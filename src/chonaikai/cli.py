@@ -162,16 +162,28 @@ def run_demo(args: argparse.Namespace) -> int:
     print(f"  An association homepage: {url}a/sakuragaoka/")
     print("  Stop with Ctrl+C")
     print()
-    # The demo delivers what officers publish, as `chonaikai worker` does in production.
-    worker = subprocess.Popen([sys.executable, "-m", "chonaikai", "worker"], env=os.environ.copy())
+    # The delivery worker runs beside the server, so published notices really go out.
+    worker = start_demo_worker()
     try:
         serve(args.host, args.port, args.workers)
     finally:
-        worker.terminate()
-        worker.wait(timeout=30)
+        stop_demo_worker(worker)
         if catcher is not None:
             catcher[0].stop()
     return 0
+
+
+def start_demo_worker():
+    return subprocess.Popen([sys.executable, "-m", "chonaikai", "worker"])
+
+
+def stop_demo_worker(process) -> None:
+
+    process.terminate()  # SIGTERM: the worker finishes its batch and lets go of its lock
+    try:
+        process.wait(timeout=40)
+    except subprocess.TimeoutExpired:
+        process.kill()
 
 
 def build_parser() -> argparse.ArgumentParser:
