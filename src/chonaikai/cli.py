@@ -108,6 +108,7 @@ def run_worker(args: argparse.Namespace) -> int:
 @command("demo", "見本データで動かす (migrate, load demo tenants and serve)", _serve_arguments)
 def run_demo(args: argparse.Namespace) -> int:
     from chonaikai.demo import load_demo_roster
+    from chonaikai.notices.demo import load_demo_notices
     from chonaikai.tenancy.tenant_files import sync_tenants
 
     settings = get_settings()
@@ -116,6 +117,7 @@ def run_demo(args: argparse.Namespace) -> int:
         await migrate()
         await sync_tenants(settings.tenants_dir)
         await load_demo_roster(settings.tenants_dir)
+        await load_demo_notices(settings.tenants_dir)
 
     run_with_database(prepare())
     url = f"http://{args.host}:{args.port}/"
