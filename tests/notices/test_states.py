@@ -229,3 +229,26 @@ async def test_categories_are_configurable_per_association(client, tenant, city)
     response = await client.post("/a/sakura/notices/categories", data={"categories": "  \n"}, headers=headers)
     assert response.status_code == 400 and "ひとつ以上" in response.text
     assert await logic.categories(tenant) == ["行事", "子ども会"]
+
+
+async def test_widening_the_audience_after_publishing_reaches_the_new_households(tenant):
+    await make_household(tenant, "一班さん", han="1班")
+    await make_household(tenant, "二班さん", han="2班")
+    notice_id = await post_notice(tenant, "1班の当番", han=["1班"])
+    assert await deliveries(tenant, notice_id) == 1
+    form = logic.form_from_notice(await logic.get_notice(tenant, notice_id))
+    form.audience, form.han_ids = "all", []
+    await logic.update_notice(tenant, notice_id, form)
+    assert await deliveries(tenant, notice_id) == 2
+
+
+async def test_officer_tools_on_the_notice_page(client, tenant):
+    from tests.auth import sign_in_as
+    from tests.notices.helpers import han_id
+
+    notice_id = await post_notice(tenant, "総会")
+    await sign_in_as(client, "hancho@example.jp", Role.HAN_LEADER, tenant, han_id=await han_id(tenant, "1班"))
+    page = await client.get(f"/a/sakura/notices/{notice_id}")
+    assert f"/a/sakura/notices/{notice_id}/print" in page.text  # 班長 prints the 回覧板 of their 班
+    assert f"/a/sakura/notices/{notice_id}/receipts" in page.text
+    assert f"/a/sakura/notices/{notice_id}/edit" not in page.text  # but does not post

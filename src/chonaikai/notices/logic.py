@@ -300,6 +300,10 @@ async def update_notice(tenant: Tenant, notice_id: int, values: NoticeInput, *, 
             changes[Notice.edited_at] = now
         await tenant.update(Notice, changes).where(Notice.id == notice_id)
         await _set_hans(tenant, notice_id, values)
+        if notice["status"] == "published":
+            # A widened audience (another 班, all households) reaches the households it now
+            # includes; those that had it already get nothing twice.
+            await create_deliveries(notice_id)
 
 
 async def get_notice(tenant: Tenant, notice_id: int) -> dict[str, Any] | None:
@@ -426,6 +430,9 @@ class Viewer:
     poster: bool = False
     household_id: int | None = None
     han_id: int | None = None
+    receipts: bool = False  # may see who has read a notice
+    printing: bool = False  # may print the paper 回覧板
+    settings: bool = False  # may change the categories
 
     @property
     def reader_known(self) -> bool:
@@ -451,6 +458,9 @@ async def load_viewer(principal: Principal, tenant: Tenant) -> Viewer:
         poster=principal.can(Permission.NOTICE_POST, tenant.id),
         household_id=household_id,
         han_id=han_id,
+        receipts=principal.can(Permission.RECEIPTS_VIEW, tenant.id),
+        printing=principal.can(Permission.PRINT_SHEETS, tenant.id),
+        settings=principal.can(Permission.SETTINGS_EDIT, tenant.id),
     )
 
 
