@@ -485,22 +485,16 @@ def access_to(viewer: Viewer, notice: dict[str, Any]) -> str:
     return "ok"
 
 
-async def _han_notice_ids(tenant: Tenant, han_id: int | None) -> list[int]:
-    if han_id is None:
-        return []
-    rows = await tenant.select(NoticeHan, NoticeHan.notice).where(NoticeHan.han == han_id)
-    return [row["notice"] for row in rows]
-
-
 async def _visible(tenant: Tenant, viewer: Viewer, query: Any) -> Any:
     """Narrow a query on Notice to what ``viewer`` may read (the same rules as ``access_to``)."""
     if viewer.officer:
         return query
     if not viewer.member:
         return query.where(Notice.visibility == "public").where(Notice.audience == "all")
-    han_notices = await _han_notice_ids(tenant, viewer.han_id)
-    if han_notices:
-        return query.where((Notice.audience == "all") | ((Notice.audience == "han") & Notice.id.is_in(han_notices)))
+    if viewer.han_id is not None:
+        # A sub-select, so a 班 with years of notices does not become a long IN list.
+        for_my_han = tenant.select(NoticeHan, NoticeHan.notice).where(NoticeHan.han == viewer.han_id)
+        return query.where((Notice.audience == "all") | ((Notice.audience == "han") & Notice.id.is_in(for_my_han)))
     return query.where(Notice.audience == "all")
 
 
