@@ -20,7 +20,7 @@ from chonaikai.accounts.roles import ROLE_LABELS, Permission, Role
 from chonaikai.db import is_postgres, write_transaction
 from chonaikai.delivery.outbox import create_deliveries
 from chonaikai.delivery.tables import Delivery
-from chonaikai.notices.render import excerpt, normalise_query
+from chonaikai.notices.render import normalise_query
 from chonaikai.notices.tables import (
     AUDIENCES,
     DEFAULT_CATEGORIES,
@@ -519,7 +519,6 @@ class NoticeCard:
     pinned: bool
     status: str
     date: str
-    excerpt: str
     needs_confirmation: bool
     edited: bool
     unread: bool = False
@@ -536,7 +535,7 @@ class Board:
 
 
 CARD_COLUMNS = (
-    Notice.id, Notice.title, Notice.body, Notice.category, Notice.urgent, Notice.pinned, Notice.status,
+    Notice.id, Notice.title, Notice.category, Notice.urgent, Notice.pinned, Notice.status,
     Notice.published_at, Notice.publish_at, Notice.needs_confirmation, Notice.edited_at, Notice.updated_at,
 )
 
@@ -550,7 +549,6 @@ def _card(row: dict[str, Any]) -> NoticeCard:
         pinned=row["pinned"],
         status=row["status"],
         date=jp_date(row["published_at"] or row["updated_at"]),
-        excerpt=excerpt(row["body"], 60),
         needs_confirmation=row["needs_confirmation"],
         edited=row["edited_at"] is not None,
         publish_at=jp_date(row["publish_at"], with_time=True),
@@ -608,12 +606,20 @@ async def list_notices(
 
 
 async def public_notices(tenant: Tenant, limit: int = 5) -> list[dict[str, Any]]:
-    """The newest public notices for the association homepage."""
-    board = await list_notices(tenant, ANONYMOUS_VIEWER, per_page=limit)
-    return [
-        {"id": card.id, "title": card.title, "date": card.date, "urgent": card.urgent, "category": card.category}
-        for card in board.cards
-    ]
+    """The newest public notices for the association homepage (one query: it is the busiest page)."""
+    query = await _visible(
+        tenant, ANONYMOUS_VIEWER,
+        tenant.select(Notice, Notice.id, Notice.title, Notice.category, Notice.urgent, Notice.published_at),
+    )
+    rows = await (
+        query.where(Notice.status == "published")
+        .order_by(Notice.urgent, ascending=False)
+        .order_by(Notice.pinned, ascending=False)
+        .order_by(Notice.published_at, ascending=False)
+        .order_by(Notice.id, ascending=False)
+        .limit(limit)
+    )
+    return [{**row, "date": jp_date(row["published_at"])} for row in rows]
 
 
 # --- read marks and confirmations ----------------------------------------------------------
