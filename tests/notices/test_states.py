@@ -252,3 +252,40 @@ async def test_officer_tools_on_the_notice_page(client, tenant):
     assert f"/a/sakura/notices/{notice_id}/print" in page.text  # 班長 prints the 回覧板 of their 班
     assert f"/a/sakura/notices/{notice_id}/receipts" in page.text
     assert f"/a/sakura/notices/{notice_id}/edit" not in page.text  # but does not post
+
+
+async def test_a_ready_text_with_unfilled_marks_is_not_published(client, tenant):
+    await sign_in_officer(client, tenant)
+    headers = {"x-chonaikai-csrf": client.cookies["chonaikai_csrf"]}
+    form = {"title": "一斉清掃のお知らせ", "body": "日時：【日時】\n場所：公園", "category": "行事",
+            "audience": "all", "visibility": "members", "action": "publish"}
+    response = await client.post("/a/sakura/notices/new", data=form, headers=headers)
+    assert response.status_code == 400 and "【日時】 がまだ書きかえられていません" in response.text
+    assert await tenant.count(Notice) == 0
+    response = await client.post("/a/sakura/notices/new", data={**form, "action": "draft"}, headers=headers)
+    assert response.status_code == 303  # a draft may keep them
+    form["body"] = "日時：12月7日\n【重要】場所：公園"  # brackets that are not a 文例 placeholder are fine
+    response = await client.post("/a/sakura/notices/new", data=form, headers=headers)
+    assert response.status_code == 303
+
+
+async def test_deleting_a_draft_from_its_page(client, tenant):
+    notice_id = await post_notice(tenant, publish=False)
+    await sign_in_officer(client, tenant)
+    page = await client.get(f"/a/sakura/notices/{notice_id}")
+    assert 'value="delete"' in page.text
+    response = await client.post(
+        f"/a/sakura/notices/{notice_id}/state", data={"action": "delete"}, headers={"x-chonaikai-csrf": client.cookies["chonaikai_csrf"]}
+    )
+    assert response.status_code == 303 and response.headers["location"] == "/a/sakura/notices/"
+    assert await tenant.count(Notice) == 0
+
+
+async def test_publishing_a_draft_with_unfilled_marks_from_its_page_is_refused(client, tenant):
+    notice_id = await post_notice(tenant, publish=False, body="場所：【集合場所】")
+    await sign_in_officer(client, tenant)
+    response = await client.post(
+        f"/a/sakura/notices/{notice_id}/state", data={"action": "publish"}, headers={"x-chonaikai-csrf": client.cookies["chonaikai_csrf"]}
+    )
+    assert response.status_code == 409 and "【集合場所】 がまだ書きかえられていません" in response.text
+    assert await status_of(tenant, notice_id) == "draft"
