@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import logging
+import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -29,9 +32,12 @@ def command(name: str, help_text: str, arguments: Callable[[argparse.ArgumentPar
 async def migrate() -> None:
     from piccolo.apps.migrations.commands.forwards import run_forwards
 
-    # Piccolo prints a heading per app; our operators only need the result.
-    result = await run_forwards(app_name="all")
+    # Piccolo prints a heading per app; our operators only need the result (or all of it on failure).
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        result = await run_forwards(app_name="all")
     if not result.success:
+        sys.stdout.write(printed.getvalue())
         raise RuntimeError(f"migration failed: {result.message}")
 
 
@@ -115,7 +121,12 @@ def run_worker(args: argparse.Namespace) -> int:
 def run_demo(args: argparse.Namespace) -> int:
     import os
 
-    from chonaikai.demo import demo_officer_email, load_demo_officers, load_demo_roster
+    from chonaikai.demo import (
+        demo_officer_email,
+        load_demo_notices,
+        load_demo_officers,
+        load_demo_roster,
+    )
     from chonaikai.mail.catcher import start_demo_mail
     from chonaikai.notices.demo import load_demo_notices
     from chonaikai.tenancy.tenant_files import sync_tenants
@@ -150,9 +161,13 @@ def run_demo(args: argparse.Namespace) -> int:
     print(f"  An association homepage: {url}a/sakuragaoka/")
     print("  Stop with Ctrl+C")
     print()
+    # The demo delivers what officers publish, as `chonaikai worker` does in production.
+    worker = subprocess.Popen([sys.executable, "-m", "chonaikai", "worker"], env=os.environ.copy())
     try:
         serve(args.host, args.port, args.workers)
     finally:
+        worker.terminate()
+        worker.wait(timeout=30)
         if catcher is not None:
             catcher[0].stop()
     return 0

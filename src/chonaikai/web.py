@@ -27,9 +27,8 @@ TEXT_SIZE_COOKIE = "chonaikai_text"
 # Paths that are never rewritten into an association's space on a custom host.
 GLOBAL_PREFIXES = (
     "/a/", "/c/", "/static/", "/healthz", "/schema", "/api/", "/prefs/", "/favicon.ico",
-    "/signin", "/signout", "/dev/", "/r/", "/u/",
+    "/signin", "/signout", "/dev/", "/r/", "/u/", "/line/", "/card",
 )
-GLOBAL_PREFIXES = ("/a/", "/c/", "/static/", "/healthz", "/schema", "/api/", "/prefs/", "/favicon.ico", "/r/", "/u/", "/line/")
 
 
 def template_config(directory: Path = TEMPLATES_DIR) -> TemplateConfig:
