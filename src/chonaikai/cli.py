@@ -128,7 +128,6 @@ def run_demo(args: argparse.Namespace) -> int:
         load_demo_roster,
     )
     from chonaikai.mail.catcher import start_demo_mail
-    from chonaikai.notices.demo import load_demo_notices
     from chonaikai.tenancy.tenant_files import sync_tenants
 
     browser_host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
