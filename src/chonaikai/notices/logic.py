@@ -529,8 +529,9 @@ class NoticeCard:
 class Board:
     cards: list[NoticeCard]
     page: int
-    pages: int
-    total: int
+    has_next: bool
+    pages: int | None = None  # known when searching (the matches were counted)
+    total: int | None = None
     drafts: list[NoticeCard] = field(default_factory=list)
 
 
@@ -555,6 +556,16 @@ def _card(row: dict[str, Any]) -> NoticeCard:
     )
 
 
+def _board_order(query: Any) -> Any:
+    # The same order as the notice_board_order index, so the first page needs no sorting.
+    return (
+        query.order_by(Notice.urgent, ascending=False)
+        .order_by(Notice.pinned, ascending=False)
+        .order_by(Notice.published_at, ascending=False)
+        .order_by(Notice.id, ascending=False)
+    )
+
+
 async def list_notices(
     tenant: Tenant,
     viewer: Viewer,
@@ -566,34 +577,40 @@ async def list_notices(
     per_page: int = PER_PAGE,
 ) -> Board:
     """The board for ``viewer``: urgent and pinned first, then newest; searching also finds
-    archived notices, since past notices must be easy to find again."""
+    archived notices, since past notices must be easy to find again.
+
+    Browsing reads one row more than a page to know whether there is a next page (no count).
+    Searching scans the text once for the ids of every match, in board order, which gives
+    the number of matches too; the page's rows are then read by id.
+    """
     words = normalise_query(q)
-    states = ["published", "archived"] if (words or archived) else ["published"]
+    page = max(1, page)
 
     def narrowed(query: Any) -> Any:
-        query = query.where(Notice.status.is_in(states))
+        query = query.where(Notice.status.is_in(["published", "archived"] if (words or archived) else ["published"]))
         if category:
             query = query.where(Notice.category == category)
         return _search(query, words)
 
-    total = await (await _visible(tenant, viewer, narrowed(tenant.count(Notice))))
-    pages = max(1, math.ceil(total / per_page))
-    page = min(max(1, page), pages)
-    query = await _visible(tenant, viewer, narrowed(tenant.select(Notice, *CARD_COLUMNS)))
-    rows = await (
-        query.order_by(Notice.urgent, ascending=False)
-        .order_by(Notice.pinned, ascending=False)
-        .order_by(Notice.published_at, ascending=False)
-        .order_by(Notice.id, ascending=False)
-        .limit(per_page)
-        .offset((page - 1) * per_page)
-    )
-    cards = [_card(row) for row in rows]
-    if viewer.reader_known and cards:
-        read = await read_notice_ids(tenant, viewer, [card.id for card in cards])
-        for card in cards:
+    if words:
+        ids = [row["id"] for row in await _board_order(await _visible(tenant, viewer, narrowed(tenant.select(Notice, Notice.id))))]
+        total = len(ids)
+        pages = max(1, math.ceil(total / per_page))
+        page = min(page, pages)
+        page_ids = ids[(page - 1) * per_page : page * per_page]
+        rows = []
+        if page_ids:
+            by_id = {row["id"]: row for row in await tenant.select(Notice, *CARD_COLUMNS).where(Notice.id.is_in(page_ids))}
+            rows = [by_id[i] for i in page_ids if i in by_id]
+        board = Board(cards=[_card(row) for row in rows], page=page, has_next=page < pages, pages=pages, total=total)
+    else:
+        query = await _visible(tenant, viewer, narrowed(tenant.select(Notice, *CARD_COLUMNS)))
+        rows = await _board_order(query).limit(per_page + 1).offset((page - 1) * per_page)
+        board = Board(cards=[_card(row) for row in rows[:per_page]], page=page, has_next=len(rows) > per_page)
+    if viewer.reader_known and board.cards:
+        read = await read_notice_ids(tenant, viewer, [card.id for card in board.cards])
+        for card in board.cards:
             card.unread = card.id not in read
-    drafts: list[NoticeCard] = []
     if viewer.poster and page == 1 and not words:
         draft_rows = await (
             tenant.select(Notice, *CARD_COLUMNS)
@@ -601,8 +618,8 @@ async def list_notices(
             .order_by(Notice.updated_at, ascending=False)
             .limit(50)
         )
-        drafts = [_card(row) for row in draft_rows]
-    return Board(cards=cards, page=page, pages=pages, total=total, drafts=drafts)
+        board.drafts = [_card(row) for row in draft_rows]
+    return board
 
 
 async def public_notices(tenant: Tenant, limit: int = 5) -> list[dict[str, Any]]:
@@ -611,14 +628,7 @@ async def public_notices(tenant: Tenant, limit: int = 5) -> list[dict[str, Any]]
         tenant, ANONYMOUS_VIEWER,
         tenant.select(Notice, Notice.id, Notice.title, Notice.category, Notice.urgent, Notice.published_at),
     )
-    rows = await (
-        query.where(Notice.status == "published")
-        .order_by(Notice.urgent, ascending=False)
-        .order_by(Notice.pinned, ascending=False)
-        .order_by(Notice.published_at, ascending=False)
-        .order_by(Notice.id, ascending=False)
-        .limit(limit)
-    )
+    rows = await _board_order(query.where(Notice.status.is_in(["published"]))).limit(limit)
     return [{**row, "date": jp_date(row["published_at"])} for row in rows]
 
 
