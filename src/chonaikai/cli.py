@@ -129,6 +129,27 @@ def run_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _roster_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="roster_command", required=True, metavar="import|export")
+    imp = sub.add_parser("import", help="import a roster CSV (all rows or none)")
+    imp.add_argument("slug", help="association slug")
+    imp.add_argument("file", type=Path, help="CSV file (UTF-8, UTF-8 with BOM or Shift_JIS)")
+    imp.add_argument("--dry-run", action="store_true", help="check and show what would change; write nothing")
+    imp.add_argument("--create-han", action="store_true", help="create 班 that do not exist yet")
+    exp = sub.add_parser("export", help="write the roster as CSV (UTF-8 with BOM) to stdout")
+    exp.add_argument("slug", help="association slug")
+    exp.add_argument("--han", default="", help="only this 班 (its name)")
+
+
+@command("roster", "名簿のCSVを取り込む・書き出す (roster CSV import and export)", _roster_arguments)
+def run_roster(args: argparse.Namespace) -> int:
+    from chonaikai.roster.cli import export_roster, import_roster
+
+    if args.roster_command == "import":
+        return run_with_database(import_roster(args.slug, args.file, dry_run=args.dry_run, create_han=args.create_han))
+    return run_with_database(export_roster(args.slug, han=args.han))
+
+
 def build_parser() -> argparse.ArgumentParser:
     settings_help = "\n".join(f"  {name:<34} {info[1]} (default {info[2]})" for name, info in DOCUMENTED.items())
     parser = argparse.ArgumentParser(
