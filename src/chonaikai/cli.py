@@ -107,22 +107,34 @@ def run_worker(args: argparse.Namespace) -> int:
 
 @command("demo", "見本データで動かす (migrate, load demo tenants and serve)", _serve_arguments)
 def run_demo(args: argparse.Namespace) -> int:
-    from chonaikai.demo import load_demo_roster
+    from chonaikai.demo import demo_sign_in_link, ensure_demo_accounts, load_demo_roster
     from chonaikai.tenancy.tenant_files import sync_tenants
 
     settings = get_settings()
+    url = f"http://{args.host}:{args.port}/"
 
-    async def prepare() -> None:
+    async def prepare() -> tuple[list[dict], str]:
         await migrate()
         await sync_tenants(settings.tenants_dir)
         await load_demo_roster(settings.tenants_dir)
+        accounts = await ensure_demo_accounts(settings.tenants_dir)
+        first_chair = next((a for a in accounts if a["role"] == "chair"), None)
+        link = ""
+        if first_chair:
+            link = await demo_sign_in_link(first_chair["account_id"], url)
+            link += f"?next=/a/{first_chair['slug']}/roster"
+        return accounts, link
 
-    run_with_database(prepare())
-    url = f"http://{args.host}:{args.port}/"
+    accounts, link = run_with_database(prepare())
     print()
     print("  電子町内会 chonaikai — demo")
     print(f"  Open {url} in your browser (ブラウザで開いてください)")
     print(f"  An association homepage: {url}a/sakuragaoka/")
+    if link:
+        print(f"  Sign in as 会長 of {accounts[0]['slug']} now (15 min, once): {link}")
+    print(f"  Demo officers (sign in at {url}signin with one of these addresses):")
+    for account in accounts:
+        print(f"    {account['slug']:<12} {account['label']:<10} {account['email']}")
     print("  Stop with Ctrl+C")
     print()
     serve(args.host, args.port, args.workers)

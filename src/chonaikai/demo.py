@@ -10,6 +10,9 @@ import random
 from datetime import UTC, datetime
 from pathlib import Path
 
+from chonaikai.accounts.roles import ROLE_LABELS, Role
+from chonaikai.accounts.signin import create_email_link_secret, get_or_create_account
+from chonaikai.accounts.tables import RoleGrant
 from chonaikai.db import insert_many, write_transaction
 from chonaikai.roster.tables import Han, Household, Member
 from chonaikai.tenancy.logic import find_tenant
@@ -97,3 +100,41 @@ async def load_demo_roster(directory: Path) -> list[str]:
             await insert_many(Member, members)
         loaded.append(spec.slug)
     return loaded
+
+
+async def ensure_demo_accounts(directory: Path, han_leaders: int = 2) -> list[dict]:
+    """A 会長 and a few 班長 for every demo association, so a newcomer can sign in and look around.
+
+    Addresses are under example.jp (reserved: no mail reaches anyone). Idempotent: a second run
+    finds the same accounts and grants.
+    """
+    _, associations = read_tenant_dir(directory)
+    accounts = []
+    now = datetime.now(UTC)
+    for spec in associations:
+        tenant = await find_tenant(spec.slug)
+        if not spec.demo or tenant is None:
+            continue
+        wanted: list[tuple[str, Role, dict | None]] = [(f"kaicho@{spec.slug}.example.jp", Role.CHAIR, None)]
+        han_rows = await tenant.select(Han, Han.id, Han.name).order_by(Han.position)
+        for number, han in enumerate(han_rows[:han_leaders], start=1):
+            wanted.append((f"hancho{number}@{spec.slug}.example.jp", Role.HAN_LEADER, han))
+        for email, role, han in wanted:
+            label = ROLE_LABELS[role] + (f"（{han['name']}）" if han else "")
+            account_id = await get_or_create_account(email, display_name=f"見本 {label}")
+            exists = await RoleGrant.exists().where(
+                (RoleGrant.account == account_id) & (RoleGrant.role == str(role)) & (RoleGrant.association == tenant.id)
+            )
+            if not exists:
+                await RoleGrant.insert(
+                    RoleGrant(account=account_id, role=str(role), association=tenant.id,
+                              han=han["id"] if han else None, created_at=now)
+                )
+            accounts.append({"slug": spec.slug, "email": email, "role": role, "label": label, "account_id": account_id})
+    return accounts
+
+
+async def demo_sign_in_link(account_id: int, base_url: str) -> str:
+    """A sign-in link for the demo's first screen (valid 15 minutes, once, like every link)."""
+    secret = await create_email_link_secret(account_id)
+    return f"{base_url.rstrip('/')}/signin/{secret}"
