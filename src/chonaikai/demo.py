@@ -10,9 +10,6 @@ import random
 from datetime import UTC, datetime
 from pathlib import Path
 
-from chonaikai.accounts.roles import ROLE_LABELS, Role
-from chonaikai.accounts.signin import create_email_link_secret, get_or_create_account
-from chonaikai.accounts.tables import RoleGrant
 from chonaikai.db import insert_many, write_transaction
 from chonaikai.roster.tables import Han, Household, Member
 from chonaikai.tenancy.logic import find_tenant
@@ -102,39 +99,88 @@ async def load_demo_roster(directory: Path) -> list[str]:
     return loaded
 
 
-async def ensure_demo_accounts(directory: Path, han_leaders: int = 2) -> list[dict]:
-    """A 会長 and a few 班長 for every demo association, so a newcomer can sign in and look around.
+# Demo officers, one set per demo association: sign in with these on /signin and open the
+# e-mailed link in the demo mailbox (/dev/mail). example.jp is reserved: nobody real gets mail.
+DEMO_OFFICERS = (("kaicho", "chair", "見本 太郎"), ("kouhou", "editor", "仮野 花子"))
+# And a 班長 for each of the first DEMO_HAN_LEADERS 班: {slug}-hancho1@example.jp, …
+DEMO_HAN_LEADERS = 2
 
-    Addresses are under example.jp (reserved: no mail reaches anyone). Idempotent: a second run
-    finds the same accounts and grants.
-    """
+
+def demo_officer_email(slug: str, local: str) -> str:
+    return f"{slug}-{local}@example.jp"
+
+
+async def load_demo_officers(directory: Path) -> list[str]:
+    """Give every demo association a 会長, a 広報 and a 班長 for its first 班 (idempotent)."""
+    from chonaikai.accounts.signin import get_or_create_account
+    from chonaikai.accounts.tables import RoleGrant
+
     _, associations = read_tenant_dir(directory)
-    accounts = []
-    now = datetime.now(UTC)
+    emails = []
     for spec in associations:
         tenant = await find_tenant(spec.slug)
         if not spec.demo or tenant is None:
             continue
-        wanted: list[tuple[str, Role, dict | None]] = [(f"kaicho@{spec.slug}.example.jp", Role.CHAIR, None)]
-        han_rows = await tenant.select(Han, Han.id, Han.name).order_by(Han.position)
-        for number, han in enumerate(han_rows[:han_leaders], start=1):
-            wanted.append((f"hancho{number}@{spec.slug}.example.jp", Role.HAN_LEADER, han))
-        for email, role, han in wanted:
-            label = ROLE_LABELS[role] + (f"（{han['name']}）" if han else "")
-            account_id = await get_or_create_account(email, display_name=f"見本 {label}")
-            exists = await RoleGrant.exists().where(
-                (RoleGrant.account == account_id) & (RoleGrant.role == str(role)) & (RoleGrant.association == tenant.id)
+        for local, role, name in DEMO_OFFICERS:
+            email = demo_officer_email(spec.slug, local)
+            account_id = await get_or_create_account(email, name)
+            if not await tenant.count(RoleGrant).where((RoleGrant.account == account_id) & (RoleGrant.role == role)):
+                await tenant.new(RoleGrant, account=account_id, role=role, created_at=datetime.now(UTC)).save()
+            emails.append(email)
+        han_rows = await tenant.select(Han, Han.id, Han.name).order_by(Han.position).limit(DEMO_HAN_LEADERS)
+        for number, han in enumerate(han_rows, start=1):
+            email = demo_officer_email(spec.slug, f"hancho{number}")
+            account_id = await get_or_create_account(email, f"見本 {han['name']}班長")
+            if not await tenant.count(RoleGrant).where((RoleGrant.account == account_id) & (RoleGrant.role == "han_leader")):
+                await tenant.new(
+                    RoleGrant, account=account_id, role="han_leader", han=han["id"], created_at=datetime.now(UTC)
+                ).save()
+            emails.append(email)
+    return emails
+
+
+async def demo_officer_lines(slug: str) -> list[str]:
+    """What the demo prints so a newcomer knows whom to sign in as."""
+    lines = [f"{demo_officer_email(slug, 'kaicho')} (会長)", f"{demo_officer_email(slug, 'kouhou')} (広報)"]
+    tenant = await find_tenant(slug)
+    han_rows = await tenant.select(Han, Han.name).order_by(Han.position).limit(DEMO_HAN_LEADERS) if tenant else []
+    for number, name in enumerate((row["name"] for row in han_rows), start=1):
+        lines.append(f"{demo_officer_email(slug, f'hancho{number}')} (班長 {name})")
+    return lines
+
+
+# A few notices per demo association, from the 文例 with their blanks filled in.
+DEMO_NOTICES = (
+    ("issei-seisou", "public", False, {"日時": "12月6日（日）午前8時から9時", "集合場所": "第一公園",
+                                       "持ち物": "軍手、ごみ袋", "雨天の場合": "12月13日（日）に延期"}),
+    ("soukai", "members", True, {"日時": "1月25日（日）午後2時から", "場所": "町内会館 2階",
+                                 "議題": "令和8年度の事業計画と予算", "出欠の締め切り": "1月18日（日）"}),
+    ("bouhan", "public", False, {"内容": "夜間の空き巣が近くの町で続いています。戸締まりをお願いします。"}),
+)
+
+
+async def load_demo_notices(directory: Path) -> list[int]:
+    """Publish the demo notices of every demo association that has none yet (idempotent)."""
+    from chonaikai.notices.logic import NoticeInput, create_notice, publish_notice
+    from chonaikai.notices.ready_texts import get_ready_text
+    from chonaikai.notices.tables import Notice
+
+    _, associations = read_tenant_dir(directory)
+    published = []
+    for spec in associations:
+        tenant = await find_tenant(spec.slug)
+        if not spec.demo or tenant is None or await tenant.count(Notice) > 0:
+            continue
+        for name, visibility, needs_confirmation, blanks in DEMO_NOTICES:
+            text = get_ready_text(name)
+            if text is None:
+                continue
+            title, body = text.fill(blanks)
+            values = NoticeInput(
+                title=title, body=body, category=text.category, visibility=visibility,
+                needs_confirmation=needs_confirmation,
             )
-            if not exists:
-                await RoleGrant.insert(
-                    RoleGrant(account=account_id, role=str(role), association=tenant.id,
-                              han=han["id"] if han else None, created_at=now)
-                )
-            accounts.append({"slug": spec.slug, "email": email, "role": role, "label": label, "account_id": account_id})
-    return accounts
-
-
-async def demo_sign_in_link(account_id: int, base_url: str) -> str:
-    """A sign-in link for the demo's first screen (valid 15 minutes, once, like every link)."""
-    secret = await create_email_link_secret(account_id)
-    return f"{base_url.rstrip('/')}/signin/{secret}"
+            notice_id = await create_notice(tenant, values, author_title="会長")
+            await publish_notice(tenant, notice_id)
+            published.append(notice_id)
+    return published
