@@ -198,6 +198,45 @@ def run_roster(args: argparse.Namespace) -> int:
     return run_with_database(export_roster(args.slug, han=args.han))
 
 
+def _token_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="token_command", required=True, metavar="create")
+    create = sub.add_parser("create", help="create an API bearer token for one role in one association")
+    create.add_argument("--association", required=True, help="association slug")
+    create.add_argument("--role", required=True, help="chair, vice_chair, treasurer, editor or han_leader")
+    create.add_argument("--han", default="", help="the 班 (its name) of a han_leader token")
+    create.add_argument("--label", default="", help="what the token is for")
+
+
+@command("token", "API用のトークンを作る (create an API bearer token)", _token_arguments)
+def run_token(args: argparse.Namespace) -> int:
+    from chonaikai.accounts.api_tokens import TokenError, create_token
+    from chonaikai.roster.tables import Han
+    from chonaikai.tenancy.logic import find_tenant
+
+    async def create() -> int:
+        tenant = await find_tenant(args.association)
+        if tenant is None:
+            print(f"error: no association {args.association!r}", file=sys.stderr)
+            return 2
+        han_id = None
+        if args.han:
+            row = await tenant.select(Han, Han.id).where(Han.name == args.han).first()
+            if row is None:
+                print(f"error: no 班 {args.han!r} in {args.association}", file=sys.stderr)
+                return 2
+            han_id = row["id"]
+        try:
+            token = await create_token(tenant.id, args.role, han_id, args.label)
+        except TokenError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        print(token)
+        print("Shown once: keep it like a password. Use: Authorization: Bearer <token>", file=sys.stderr)
+        return 0
+
+    return run_with_database(create())
+
+
 def build_parser() -> argparse.ArgumentParser:
     settings_help = "\n".join(f"  {name:<34} {info[1]} (default {info[2]})" for name, info in DOCUMENTED.items())
     parser = argparse.ArgumentParser(
