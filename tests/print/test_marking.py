@@ -214,3 +214,51 @@ async def test_mark_printed_leaves_other_channels_and_finished_rows(tenant, city
     # Paper rows only (not 井上's or 加藤's e-mail), not one a worker holds (大野), this notice only.
     assert set(changes) == {await delivery_id(town, name) for name in ("青木", "上田", "木村")}
     assert count == 3
+
+
+async def test_household_that_joined_after_publishing_gets_its_delivery_from_the_outbox(client, tenant):
+    town = await make_town(tenant)
+    newcomer = await make_household(tenant, "新井", "1班", channel="paper", kana="あらい")
+    await sign_in_as(client, "chair@example.jp", Role.CHAIR, tenant)
+    html = (await client.get(page(town, han=town.han["1班"]))).text
+    assert "新井" in html  # on the sheet already; no delivery row yet
+    assert await Delivery.count().where(Delivery.household == newcomer["id"]) == 0
+
+    response = await client.post(
+        page(town, "/printed"), data={"han": str(town.han["1班"])}, headers=await csrf_headers(client)
+    )
+    assert response.headers["location"].endswith("printed=3")
+    row = await Delivery.select().where(Delivery.household == newcomer["id"]).first()
+    assert row["channel"] == "paper" and row["status"] == "printed" and len(row["token"]) >= 22
+    # The outbox made rows only for the newcomer: nobody else got a second one.
+    assert await Delivery.count().where(Delivery.notice == town.notice["id"]) == 7
+
+    later = await make_household(tenant, "荒木", "1班", channel="email", email="araki@example.jp", kana="あらき")
+    response = await client.post(
+        page(town, "/confirmations"),
+        data={"han": str(town.han["1班"]), "confirmed": str(later["id"])},
+        headers=await csrf_headers(client),
+    )
+    assert response.status_code == 303
+    row = await Delivery.select().where(Delivery.household == later["id"]).first()
+    assert row["confirmed_via"] == "paper" and row["confirmed_at"] is not None
+
+
+async def test_draft_notice_previews_but_records_nothing(client, tenant):
+    town = await make_town(tenant, status="draft", published_at=None)
+    await sign_in_as(client, "chair@example.jp", Role.CHAIR, tenant)
+    preview = await client.get(page(town, han=town.han["1班"]))
+    assert preview.status_code == 200 and "印刷しました" not in preview.text
+    before = await delivery_snapshot()
+    headers = await csrf_headers(client)
+    response = await client.post(page(town, "/printed"), data={"han": str(town.han["1班"])}, headers=headers)
+    assert response.status_code == 400 and "まだ公開されていない" in response.text
+    response = await client.post(
+        page(town, "/confirmations"),
+        data={"han": str(town.han["1班"]), "confirmed": str(town.households["青木"])},
+        headers=headers,
+    )
+    assert response.status_code == 400
+    assert changed_rows(before, await delivery_snapshot()) == {}
+    form = await client.get(page(town, "/confirmations", han=town.han["1班"]))
+    assert "まだ公開されていない" in form.text and 'name="confirmed"' not in form.text
