@@ -102,3 +102,17 @@ async def test_missing_font_gives_a_plain_japanese_message(client, tenant, monke
     assert response.status_code == 503
     assert "fonts-ipaexfont" in response.text and "ブラウザの「印刷」" in response.text
     assert "%PDF" not in response.text
+
+
+async def test_a_han_of_twenty_households_fits_one_a4_page(client, tenant):
+    from tests.factories import make_household
+
+    town = await make_town(tenant)
+    for number in range(20):
+        await make_household(tenant, f"世帯{number:02d}", "3班", channel="paper" if number % 3 else "email")
+    await sign_in_as(client, "chair@example.jp", Role.CHAIR, tenant)
+    response = await client.get(f"/a/{tenant.slug}/notices/{town.notice['id']}/print.pdf?han={town.han['3班']}")
+    reader = pypdf.PdfReader(io.BytesIO(response.content))
+    assert len(reader.pages) == 1
+    text = reader.pages[0].extract_text()
+    assert "世帯00" in text and "世帯19" in text
