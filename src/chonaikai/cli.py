@@ -114,14 +114,18 @@ def run_worker(args: argparse.Namespace) -> int:
 @command("demo", "見本データで動かす (migrate, load demo tenants and serve)", _serve_arguments)
 def run_demo(args: argparse.Namespace) -> int:
     from chonaikai.demo import load_demo_roster
+    from chonaikai.line.demo import link_demo_households, start_fake_line
     from chonaikai.tenancy.tenant_files import sync_tenants
 
     settings = get_settings()
+    line_preview = start_fake_line(args.host, args.port)
 
     async def prepare() -> None:
         await migrate()
         await sync_tenants(settings.tenants_dir)
         await load_demo_roster(settings.tenants_dir)
+        if line_preview:
+            await link_demo_households()
 
     run_with_database(prepare())
     url = f"http://{args.host}:{args.port}/"
@@ -129,6 +133,8 @@ def run_demo(args: argparse.Namespace) -> int:
     print("  電子町内会 chonaikai — demo")
     print(f"  Open {url} in your browser (ブラウザで開いてください)")
     print(f"  An association homepage: {url}a/sakuragaoka/")
+    if line_preview:
+        print(f"  LINE preview (fake LINE server): {line_preview}")
     print("  Stop with Ctrl+C")
     print()
     serve(args.host, args.port, args.workers)
