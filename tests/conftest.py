@@ -30,7 +30,7 @@ import pytest  # noqa: E402
 from piccolo.table import sort_table_classes  # noqa: E402
 
 from chonaikai.cli import migrate  # noqa: E402
-from chonaikai.db import get_engine  # noqa: E402
+from chonaikai.db import get_engine, postgres_pool  # noqa: E402
 from chonaikai.settings import get_settings  # noqa: E402
 from tests.factories import make_association, make_city  # noqa: E402, F401
 
@@ -68,7 +68,9 @@ def mail_sink(mail_server):
 @pytest.fixture(scope="session", autouse=True)
 async def migrated_database():
     await migrate()
-    yield get_engine()
+    # One asyncpg pool for the session: without it every query opens a new connection.
+    async with postgres_pool(get_engine()):
+        yield get_engine()
     close = getattr(get_engine(), "close_shared_connections", None)
     if close:
         await close()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import logging
 import socket
 import threading
 import time
@@ -22,6 +23,9 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 
 from aiosmtpd.controller import Controller
+
+# aiosmtpd logs every command at INFO; a failing test's output should show our own lines.
+logging.getLogger("mail.log").setLevel(logging.WARNING)
 
 REPLIES = {
     550: "550 5.1.1 No such user here",

@@ -16,6 +16,7 @@ from litestar.static_files import create_static_files_router
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from chonaikai import __version__
+from chonaikai.accounts.officer_routes import router as officers_router
 from chonaikai.accounts.principal import provide_principal
 from chonaikai.accounts.routes import router as accounts_router
 from chonaikai.accounts.sessions import DatabaseStore, session_config
@@ -23,6 +24,10 @@ from chonaikai.db import get_engine, postgres_pool
 from chonaikai.delivery.routes import ROUTERS as delivery_routers
 from chonaikai.health import healthz, liveness
 from chonaikai.line.routes import api_line_router, association_line_router, line_router
+from chonaikai.mail.routes import dev_routes
+from chonaikai.notices.routes import router as notices_router
+from chonaikai.printing.routes import router as printing_router
+from chonaikai.roster.routes import router as roster_router
 from chonaikai.settings import Settings, get_settings
 from chonaikai.tenancy.logic import HostMap
 from chonaikai.tenancy.routes import association_router, public_router
@@ -91,6 +96,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
             association_router,
             accounts_router,
             *delivery_routers,
+            officers_router,
+            *dev_routes(settings.env),
+            notices_router,
+            roster_router,
+            printing_router,
             line_router, association_line_router, api_line_router,
             healthz,
             liveness,

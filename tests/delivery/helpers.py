@@ -15,13 +15,14 @@ async def make_notice(
     tenant: Tenant, title: str = "一斉清掃のお知らせ", audience: str = "all", han: list[str] | None = None, **values: Any
 ) -> int:
     now = datetime.now(UTC)
+    status = values.pop("status", "published")
     row = tenant.new(
         Notice,
         title=title,
         body=values.pop("body", "日曜日の朝8時から、公園の清掃をします。\nご協力をお願いします。"),
         audience=audience,
-        status=values.pop("status", "published"),
-        published_at=now,
+        status=status,
+        published_at=values.pop("published_at", now if status == "published" else None),
         created_at=now,
         updated_at=now,
         **values,

@@ -63,7 +63,16 @@ class EmailChannel:
                 Association.id == notice["association"]
             ).first()
             title = (REMINDER_PREFIX if reminder else "") + notice["title"]
-            mail = NoticeMail(title, association["name"] if association else "", notice["body"], settings=self.settings)
+            text, html = notice["body"], None
+            try:
+                from chonaikai.notices import render  # type: ignore[import-not-found]
+
+                text, html = render.plain_text(notice["body"]), str(render.render_html(notice["body"]))
+            except ImportError:  # the notice board's renderer is not in this build: plain text
+                pass
+            mail = NoticeMail(
+                title, association["name"] if association else "", text, html, settings=self.settings
+            )
         self._mails[key] = mail
         if len(self._mails) > CACHED_NOTICES:
             self._mails.popitem(last=False)

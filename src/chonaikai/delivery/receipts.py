@@ -50,6 +50,19 @@ class ReadView:
     association_name: str
     confirmed_at: datetime | None
 
+    @property
+    def body_html(self) -> Any:
+        """The body as the notice board renders it (sanitised), or None to show plain text."""
+        return render_body_html(self.notice["body"])
+
+
+def render_body_html(body: str) -> Any:
+    try:
+        from chonaikai.notices.render import render_html  # type: ignore[import-not-found]
+    except ImportError:  # the notice board's renderer is not in this build: plain text
+        return None
+    return render_html(body)
+
 
 async def open_by_token(token: str, now: datetime | None = None) -> ReadView | None:
     """The notice behind a read link, recording the first visit as opened. None: unknown token.

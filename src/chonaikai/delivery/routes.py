@@ -269,6 +269,14 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
+@get("/notices/{notice_id:int}/receipts.json", name="notice_receipts_json")
+async def receipts_json_page(
+    tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], notice_id: FromPath[int]
+) -> dict[str, Any]:
+    """The same JSON for a signed-in browser (sessions are not used under /api/)."""
+    return await receipts_json(tenant, principal, notice_id)
+
+
 @get("/notices/{notice_id:int}/receipts", name="api_notice_receipts")
 async def api_receipts(
     tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], notice_id: FromPath[int]
@@ -298,7 +306,7 @@ read_router = Router(
 )
 receipts_router = Router(
     path="/a/{slug:str}",
-    route_handlers=[receipts_page, tick_receipt, resend, receipts_csv],
+    route_handlers=[receipts_page, tick_receipt, resend, receipts_csv, receipts_json_page],
     dependencies={"tenant": Provide(provide_tenant)},
 )
 api_router = Router(

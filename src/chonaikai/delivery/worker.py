@@ -215,9 +215,9 @@ class Worker:
         except ImportError:  # the notice board is not installed in this build
             return
         try:
-            count = await publish_due_notices(self.clock())
-            if count:
-                log.info("published %s scheduled notice(s)", count)
+            published = await publish_due_notices(self.clock())
+            if published:
+                log.info("published %d scheduled notice(s)", len(published))
         except Exception:
             log.exception("publishing scheduled notices failed; trying again later")
 
