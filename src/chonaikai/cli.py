@@ -130,6 +130,7 @@ def run_demo(args: argparse.Namespace) -> int:
         load_demo_officers,
         load_demo_roster,
     )
+    from chonaikai.line.demo import link_demo_households, start_fake_line
     from chonaikai.mail.catcher import start_demo_mail
     from chonaikai.tenancy.tenant_files import sync_tenants
 
@@ -142,12 +143,15 @@ def run_demo(args: argparse.Namespace) -> int:
     # No mail server named: catch the demo's e-mails on loopback and show them at /dev/mail.
     catcher = start_demo_mail()
     settings = get_settings()
+    line_preview = start_fake_line(browser_host, args.port)
 
     async def prepare() -> list[str]:
         await migrate()
         await sync_tenants(settings.tenants_dir)
         await load_demo_roster(settings.tenants_dir)
         await load_demo_officers(settings.tenants_dir)
+        if line_preview:
+            await link_demo_households()
         await load_demo_notices(settings.tenants_dir)
         return await demo_officer_lines("sakuragaoka")
 
@@ -162,6 +166,8 @@ def run_demo(args: argparse.Namespace) -> int:
     else:
         print(f"  E-mail goes to the SMTP server {settings.smtp_host}:{settings.smtp_port}")
     print(f"  An association homepage: {url}a/sakuragaoka/")
+    if line_preview:
+        print(f"  LINE preview (fake LINE server): {line_preview}")
     print("  Demo officers of sakuragaoka (other demo associations: same names with their slug):")
     for line in officer_lines:
         print(f"    {line}")
@@ -183,12 +189,13 @@ def start_demo_worker():
 
 
 def stop_demo_worker(process) -> None:
-
     process.terminate()  # SIGTERM: the worker finishes its batch and lets go of its lock
     try:
         process.wait(timeout=40)
     except subprocess.TimeoutExpired:
         process.kill()
+
+
 def _roster_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="roster_command", required=True, metavar="import|export")
     imp = sub.add_parser("import", help="import a roster CSV (all rows or none)")
