@@ -20,7 +20,7 @@ from chonaikai.accounts.principal import provide_principal
 from chonaikai.accounts.routes import router as accounts_router
 from chonaikai.accounts.sessions import DatabaseStore, session_config
 from chonaikai.db import get_engine, postgres_pool
-from chonaikai.health import healthz
+from chonaikai.health import healthz, liveness
 from chonaikai.settings import Settings, get_settings
 from chonaikai.tenancy.logic import HostMap
 from chonaikai.tenancy.routes import association_router, public_router
@@ -89,6 +89,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             association_router,
             accounts_router,
             healthz,
+            liveness,
             set_text_size,
             create_static_files_router(path="/static", directories=[STATIC_DIR], name="static"),
         ],
