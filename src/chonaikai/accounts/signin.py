@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from urllib.parse import quote
 
 from chonaikai.accounts.tables import Account, SignInToken
+from chonaikai.settings import get_settings
+
+log = logging.getLogger(__name__)
 
 EMAIL_LINK_LIFETIME = timedelta(minutes=15)
 
@@ -83,3 +88,31 @@ async def consume_email_link(secret: str) -> SignInResult | None:
     if account_id is not None:
         await Account.update({Account.last_sign_in_at: now}).where(Account.id == account_id)
     return SignInResult(account_id=account_id, household_id=rows[0]["household"])
+
+
+def signin_link(secret: str, next: str = "/") -> str:
+    link = f"{get_settings().base_url}/signin/{secret}"
+    return link if next == "/" else f"{link}?next={quote(next, safe='/')}"
+
+
+async def send_signin_link(email: str, next: str = "/") -> bool:
+    """Mail a sign-in link to ``email`` if an account has that address; otherwise do nothing.
+
+    The page answers the same either way (no account discovery), and this runs after the
+    answer was sent, so neither the words nor the time taken tell whether the address is known.
+    """
+    from chonaikai.mail.compose import signin_message
+    from chonaikai.mail.smtp import send_one
+
+    account = await find_account_by_email(email)
+    if account is None:
+        return False
+    secret = await create_email_link_secret(account["id"])
+    try:
+        result = await send_one(account["email"], signin_message(account["email"], signin_link(secret, next)))
+    except Exception:  # the member already saw the answer page; keep the reason for operators
+        log.exception("sign-in mail to account %s could not be built or sent", account["id"])
+        return False
+    if not result.ok:
+        log.warning("sign-in mail to account %s not sent: %s", account["id"], result.error)
+    return result.ok
