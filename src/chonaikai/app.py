@@ -21,6 +21,7 @@ from chonaikai.accounts.routes import router as accounts_router
 from chonaikai.accounts.sessions import DatabaseStore, session_config
 from chonaikai.db import get_engine, postgres_pool
 from chonaikai.health import healthz, liveness
+from chonaikai.notices.routes import router as notices_router
 from chonaikai.settings import Settings, get_settings
 from chonaikai.tenancy.logic import HostMap
 from chonaikai.tenancy.routes import association_router, public_router
@@ -88,6 +89,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             public_router,
             association_router,
             accounts_router,
+            notices_router,
             healthz,
             liveness,
             set_text_size,
