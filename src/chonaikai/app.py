@@ -20,6 +20,7 @@ from chonaikai.accounts.principal import provide_principal
 from chonaikai.accounts.routes import router as accounts_router
 from chonaikai.accounts.sessions import DatabaseStore, session_config
 from chonaikai.db import get_engine, postgres_pool
+from chonaikai.delivery.routes import ROUTERS as delivery_routers
 from chonaikai.health import healthz, liveness
 from chonaikai.notices.routes import router as notices_router
 from chonaikai.settings import Settings, get_settings
@@ -90,6 +91,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             association_router,
             accounts_router,
             notices_router,
+            *delivery_routers,
             healthz,
             liveness,
             set_text_size,
@@ -106,7 +108,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             header_name=CSRF_HEADER,
             cookie_secure=not settings.is_dev,
             cookie_samesite="lax",
-            exclude=["/api/", "/line/webhook", "/healthz"],
+            exclude=["/api/", "/line/webhook", "/healthz", "/u/"],  # /u/: RFC 8058 one-click unsubscribe
         ),
         compression_config=CompressionConfig(backend="gzip", minimum_size=500),
         exception_handlers={

@@ -100,8 +100,14 @@ def _worker_arguments(parser: argparse.ArgumentParser) -> None:
 
 @command("worker", "お知らせを配信する (deliver e-mail and LINE messages)", _worker_arguments)
 def run_worker(args: argparse.Namespace) -> int:
-    # Delivery (the outbox) is not built yet: say so plainly instead of pretending to work.
-    print("worker: nothing to deliver yet — the delivery outbox is not part of this version")
+    from chonaikai.delivery.worker import WorkerBusy, run_worker_process
+
+    try:
+        handled = run_with_database(run_worker_process(once=args.once))
+    except WorkerBusy as error:
+        print(f"worker: 配信係はすでに動いています — {error}", file=sys.stderr)
+        return 3
+    print(f"worker: stopped after {handled} deliveries")
     return 0
 
 

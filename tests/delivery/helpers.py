@@ -40,3 +40,49 @@ async def make_households(tenant: Tenant, count: int, channel: str = "email", ha
         row = await make_household(tenant, f"世帯{i}", han=han, channel=channel, email=email)
         ids.append(row["id"])
     return ids
+
+
+class Clock:
+    """A clock the test moves by hand (the worker computes every time from it)."""
+
+    def __init__(self) -> None:
+        from datetime import UTC, datetime
+
+        self.now = datetime.now(UTC)
+
+    def __call__(self):
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        from datetime import timedelta
+
+        self.now = self.now + timedelta(seconds=seconds)
+
+
+class RecordingChannel:
+    """A stand-in for an outside service (like the fake LINE server): answers what the test
+    says and remembers every job it was handed."""
+
+    def __init__(self, name: str = "email", batch_size: int = 50, delay: float = 0.0, answer=None) -> None:
+        self.name = name
+        self.batch_size = batch_size
+        self.delay = delay
+        self.answer = answer  # job -> Outcome; default: sent
+        self.jobs = []
+        self.started = self.closed = False
+
+    async def start(self) -> None:
+        self.started = True
+
+    async def close(self) -> None:
+        self.closed = True
+
+    async def send(self, batch):
+        import asyncio
+
+        from chonaikai.delivery.channels import Outcome
+
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        self.jobs.extend(batch)
+        return [self.answer(job) if self.answer else Outcome.sent(job.delivery_id) for job in batch]

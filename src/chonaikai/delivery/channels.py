@@ -47,6 +47,7 @@ class DeliveryJob:
     email: str = ""
     household_name: str = ""
     retry_key: str | None = None  # LINE X-Line-Retry-Key of an earlier try, if any
+    reminder: bool = False  # 「未確認の世帯に再送」: say so in the message
 
 
 @dataclass(frozen=True)
