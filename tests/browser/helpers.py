@@ -54,3 +54,42 @@ async def sign_in_by_email(page, mail_sink, address: str, next_path: str, *, che
         await assert_accessible(page, "/signin/{secret}")
     await page.get_by_role("button", name="ログインする").click()
     await page.wait_for_url(re.compile(re.escape(next_path.rstrip("/")) + r"/?(\?.*)?$"))
+
+
+def run_worker_once(live_server) -> str:
+    """The real `chonaikai worker --once` process, with the live server's address for read links."""
+    import os
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "chonaikai", "worker", "--once"],
+        env={**os.environ, "CHONAIKAI_BASE_URL": live_server.url},
+        capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode == 0, f"worker failed ({done.returncode}):\n{done.stdout}\n{done.stderr}"
+    return done.stdout + done.stderr
+
+
+def small_pdf(title: str = "chonaikai test") -> bytes:
+    """A one-page PDF with a correct cross-reference table, made here so no file is committed."""
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        None,
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    stream = f"BT /F1 24 Tf 72 760 Td ({title}) Tj ET".encode()
+    objects[3] = b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream"
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)
