@@ -68,5 +68,32 @@ async def check_weight(browser, url: str) -> tuple[int, int]:
     return total, html_css
 
 
+async def published_notice_token(tenant) -> str:
+    """A real read link: a published notice with a long plain-Japanese body, delivered to one household."""
+    from chonaikai.delivery.tables import Delivery
+    from chonaikai.notices import logic
+    from tests.factories import make_household
+
+    await make_household(tenant, "見本 太郎", han="1班", email="taro@example.jp", channel="email")
+    body = "\n\n".join(
+        ["会員の皆さまへ", "今年度の定期総会を次のとおり開きます。お忙しいところ恐れ入りますが、ご出席をお願いいたします。"]
+        + [f"- 議題{i}：令和{i}年度の事業報告と決算、事業計画と予算について" for i in range(1, 9)]
+        + ["ご都合で出席できない方は、委任状を5月15日までに班長へお渡しください。"]
+    )
+    notice_id = await logic.create_notice(
+        tenant,
+        logic.NoticeInput(title="定期総会のお知らせ", body=body, category="行事", needs_confirmation=True),
+        author_title="会長",
+    )
+    assert await logic.publish_notice(tenant, notice_id)
+    row = await tenant.select(Delivery, Delivery.token).first()
+    return row["token"]
+
+
+async def test_read_page_weight_is_within_budget(browser, live_server, tenant):
+    token = await published_notice_token(tenant)
+    await check_weight(browser, f"{live_server.url}/r/{token}")
+
+
 async def test_homepage_weight_is_within_budget(browser, live_server, tenant):
     await check_weight(browser, f"{live_server.url}/a/sakura/")

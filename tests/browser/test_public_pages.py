@@ -42,6 +42,35 @@ async def test_public_pages_have_no_accessibility_violations(any_page, public_si
     await assert_accessible(page, "404 page")
 
 
+async def test_board_and_public_notice_pages_have_no_accessibility_violations(any_page, public_site):
+    from chonaikai.notices import logic
+
+    tenant = public_site["tenant"]
+    ids = []
+    for title, urgent, category in [("断水のお知らせ", True, "その他"), ("一斉清掃のお知らせ", False, "行事"),
+                                    ("ごみ当番の交代", False, "ごみ")]:
+        notice_id = await logic.create_notice(
+            tenant,
+            logic.NoticeInput(title=title, body=f"{title}です。\n\n- 日時：6月1日\n- 場所：**集会所**",
+                              category=category, visibility="public", urgent=urgent),
+            author_title="会長",
+        )
+        await logic.publish_notice(tenant, notice_id)
+        ids.append(notice_id)
+    page = any_page
+    for path, heading in [
+        ("/a/sakura/notices", "お知らせ"),
+        ("/a/sakura/notices?q=清掃", "お知らせ"),
+        (f"/a/sakura/notices/{ids[0]}", "断水のお知らせ"),
+        ("/a/sakura/", "テスト桜町内会"),
+    ]:
+        response = await page.goto(path)
+        assert response is not None and response.status == 200, path
+        assert heading in await page.locator("h1").inner_text(), path
+        await assert_accessible(page, path)
+    assert "一斉清掃のお知らせ" in await page.locator("main").inner_text()  # the homepage lists public ones
+
+
 async def test_axe_finds_a_planted_violation(phone, public_site):
     # The check must be able to fail: an image without alt text and an unlabelled field.
     await phone.goto("/a/sakura/")
