@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from chonaikai.db import write_transaction
 from tests.auth import csrf_headers, sign_in_as
+from tests.line.conftest import CHANNEL_ID
 
 
 async def test_line_settings_need_settings_permission(client, line_tenant, fake_line):
@@ -37,3 +39,19 @@ async def test_a_new_code_replaces_the_earlier_unused_one_and_is_stored_keyed(cl
     assert await LineLink.count().where(LineLink.line_user_id == user) == 0
     await send(fake_line, client, "message", user, text=new_code)
     assert await LineLink.count().where(LineLink.line_user_id == user) == 1
+
+
+async def test_line_go_needs_an_active_link_for_the_household(client, line_tenant, fake_line):
+    from chonaikai.line import messages
+    from chonaikai.line.links import deactivate
+    from tests.line.helpers import linked_households
+
+    ((household_id, (user,)),) = await linked_households(line_tenant, fake_line, 1)
+    path = messages.signed_link(household_id)
+    response = await client.get(path)
+    assert response.status_code == 303 and response.headers["location"].endswith("/my")
+    client.cookies.clear()
+    async with write_transaction():
+        await deactivate(CHANNEL_ID, user, "LINEでブロックされました")
+    response = await client.get(path)
+    assert response.status_code == 410
