@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from chonaikai.accounts.principal import Principal
-from chonaikai.accounts.roles import Role
+from chonaikai.accounts.principal import Access, Principal
+from chonaikai.accounts.roles import Permission, Role
 from chonaikai.line.tables import LineLink
-from chonaikai.roster import logic
+from chonaikai.roster import csv_io, logic
 from chonaikai.roster.tables import Household
 from tests.auth import make_account
 from tests.factories import make_household
@@ -26,3 +26,12 @@ async def test_erase_deletes_the_households_line_links(tenant):
     await logic.erase_household(tenant, actor, household["id"])
     assert await LineLink.count().where(LineLink.household == household["id"]) == 0
     assert await LineLink.count().where(LineLink.household == other["id"]) == 1
+
+
+async def test_csv_refuses_a_too_long_new_han_name_even_when_creating_missing_han(tenant):
+    long_name = "班" * 51
+    data = ("番号,世帯主,フリガナ,班,住所,電話,メール,連絡方法,備考\r\n"
+            f",例村 和子,レイムラ カズコ,{long_name},,,,紙,\r\n").encode()
+    plan = await csv_io.plan_import(tenant, Access(Permission.ROSTER_IMPORT, han_ids=None), data, create_missing_han=True)
+    assert not plan.ok and plan.new_han == []
+    assert [str(e) for e in plan.errors] == ["行 2（班）: 班の名前は50文字までです"]
