@@ -49,6 +49,7 @@ class ReadView:
     notice: dict[str, Any]
     association_name: str
     confirmed_at: datetime | None
+    association_slug: str = ""  # for a plain link to the association's board (nothing more is shown)
 
     @property
     def body_html(self) -> Any:
@@ -87,12 +88,17 @@ async def open_by_token(token: str, now: datetime | None = None) -> ReadView | N
     ).where((Notice.id == row["notice"]) & (Notice.association == row["association"])).first()
     if notice is None or notice["status"] not in ("published", "archived"):
         return None
-    association = await Association.select(Association.name).where(Association.id == row["association"]).first()
+    association = await Association.select(Association.name, Association.slug).where(
+        Association.id == row["association"]
+    ).first()
     if row["opened_at"] is None:
         await Delivery.update({Delivery.opened_at: now or datetime.now(UTC)}).where(
             (Delivery.id == row["id"]) & Delivery.opened_at.is_null()
         )
-    return ReadView(row["id"], row["token"], notice, association["name"] if association else "", row["confirmed_at"])
+    return ReadView(
+        row["id"], row["token"], notice, association["name"] if association else "", row["confirmed_at"],
+        association["slug"] if association else "",
+    )
 
 
 async def confirm_by_token(token: str, via: str = "web", now: datetime | None = None) -> bool | None:
