@@ -19,6 +19,7 @@ from chonaikai import __version__
 from chonaikai.accounts.principal import provide_principal
 from chonaikai.accounts.routes import router as accounts_router
 from chonaikai.accounts.sessions import DatabaseStore, session_config
+from chonaikai.circulars.routes import route_handlers as circular_routes
 from chonaikai.db import get_engine, postgres_pool
 from chonaikai.health import healthz
 from chonaikai.settings import Settings, get_settings
@@ -88,6 +89,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             public_router,
             association_router,
             accounts_router,
+            *circular_routes,
             healthz,
             set_text_size,
             create_static_files_router(path="/static", directories=[STATIC_DIR], name="static"),

@@ -155,3 +155,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+# Commands that live with their domain register themselves on import.
+from chonaikai.accounts import token_commands  # noqa: E402, F401
+from chonaikai.circulars import commands as circular_commands  # noqa: E402, F401
