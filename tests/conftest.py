@@ -15,12 +15,22 @@ os.environ["CHONAIKAI_DATABASE_URL"] = os.environ.get(
 os.environ.setdefault("CHONAIKAI_UPLOAD_DIR", str(_tmp / "uploads"))
 os.environ["CHONAIKAI_BASE_URL"] = "http://testserver"
 
+# Every test sends mail to a real SMTP server on loopback (tests/mailsink.py), started below.
+from tests.mailsink import MailSink, free_port  # noqa: E402
+
+_SMTP_PORT = free_port()
+os.environ["CHONAIKAI_SMTP_HOST"] = "127.0.0.1"
+os.environ["CHONAIKAI_SMTP_PORT"] = str(_SMTP_PORT)
+os.environ["CHONAIKAI_SMTP_TLS"] = "none"
+os.environ.pop("CHONAIKAI_SMTP_USER", None)
+os.environ.pop("CHONAIKAI_SMTP_PASSWORD", None)
+
 import httpx  # noqa: E402
 import pytest  # noqa: E402
 from piccolo.table import sort_table_classes  # noqa: E402
 
 from chonaikai.cli import migrate  # noqa: E402
-from chonaikai.db import get_engine  # noqa: E402
+from chonaikai.db import get_engine, postgres_pool  # noqa: E402
 from chonaikai.settings import get_settings  # noqa: E402
 from tests.factories import make_association, make_city  # noqa: E402, F401
 
@@ -37,9 +47,30 @@ def settings():
 
 
 @pytest.fixture(scope="session", autouse=True)
+def mail_server():
+    sink = MailSink(port=_SMTP_PORT).start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture
+def mail_sink(mail_server):
+    """The loopback SMTP server, emptied for this test (``.messages``, ``.refuse(addr, 550)``)."""
+    if not mail_server.running:  # a test stopped it to try reconnecting
+        mail_server.start()
+    mail_server.clear()
+    yield mail_server
+    mail_server.clear()
+    if not mail_server.running:
+        mail_server.start()
+
+
+@pytest.fixture(scope="session", autouse=True)
 async def migrated_database():
     await migrate()
-    yield get_engine()
+    # One asyncpg pool for the session: without it every query opens a new connection.
+    async with postgres_pool(get_engine()):
+        yield get_engine()
     close = getattr(get_engine(), "close_shared_connections", None)
     if close:
         await close()

@@ -18,3 +18,9 @@ async def test_healthz_503_when_database_unreachable(client, monkeypatch, tmp_pa
     response = await client.get("/healthz")
     assert response.status_code == 503
     assert response.json()["status"] == "error"
+
+
+async def test_liveness_answers_without_the_database(client, monkeypatch, tmp_path):
+    monkeypatch.setattr(piccolo_conf, "DB", SharedSQLiteEngine(path=str(tmp_path / "missing" / "db.sqlite3")))
+    response = await client.get("/healthz/live")
+    assert response.status_code == 200 and response.json() == {"status": "ok"}

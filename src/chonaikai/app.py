@@ -16,12 +16,18 @@ from litestar.static_files import create_static_files_router
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from chonaikai import __version__
+from chonaikai.accounts.officer_routes import router as officers_router
 from chonaikai.accounts.principal import provide_principal
 from chonaikai.accounts.routes import router as accounts_router
 from chonaikai.accounts.sessions import DatabaseStore, session_config
 from chonaikai.circulars.routes import route_handlers as circular_routes
 from chonaikai.db import get_engine, postgres_pool
-from chonaikai.health import healthz
+from chonaikai.delivery.routes import ROUTERS as delivery_routers
+from chonaikai.health import healthz, liveness
+from chonaikai.mail.routes import dev_routes
+from chonaikai.notices.routes import router as notices_router
+from chonaikai.roster.routes import router as roster_router
+from chonaikai.printing.routes import router as printing_router
 from chonaikai.settings import Settings, get_settings
 from chonaikai.tenancy.logic import HostMap
 from chonaikai.tenancy.routes import association_router, public_router
@@ -90,7 +96,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
             association_router,
             accounts_router,
             *circular_routes,
+            *delivery_routers,
+            officers_router,
+            *dev_routes(settings.env),
+            notices_router,
+            roster_router,
+            printing_router,
             healthz,
+            liveness,
             set_text_size,
             create_static_files_router(path="/static", directories=[STATIC_DIR], name="static"),
         ],
@@ -105,7 +118,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             header_name=CSRF_HEADER,
             cookie_secure=not settings.is_dev,
             cookie_samesite="lax",
-            exclude=["/api/", "/line/webhook", "/healthz"],
+            exclude=["/api/", "/line/webhook", "/healthz", "/u/"],  # /u/: RFC 8058 one-click unsubscribe
         ),
         compression_config=CompressionConfig(backend="gzip", minimum_size=500),
         exception_handlers={

@@ -100,32 +100,59 @@ def _worker_arguments(parser: argparse.ArgumentParser) -> None:
 
 @command("worker", "お知らせを配信する (deliver e-mail and LINE messages)", _worker_arguments)
 def run_worker(args: argparse.Namespace) -> int:
-    # Delivery (the outbox) is not built yet: say so plainly instead of pretending to work.
-    print("worker: nothing to deliver yet — the delivery outbox is not part of this version")
+    from chonaikai.delivery.worker import WorkerBusy, run_worker_process
+
+    try:
+        handled = run_with_database(run_worker_process(once=args.once))
+    except WorkerBusy as error:
+        print(f"worker: 配信係はすでに動いています — {error}", file=sys.stderr)
+        return 3
+    print(f"worker: stopped after {handled} deliveries")
     return 0
 
 
 @command("demo", "見本データで動かす (migrate, load demo tenants and serve)", _serve_arguments)
 def run_demo(args: argparse.Namespace) -> int:
-    from chonaikai.demo import load_demo_roster
+    import os
+
+    from chonaikai.demo import demo_officer_email, load_demo_officers, load_demo_roster
+    from chonaikai.mail.catcher import start_demo_mail
     from chonaikai.tenancy.tenant_files import sync_tenants
 
+    browser_host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
+    url = f"http://{browser_host}:{args.port}/"
+    # Links in e-mails must reach this server, whatever port it was given.
+    if not os.environ.get("CHONAIKAI_BASE_URL"):
+        os.environ["CHONAIKAI_BASE_URL"] = url.rstrip("/")
+        get_settings.cache_clear()
+    # No mail server named: catch the demo's e-mails on loopback and show them at /dev/mail.
+    catcher = start_demo_mail()
     settings = get_settings()
 
     async def prepare() -> None:
         await migrate()
         await sync_tenants(settings.tenants_dir)
         await load_demo_roster(settings.tenants_dir)
+        await load_demo_officers(settings.tenants_dir)
 
     run_with_database(prepare())
-    url = f"http://{args.host}:{args.port}/"
     print()
     print("  電子町内会 chonaikai — demo")
     print(f"  Open {url} in your browser (ブラウザで開いてください)")
+    if catcher is not None:
+        print(f"  Sign in (ログイン): {url}signin  with  {demo_officer_email('sakuragaoka', 'kaicho')}  (会長)")
+        print(f"  then open the demo mailbox {url}dev/mail and click the link in the mail")
+        print(f"  (メールは外に出ず、ここに届きます — SMTP catcher on 127.0.0.1:{catcher[1]})")
+    else:
+        print(f"  E-mail goes to the SMTP server {settings.smtp_host}:{settings.smtp_port}")
     print(f"  An association homepage: {url}a/sakuragaoka/")
     print("  Stop with Ctrl+C")
     print()
-    serve(args.host, args.port, args.workers)
+    try:
+        serve(args.host, args.port, args.workers)
+    finally:
+        if catcher is not None:
+            catcher[0].stop()
     return 0
 
 

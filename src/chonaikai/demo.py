@@ -97,3 +97,32 @@ async def load_demo_roster(directory: Path) -> list[str]:
             await insert_many(Member, members)
         loaded.append(spec.slug)
     return loaded
+
+
+# Demo officers, one set per demo association: sign in with these on /signin and open the
+# e-mailed link in the demo mailbox (/dev/mail). example.jp is reserved: nobody real gets mail.
+DEMO_OFFICERS = (("kaicho", "chair", "見本 太郎"), ("kouhou", "editor", "仮野 花子"))
+
+
+def demo_officer_email(slug: str, local: str) -> str:
+    return f"{slug}-{local}@example.jp"
+
+
+async def load_demo_officers(directory: Path) -> list[str]:
+    """Give every demo association a 会長 and a 広報 account (idempotent)."""
+    from chonaikai.accounts.signin import get_or_create_account
+    from chonaikai.accounts.tables import RoleGrant
+
+    _, associations = read_tenant_dir(directory)
+    emails = []
+    for spec in associations:
+        tenant = await find_tenant(spec.slug)
+        if not spec.demo or tenant is None:
+            continue
+        for local, role, name in DEMO_OFFICERS:
+            email = demo_officer_email(spec.slug, local)
+            account_id = await get_or_create_account(email, name)
+            if not await tenant.count(RoleGrant).where((RoleGrant.account == account_id) & (RoleGrant.role == role)):
+                await tenant.new(RoleGrant, account=account_id, role=role, created_at=datetime.now(UTC)).save()
+            emails.append(email)
+    return emails

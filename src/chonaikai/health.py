@@ -13,3 +13,10 @@ async def healthz() -> Response:
     except Exception as error:  # any failure to reach the database means "not ready"
         return Response({"status": "error", "database": f"unreachable: {type(error).__name__}"}, status_code=503)
     return Response({"status": "ok", "database": "ok"})
+
+
+@get("/healthz/live", name="liveness", cache=False)
+async def liveness() -> dict[str, str]:
+    """The process answers (no database): for a load balancer's liveness probe and as the
+    "hello" reference that bench/pages.py compares real pages against."""
+    return {"status": "ok"}

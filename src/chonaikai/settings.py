@@ -43,6 +43,8 @@ class Settings:
     tenant_domain: str = ""
     upload_dir: Path = PROJECT_ROOT / "var" / "uploads"
     delivery_lease_seconds: int = 300
+    delivery_max_attempts: int = 8
+    delivery_retry_seconds: int = 60
     sqlite_read_connections: int = 4
     behind_proxy: bool = False
     extra: Mapping[str, str] = field(default_factory=dict)
@@ -89,6 +91,16 @@ DOCUMENTED = {
         "delivery_lease_seconds",
         "how long a worker holds claimed deliveries",
         "300",
+    ),
+    "CHONAIKAI_DELIVERY_MAX_ATTEMPTS": (
+        "delivery_max_attempts",
+        "tries before a delivery is marked failed",
+        "8",
+    ),
+    "CHONAIKAI_DELIVERY_RETRY_SECONDS": (
+        "delivery_retry_seconds",
+        "wait before the first retry; doubles each time (with jitter, at most 6 h)",
+        "60",
     ),
     "CHONAIKAI_SQLITE_READ_CONNECTIONS": (
         "sqlite_read_connections",
@@ -195,6 +207,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         values["delivery_lease_seconds"] = _int(
             "CHONAIKAI_DELIVERY_LEASE_SECONDS", raw, minimum=5, maximum=86400
         )
+    if (raw := get("CHONAIKAI_DELIVERY_MAX_ATTEMPTS")) is not None:
+        values["delivery_max_attempts"] = _int("CHONAIKAI_DELIVERY_MAX_ATTEMPTS", raw, minimum=1, maximum=100)
+    if (raw := get("CHONAIKAI_DELIVERY_RETRY_SECONDS")) is not None:
+        values["delivery_retry_seconds"] = _int("CHONAIKAI_DELIVERY_RETRY_SECONDS", raw, minimum=1, maximum=86400)
     if (raw := get("CHONAIKAI_SQLITE_READ_CONNECTIONS")) is not None:
         values["sqlite_read_connections"] = _int(
             "CHONAIKAI_SQLITE_READ_CONNECTIONS", raw, minimum=1, maximum=64

@@ -25,7 +25,10 @@ STATIC_DIR = PROJECT_ROOT / "static"
 HTMX_FILE = "vendor/htmx-2.0.11.min.js"
 TEXT_SIZE_COOKIE = "chonaikai_text"
 # Paths that are never rewritten into an association's space on a custom host.
-GLOBAL_PREFIXES = ("/a/", "/c/", "/static/", "/healthz", "/schema", "/api/", "/prefs/", "/favicon.ico", "/circular-files/")
+GLOBAL_PREFIXES = (
+    "/a/", "/c/", "/static/", "/healthz", "/schema", "/api/", "/prefs/", "/favicon.ico",
+    "/signin", "/signout", "/dev/", "/r/", "/u/", "/circular-files/",
+)
 
 
 def template_config(directory: Path = TEMPLATES_DIR) -> TemplateConfig:

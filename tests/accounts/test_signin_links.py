@@ -80,3 +80,10 @@ async def test_han_leader_access_is_narrowed_to_their_han(tenant):
     assert access is not None and access.han_ids == frozenset({han["id"]})
     assert access.covers_han(han["id"]) and not access.covers_han(han["id"] + 1000)
     assert principal.access(Permission.ROSTER_IMPORT, tenant.id) is None
+
+
+async def test_anonymous_visitors_get_no_session(client, tenant):
+    response = await client.get("/a/sakura/")
+    assert response.status_code == 200
+    assert "chonaikai_session" not in response.headers.get("set-cookie", "")
+    assert await WebSession.count() == 0

@@ -2,12 +2,59 @@
 
 from __future__ import annotations
 
+import unicodedata
+from datetime import timedelta
+
 from litestar import Request, Router, get, post
-from litestar.params import FromPath, FromQuery
+from litestar.background_tasks import BackgroundTask
+from litestar.params import FromPath, FromQuery, URLEncodedBody
 from litestar.response import Redirect, Template
 
 from chonaikai.accounts import signin
+from chonaikai.accounts.ratelimit import client_address, over_limit, record
+from chonaikai.mail.compose import InvalidAddress, check_address
 from chonaikai.web import safe_next
+
+# How many sign-in mails may be asked for: per address (protects a member's inbox) and per
+# client address (slows anyone trying many addresses).
+SIGNIN_LIMIT_PER_ADDRESS = 5
+SIGNIN_LIMIT_PER_CLIENT = 20
+SIGNIN_LIMIT_WINDOW = timedelta(hours=1)
+
+
+@get("/signin", name="signin")
+async def signin_page(next: FromQuery[str] = "/") -> Template:
+    return Template("accounts/signin.html", context={"next": safe_next(next), "email": "", "error": ""})
+
+
+@post("/signin", name="signin_request", status_code=200)
+async def signin_request(request: Request, data: URLEncodedBody[dict[str, str]]) -> Template:
+    next = safe_next(data.get("next"))
+    # Phones with a Japanese keyboard often type full-width letters: ｔａｒｏ＠ｅｘａｍｐｌｅ．ｊｐ
+    typed = unicodedata.normalize("NFKC", data.get("email", "")).strip()
+    try:
+        address = signin.normalize_email(check_address(typed))
+    except InvalidAddress:
+        return Template(
+            "accounts/signin.html",
+            context={
+                "next": next,
+                "email": typed[:254],
+                "error": "メールアドレスの形が正しくないようです。例: taro@example.jp のように入れてください。",
+            },
+            status_code=400,
+        )
+    buckets = (f"signin:email:{address}", f"signin:client:{client_address(request)}")
+    if await over_limit(buckets[0], SIGNIN_LIMIT_PER_ADDRESS, SIGNIN_LIMIT_WINDOW) or await over_limit(
+        buckets[1], SIGNIN_LIMIT_PER_CLIENT, SIGNIN_LIMIT_WINDOW
+    ):
+        return Template("accounts/signin_limited.html", status_code=429)
+    await record(*buckets)
+    return Template(
+        "accounts/signin_sent.html",
+        context={"email": address},
+        background=BackgroundTask(signin.send_signin_link, address, next),
+    )
 
 
 @get("/signin/{secret:str}", name="signin_confirm")
@@ -37,4 +84,4 @@ async def signout(request: Request) -> Redirect:
     return Redirect(path="/", status_code=303)
 
 
-router = Router(path="/", route_handlers=[signin_confirm_page, signin_use, signout])
+router = Router(path="/", route_handlers=[signin_page, signin_request, signin_confirm_page, signin_use, signout])

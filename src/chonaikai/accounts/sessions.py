@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from litestar.middleware.session.server_side import ServerSideSessionConfig
+from litestar.connection import ASGIConnection
+from litestar.middleware.session.server_side import (
+    ServerSideSessionBackend,
+    ServerSideSessionConfig,
+)
 from litestar.stores.base import Store
+from litestar.types import Empty, Message, ScopeSession
 
 from chonaikai.accounts.tables import WebSession
 
@@ -19,6 +25,12 @@ def _expiry(expires_in: int | timedelta | None) -> datetime | None:
         return None
     seconds = expires_in.total_seconds() if isinstance(expires_in, timedelta) else expires_in
     return datetime.now(UTC) + timedelta(seconds=seconds)
+
+
+def _worth_renewing(expires_at: datetime, renew_for: int | timedelta) -> bool:
+    # Renew at most once a day: otherwise every page view of a signed-in member is a write.
+    renewed = _expiry(renew_for)
+    return renewed is not None and renewed - expires_at > timedelta(days=1)
 
 
 class DatabaseStore(Store):
@@ -38,7 +50,7 @@ class DatabaseStore(Store):
         if row["expires_at"] is not None and row["expires_at"] <= datetime.now(UTC):
             await self.delete(key)
             return None
-        if renew_for is not None and row["expires_at"] is not None:
+        if renew_for is not None and row["expires_at"] is not None and _worth_renewing(row["expires_at"], renew_for):
             await WebSession.update({WebSession.expires_at: _expiry(renew_for)}).where(WebSession.key == key)
         return bytes(row["value"])
 
@@ -63,8 +75,26 @@ async def purge_expired_sessions() -> int:
     return len(rows)
 
 
+class QuietSessionBackend(ServerSideSessionBackend):
+    """Litestar stores a session row (and sets a cookie) for every visitor, even one who never
+    signed in. Most visitors read public pages: they get no session, no cookie and no write."""
+
+    async def store_in_message(self, scope_session: ScopeSession, message: Message, connection: ASGIConnection) -> None:
+        has_cookie = bool(connection.cookies.get(self.config.key))
+        if (scope_session is Empty or not scope_session) and not has_cookie:
+            return
+        if not scope_session:
+            scope_session = Empty  # signed out: delete the row and the cookie
+        await super().store_in_message(scope_session, message, connection)
+
+
+@dataclass
+class QuietSessionConfig(ServerSideSessionConfig):
+    _backend_class = QuietSessionBackend
+
+
 def session_config(secure: bool) -> ServerSideSessionConfig:
-    return ServerSideSessionConfig(
+    return QuietSessionConfig(
         key=SESSION_COOKIE,
         max_age=SESSION_MAX_AGE,
         renew_on_access=True,

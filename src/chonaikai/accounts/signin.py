@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from urllib.parse import quote
 
 from chonaikai.accounts.tables import Account, SignInToken
+from chonaikai.settings import get_settings
+
+log = logging.getLogger(__name__)
 
 EMAIL_LINK_LIFETIME = timedelta(minutes=15)
+# An invitation may wait in an officer's inbox over a weekend.
+INVITATION_LINK_LIFETIME = timedelta(days=7)
 
 
 def hash_secret(secret: str) -> str:
@@ -35,8 +42,10 @@ async def get_or_create_account(email: str, display_name: str = "") -> int:
     return created[0]["id"]
 
 
-async def create_email_link_secret(account_id: int) -> str:
-    """A fresh secret for the e-mailed link ``/signin/{secret}``; only its hash is stored."""
+async def create_email_link_secret(account_id: int, lifetime: timedelta = EMAIL_LINK_LIFETIME) -> str:
+    """A fresh secret for the e-mailed link ``/signin/{secret}``; only its hash is stored.
+
+    ``lifetime``: 15 minutes for a link asked for on the sign-in page, longer for an invitation."""
     secret = secrets.token_urlsafe(32)  # 256 bits
     now = datetime.now(UTC)
     await SignInToken.insert(
@@ -44,7 +53,7 @@ async def create_email_link_secret(account_id: int) -> str:
             secret_hash=hash_secret(secret),
             purpose="email_link",
             account=account_id,
-            expires_at=now + EMAIL_LINK_LIFETIME,
+            expires_at=now + lifetime,
             created_at=now,
         )
     )
@@ -83,3 +92,31 @@ async def consume_email_link(secret: str) -> SignInResult | None:
     if account_id is not None:
         await Account.update({Account.last_sign_in_at: now}).where(Account.id == account_id)
     return SignInResult(account_id=account_id, household_id=rows[0]["household"])
+
+
+def signin_link(secret: str, next: str = "/") -> str:
+    link = f"{get_settings().base_url}/signin/{secret}"
+    return link if next == "/" else f"{link}?next={quote(next, safe='/')}"
+
+
+async def send_signin_link(email: str, next: str = "/") -> bool:
+    """Mail a sign-in link to ``email`` if an account has that address; otherwise do nothing.
+
+    The page answers the same either way (no account discovery), and this runs after the
+    answer was sent, so neither the words nor the time taken tell whether the address is known.
+    """
+    from chonaikai.mail.compose import signin_message
+    from chonaikai.mail.smtp import send_one
+
+    account = await find_account_by_email(email)
+    if account is None:
+        return False
+    secret = await create_email_link_secret(account["id"])
+    try:
+        result = await send_one(account["email"], signin_message(account["email"], signin_link(secret, next)))
+    except Exception:  # the member already saw the answer page; keep the reason for operators
+        log.exception("sign-in mail to account %s could not be built or sent", account["id"])
+        return False
+    if not result.ok:
+        log.warning("sign-in mail to account %s not sent: %s", account["id"], result.error)
+    return result.ok

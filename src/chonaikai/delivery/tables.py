@@ -33,3 +33,16 @@ class Delivery(Table, tablename="delivery"):
     confirmed_at = Timestamptz(null=True, default=None)
     confirmed_via = Varchar(length=10, default="")
     created_at = Timestamptz()
+    claimed_by = Varchar(length=40, null=True, default=None)  # the worker holding the lease
+    reminded_at = Timestamptz(null=True, default=None)  # 「未確認の世帯に再送」: once per 24 h
+
+
+class WorkerLock(Table, tablename="worker_lock"):
+    """A named lease held by one worker (on SQLite only one worker may deliver at a time).
+
+    Not owned by an association: it belongs to the installation.
+    """
+
+    name = Varchar(length=50, unique=True)
+    holder = Varchar(length=100)
+    lease_until = Timestamptz()

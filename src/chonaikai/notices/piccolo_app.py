@@ -2,12 +2,12 @@ from pathlib import Path
 
 from piccolo.conf.apps import AppConfig
 
-from chonaikai.notices.tables import Attachment, Notice, NoticeHan
+from chonaikai.notices.tables import Attachment, Notice, NoticeCategory, NoticeHan, NoticeRead
 
 APP_CONFIG = AppConfig(
     app_name="notices",
     migrations_folder_path=str(Path(__file__).parent / "migrations"),
-    table_classes=[Notice, NoticeHan, Attachment],
+    table_classes=[Notice, NoticeHan, Attachment, NoticeCategory, NoticeRead],
     migration_dependencies=["chonaikai.roster.piccolo_app", "chonaikai.accounts.piccolo_app"],
     commands=[],
 )

@@ -3,7 +3,7 @@ from piccolo.columns.base import OnDelete
 from piccolo.table import Table
 
 from chonaikai.accounts.tables import Account
-from chonaikai.roster.tables import Han
+from chonaikai.roster.tables import Han, Household
 from chonaikai.tenancy.tables import City, association_column
 
 DEFAULT_CATEGORIES = ("行事", "回覧", "防災", "ごみ", "会費", "その他")
@@ -55,3 +55,22 @@ class Attachment(Table, tablename="attachment"):
     storage_key = Varchar(length=200, unique=True)
     position = Integer(default=0)
     created_at = Timestamptz()
+
+
+class NoticeCategory(Table, tablename="notice_category"):
+    """An association's own list of categories; none stored means DEFAULT_CATEGORIES."""
+
+    association = association_column()
+    name = Varchar(length=30)
+    position = Integer(default=0)
+
+
+class NoticeRead(Table, tablename="notice_read"):
+    """A signed-in reader opened a notice: per household (members) or per account (officers
+    without a household), so the list can mark what is still unread."""
+
+    association = association_column()
+    notice = ForeignKey(Notice, null=False, on_delete=OnDelete.cascade, index=True)
+    household = ForeignKey(Household, null=True, on_delete=OnDelete.cascade)
+    account = ForeignKey(Account, null=True, on_delete=OnDelete.cascade)
+    read_at = Timestamptz()

@@ -30,6 +30,11 @@ class Household(Table, tablename="household"):
     moved_out = Boolean(default=False)
     created_at = Timestamptz()
     updated_at = Timestamptz()
+    # Account id of whoever changed the row last. A plain integer, not a foreign key: the accounts
+    # app depends on this one, and the audit log holds the full history anyway.
+    updated_by = Integer(null=True, default=None)
+    # Set when 会長 erased the personal fields of a household that moved out (only counts remain).
+    erased_at = Timestamptz(null=True, default=None)
 
 
 class Member(Table, tablename="member"):

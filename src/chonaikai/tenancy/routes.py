@@ -8,6 +8,7 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, Parameter
 from litestar.response import Template
 
+from chonaikai.notices.logic import public_notices
 from chonaikai.tenancy import logic
 from chonaikai.tenancy.scope import Tenant
 from chonaikai.web import TenantNotFound
@@ -51,7 +52,7 @@ async def association_home(tenant: NamedDependency[Tenant]) -> Template:
     city = await logic.find_city_by_id(tenant.city_id)
     return Template(
         "tenancy/home.html",
-        context={"tenant": tenant, "association": tenant.row, "city": city, "notices": []},
+        context={"tenant": tenant, "association": tenant.row, "city": city, "notices": await public_notices(tenant)},
     )
 
 

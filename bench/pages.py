@@ -1,0 +1,191 @@
+"""Association homepage throughput against a hello route in the same server.
+
+Starts the real server (``chonaikai serve``) on SQLite and on PostgreSQL with the demo
+data enlarged (800 associations × 40 public notices by default), loads ``/healthz/live``
+(no database: the reference) and an association homepage one after the other with
+``wrk`` (Debian package ``wrk``), and prints ``homepage_rps / hello_rps`` and p99.
+
+Target: ratio ≥ 0.25 with p99 ≤ 50 ms at 64 connections.
+
+    .venv/bin/python bench/pages.py                 # both databases
+    .venv/bin/python bench/pages.py --db sqlite --associations 100 --duration 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "bench" / "out"
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+PG_BENCH_DB = "chonaikai_bench_pages"
+
+
+async def seed(associations: int, notices: int) -> None:
+    """Runs in a child process whose environment points at the bench database."""
+    from datetime import UTC, datetime, timedelta
+
+    from chonaikai.cli import migrate
+    from chonaikai.db import insert_many, write_transaction
+    from chonaikai.notices.tables import Notice
+    from chonaikai.roster.tables import Han
+    from chonaikai.tenancy.tables import Association, City
+
+    await migrate()
+    now = datetime.now(UTC)
+    city = City(slug="bench", name="計測市", municipality_code="079995", updated_at=now)
+    await city.save()
+    async with write_transaction():
+        await insert_many(
+            Association,
+            [
+                Association(
+                    slug=f"bench-{i:04d}",
+                    name=f"計測{i}町内会",
+                    kana="けいそく",
+                    city=city.id,
+                    district=f"第{i % 8 + 1}地区",
+                    introduction="計測用の架空の町内会です。" * 5,
+                    public_officers=[{"title": "会長", "name": "見本 太郎"}],
+                    updated_at=now,
+                )
+                for i in range(associations)
+            ],
+        )
+    ids = [row["id"] for row in await Association.select(Association.id).order_by(Association.id)]
+    async with write_transaction():
+        await insert_many(Han, [Han(association=a, name=f"{n}班", position=n) for a in ids for n in (1, 2, 3)])
+        rows = [
+            Notice(
+                association=a,
+                title=f"お知らせ その{n}",
+                body="計測用の本文です。\n\n" * 10,
+                category="行事",
+                visibility="public",
+                status="published",
+                published_at=now - timedelta(hours=n),
+                created_at=now,
+                updated_at=now,
+            )
+            for a in ids
+            for n in range(notices)
+        ]
+        await insert_many(Notice, rows)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until_up(url: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit(f"server did not answer {url} within {timeout:.0f} s")
+
+
+def wrk(url: str, connections: int, duration: int) -> tuple[float, float]:
+    result = subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", url],
+        capture_output=True, text=True, check=True,
+    )
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", result.stdout).group(1))
+    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)\b", result.stdout)
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[p99.group(2)]
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", result.stdout)
+    if non2xx:
+        raise SystemExit(f"{url}: {non2xx.group(1)} error responses:\n{result.stdout}")
+    return rps, float(p99.group(1)) * scale
+
+
+def prepare_database(kind: str) -> str:
+    if kind == "sqlite":
+        OUT.mkdir(parents=True, exist_ok=True)
+        for leftover in OUT.glob("pages.sqlite3*"):
+            leftover.unlink()
+        return f"sqlite:///{OUT / 'pages.sqlite3'}"
+    import asyncpg
+
+    async def recreate() -> None:
+        connection = await asyncpg.connect(PG_ADMIN)
+        try:
+            await connection.execute(f'DROP DATABASE IF EXISTS "{PG_BENCH_DB}" WITH (FORCE)')
+            await connection.execute(f'CREATE DATABASE "{PG_BENCH_DB}"')
+        finally:
+            await connection.close()
+
+    asyncio.run(recreate())
+    return f"postgresql://postgres@127.0.0.1:5432/{PG_BENCH_DB}"
+
+
+def run_one(kind: str, args: argparse.Namespace) -> dict:
+    url = prepare_database(kind)
+    env = {**os.environ, "CHONAIKAI_DATABASE_URL": url, "CHONAIKAI_ENV": "production",
+           "CHONAIKAI_SECRET_KEY": "bench-only-secret-key-" + "x" * 20, "CHONAIKAI_BASE_URL": "http://127.0.0.1"}
+    started = time.monotonic()
+    subprocess.run([sys.executable, __file__, "--seed", str(args.associations), str(args.notices)],
+                   env=env, check=True)
+    print(f"[{kind}] seeded {args.associations} associations × {args.notices} notices "
+          f"in {time.monotonic() - started:.1f} s", flush=True)
+    port = free_port()
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "chonaikai"), "serve", "--port", str(port)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_until_up(f"{base}/healthz")
+        homepage = f"{base}/a/bench-{args.associations // 2:04d}/"
+        for warm in (f"{base}/healthz/live", homepage):
+            wrk(warm, 8, 1)
+        hello_rps, hello_p99 = wrk(f"{base}/healthz/live", args.connections, args.duration)
+        home_rps, home_p99 = wrk(homepage, args.connections, args.duration)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    return {"db": kind, "hello_rps": hello_rps, "hello_p99": hello_p99, "home_rps": home_rps, "home_p99": home_p99}
+
+
+def main() -> None:
+    if len(sys.argv) == 4 and sys.argv[1] == "--seed":
+        from chonaikai.db import run_with_database
+
+        run_with_database(seed(int(sys.argv[2]), int(sys.argv[3])))
+        return
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument("--associations", type=int, default=800)
+    parser.add_argument("--notices", type=int, default=40)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--duration", type=int, default=10)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is missing: apt-get install wrk")
+    kinds = ["sqlite", "postgres"] if args.db == "both" else [args.db]
+    results = [run_one(kind, args) for kind in kinds]
+    print(f"\n{'db':<9}{'hello rps':>11}{'home rps':>10}{'ratio':>8}{'home p99':>10}  target: ratio ≥ 0.25, p99 ≤ 50 ms")
+    for r in results:
+        ratio = r["home_rps"] / r["hello_rps"]
+        verdict = "ok" if ratio >= 0.25 and r["home_p99"] <= 50 else "BELOW TARGET"
+        print(f"{r['db']:<9}{r['hello_rps']:>11.0f}{r['home_rps']:>10.0f}{ratio:>8.2f}{r['home_p99']:>8.1f}ms  {verdict}")
+
+
+if __name__ == "__main__":
+    main()

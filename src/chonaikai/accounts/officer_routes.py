@@ -1,0 +1,83 @@
+"""The 会長's page for officers: who holds which role, invite by e-mail, take a role away."""
+
+from __future__ import annotations
+
+from litestar import Router, get, post
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, FromQuery, URLEncodedBody
+from litestar.response import Redirect, Template
+
+from chonaikai.accounts import officers
+from chonaikai.accounts.principal import Principal, authorize
+from chonaikai.accounts.roles import ROLE_LABELS, Permission
+from chonaikai.tenancy.routes import provide_tenant
+from chonaikai.tenancy.scope import Tenant
+
+FLASHES = {
+    "invited": ("ok", "招待のメールを送りました。届いたメールのリンクから、7日以内にログインしてもらってください。"),
+    "already": ("ok", "この方はすでにこの役割です。ログイン用のメールをもう一度送りました。"),
+    "not_mailed": (
+        "error",
+        "役割は登録しましたが、メールを送れませんでした。しばらくしてから、もう一度「招待する」を押してください。",
+    ),
+    "removed": ("ok", "役割を外しました。"),
+}
+
+
+async def _page(tenant: Tenant, principal: Principal, *, form=None, error="", flash="", status=200) -> Template:
+    return Template(
+        "accounts/officers.html",
+        context={
+            "tenant": tenant,
+            "association": tenant.row,
+            "officers": await officers.list_officers(tenant),
+            "han_list": await officers.list_han(tenant),
+            "roles": [(role.value, ROLE_LABELS[role]) for role in officers.INVITABLE_ROLES],
+            "form": form or {},
+            "error": error,
+            "flash": FLASHES.get(flash),
+            "me": principal.account_id,
+        },
+        status_code=status,
+    )
+
+
+@get("/officers", name="officers")
+async def officers_page(
+    tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], done: FromQuery[str] = ""
+) -> Template:
+    authorize(principal, tenant, Permission.OFFICERS_MANAGE)
+    return await _page(tenant, principal, flash=done)
+
+
+@post("/officers/invite", name="officers_invite", status_code=303)
+async def officers_invite(
+    tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], data: URLEncodedBody[dict[str, str]]
+) -> Redirect | Template:
+    authorize(principal, tenant, Permission.OFFICERS_MANAGE)
+    try:
+        invitation = await officers.parse_invitation(tenant, data)
+    except officers.InvitationError as error:
+        return await _page(tenant, principal, form=data, error=str(error), status=400)
+    result = await officers.invite_officer(tenant, invitation, principal.account_id)
+    done = "not_mailed" if not result.mailed else "already" if result.already else "invited"
+    return Redirect(path=f"/a/{tenant.slug}/officers", query_params={"done": done}, status_code=303)
+
+
+@post("/officers/{grant_id:int}/remove", name="officers_remove", status_code=303)
+async def officers_remove(
+    tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], grant_id: FromPath[int]
+) -> Redirect | Template:
+    authorize(principal, tenant, Permission.OFFICERS_MANAGE)
+    try:
+        await officers.remove_officer(tenant, grant_id, principal.account_id)
+    except officers.RemovalError as error:
+        return await _page(tenant, principal, error=str(error), status=400)
+    return Redirect(path=f"/a/{tenant.slug}/officers", query_params={"done": "removed"}, status_code=303)
+
+
+router = Router(
+    path="/a/{slug:str}",
+    route_handlers=[officers_page, officers_invite, officers_remove],
+    dependencies={"tenant": Provide(provide_tenant)},
+)

@@ -1,0 +1,317 @@
+"""Read links, one-click unsubscribe, and the officers' who-has-read page (HTML, CSV, JSON)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime
+from typing import Any
+
+from litestar import Request, Response, Router, get, post
+from litestar.di import NamedDependency, Provide
+from litestar.exceptions import NotAuthorizedException, NotFoundException
+from litestar.params import FromPath, FromQuery
+from litestar.response import Redirect, Template
+
+from chonaikai.accounts.principal import Principal, authorize
+from chonaikai.accounts.roles import Permission
+from chonaikai.delivery import receipts
+from chonaikai.roster.tables import CHANNELS, Han
+from chonaikai.tenancy import logic
+from chonaikai.tenancy.routes import provide_tenant
+from chonaikai.tenancy.scope import Tenant
+
+# The read link's token must not travel to other sites in Referer, and the page is nobody's to index.
+READ_HEADERS = {
+    "Referrer-Policy": "no-referrer",
+    "X-Robots-Tag": "noindex, nofollow",
+    "Cache-Control": "no-store",
+}
+
+
+def _is_htmx(request: Request) -> bool:
+    return request.headers.get("hx-request") == "true"
+
+
+def _missing_read_link() -> Template:
+    return Template("delivery/read_missing.html", status_code=404, headers=READ_HEADERS)
+
+
+# -- read link (no sign-in) ----------------------------------------------------------------
+
+
+@get("/r/{token:str}", name="read_notice")
+async def read_page(token: FromPath[str]) -> Template:
+    view = await receipts.open_by_token(token)
+    if view is None:
+        return _missing_read_link()
+    return Template(
+        "delivery/read.html",
+        context={"view": view, "notice": view.notice, "confirmed": view.confirmed_at is not None},
+        headers=READ_HEADERS,
+    )
+
+
+@post(["/r/{token:str}", "/r/{token:str}/confirm"], name="read_confirm", status_code=200)
+async def read_confirm(request: Request, token: FromPath[str]) -> Template | Redirect:
+    confirmed = await receipts.confirm_by_token(token, via="web")
+    if confirmed is None:
+        return _missing_read_link()
+    if _is_htmx(request):
+        return Template("delivery/_read_confirmed.html", headers=READ_HEADERS)
+    return Redirect(path=f"/r/{token}", status_code=303, headers=READ_HEADERS)
+
+
+# -- one-click unsubscribe (RFC 8058; the POST is exempt from CSRF: mail programs send it) ----
+
+
+@get("/u/{token:str}", name="unsubscribe_confirm")
+async def unsubscribe_page(token: FromPath[str]) -> Template:
+    household = await receipts.household_for_token(token)
+    if household is None:
+        return _missing_read_link()
+    return Template(
+        "delivery/unsubscribe.html",
+        context={"token": token, "already": household["channel"] != "email", "done": False,
+                 "channel_label": receipts.CHANNEL_LABELS.get(household["channel"], "")},
+        headers=READ_HEADERS,
+    )
+
+
+@post("/u/{token:str}", name="unsubscribe", status_code=200)
+async def unsubscribe(token: FromPath[str]) -> Template:
+    result = await receipts.unsubscribe_by_token(token)
+    if result is None:
+        return _missing_read_link()
+    return Template(
+        "delivery/unsubscribe.html",
+        context={"token": token, "already": not result.changed, "done": True,
+                 "channel_label": receipts.CHANNEL_LABELS.get(result.new_channel, "")},
+        headers=READ_HEADERS,
+    )
+
+
+# -- officers: who has read ----------------------------------------------------------------
+
+
+async def _notice_or_404(tenant: Tenant, notice_id: int) -> dict[str, Any]:
+    notice = await receipts.find_notice(tenant, notice_id)
+    if notice is None:
+        raise NotFoundException()
+    return notice
+
+
+def _filters(unconfirmed: str, han: str, channel: str) -> dict[str, Any]:
+    han_id = int(han) if han.isdigit() else None
+    return {
+        "unconfirmed_only": unconfirmed in ("1", "on", "true"),
+        "han_id": han_id,
+        "channel": channel if channel in CHANNELS else None,
+    }
+
+
+@get("/notices/{notice_id:int}/receipts", name="notice_receipts")
+async def receipts_page(
+    request: Request,
+    tenant: NamedDependency[Tenant],
+    principal: NamedDependency[Principal],
+    notice_id: FromPath[int],
+    unconfirmed: FromQuery[str] = "",
+    han: FromQuery[str] = "",
+    channel: FromQuery[str] = "",
+    fragment: FromQuery[str] = "",
+    resent: FromQuery[str] = "",
+    too_soon: FromQuery[str] = "",
+) -> Template:
+    access = authorize(principal, tenant, Permission.RECEIPTS_VIEW)
+    notice = await _notice_or_404(tenant, notice_id)
+    summary = await receipts.summarize(tenant, access, notice_id)
+    base = f"/a/{tenant.slug}/notices/{notice_id}/receipts"
+    if fragment == "progress":
+        return Template("delivery/_receipts_progress.html", context={"summary": summary, "base": base})
+    filters = _filters(unconfirmed, han, channel)
+    rows = await receipts.households(tenant, access, notice_id, **filters)
+    hans = await tenant.select(Han, Han.id, Han.name).order_by(Han.position)
+    hans = [h for h in hans if access.covers_han(h["id"])]
+    return Template(
+        "delivery/receipts.html",
+        context={
+            "tenant": tenant,
+            "notice": notice,
+            "summary": summary,
+            "rows": rows,
+            "hans": hans,
+            "filters": filters,
+            "base": base,
+            "channel_labels": receipts.CHANNEL_LABELS,
+            "status_labels": receipts.STATUS_LABELS,
+            "can_tick": principal.can(Permission.RECEIPTS_TICK, tenant.id),
+            "resent": int(resent) if resent.isdigit() else None,
+            "too_soon": int(too_soon) if too_soon.isdigit() else 0,
+        },
+    )
+
+
+@post("/notices/{notice_id:int}/receipts/{household_id:int}/tick", name="receipt_tick", status_code=200)
+async def tick_receipt(
+    request: Request,
+    tenant: NamedDependency[Tenant],
+    principal: NamedDependency[Principal],
+    notice_id: FromPath[int],
+    household_id: FromPath[int],
+) -> Template | Redirect:
+    access = authorize(principal, tenant, Permission.RECEIPTS_TICK)
+    await _notice_or_404(tenant, notice_id)
+    row = await receipts.tick(tenant, access, notice_id, household_id)
+    if row is None:
+        raise NotFoundException()
+    if _is_htmx(request):
+        return Template(
+            "delivery/_receipt_row.html",
+            context={"row": row, "can_tick": True, "base": f"/a/{tenant.slug}/notices/{notice_id}/receipts"},
+        )
+    return Redirect(path=f"/a/{tenant.slug}/notices/{notice_id}/receipts", status_code=303)
+
+
+@post("/notices/{notice_id:int}/receipts/resend", name="receipts_resend", status_code=200)
+async def resend(
+    request: Request,
+    tenant: NamedDependency[Tenant],
+    principal: NamedDependency[Principal],
+    notice_id: FromPath[int],
+) -> Template | Redirect:
+    access = authorize(principal, tenant, Permission.RECEIPTS_TICK)
+    await _notice_or_404(tenant, notice_id)
+    result = await receipts.resend_unconfirmed(tenant, access, notice_id)
+    if _is_htmx(request):
+        return Template("delivery/_resend_result.html", context={"resent": result.queued, "too_soon": result.too_soon})
+    return Redirect(
+        path=f"/a/{tenant.slug}/notices/{notice_id}/receipts",
+        query_params={"resent": str(result.queued), "too_soon": str(result.too_soon)},
+        status_code=303,
+    )
+
+
+@get("/notices/{notice_id:int}/receipts.csv", name="receipts_csv")
+async def receipts_csv(
+    tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], notice_id: FromPath[int]
+) -> Response:
+    access = authorize(principal, tenant, Permission.RECEIPTS_VIEW)
+    await _notice_or_404(tenant, notice_id)
+    rows = await receipts.households(tenant, access, notice_id, limit=1_000_000)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["世帯", "班", "届け方", "状態", "送った日時", "開いた日時", "確認した日時", "確認の方法", "届かなかった理由"])
+    for row in rows:
+        writer.writerow([
+            _csv_safe(row["name"]), _csv_safe(row["han"]), row["channel_label"], row["status_label"],
+            _when(row["sent_at"]), _when(row["opened_at"]), _when(row["confirmed_at"]),
+            row["confirmed_via_label"], _csv_safe(row["last_error"]),
+        ])
+    # A BOM so that Excel on Windows opens Japanese text correctly.
+    return Response(
+        "\ufeff" + buffer.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="receipts-{notice_id}.csv"'},
+    )
+
+
+def _csv_safe(value: str | None) -> str:
+    # Spreadsheet programs run cells that start with these as formulas.
+    value = value or ""
+    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
+
+
+def _when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if value else ""
+
+
+# -- JSON ----------------------------------------------------------------------------------
+
+
+async def receipts_json(tenant: Tenant, principal: Principal, notice_id: int) -> dict[str, Any]:
+    access = authorize(principal, tenant, Permission.RECEIPTS_VIEW)
+    await _notice_or_404(tenant, notice_id)
+    summary = await receipts.summarize(tenant, access, notice_id)
+    rows = await receipts.households(tenant, access, notice_id, limit=1_000_000)
+    return {
+        "notice_id": notice_id,
+        "totals": {
+            "households": summary.total,
+            "confirmed": summary.confirmed,
+            "by_status": summary.by_status,
+            "by_channel": {name: counts["total"] for name, counts in summary.by_channel.items()},
+            "confirmed_by_channel": {name: counts["confirmed"] for name, counts in summary.by_channel.items()},
+            "by_han": [
+                {"han_id": h["han_id"], "han": h["name"], "households": h["total"], "confirmed": h["confirmed"]}
+                for h in summary.by_han
+            ],
+        },
+        "households": [
+            {
+                "household_id": row["household"],
+                "han": row["han"],
+                "channel": row["channel"],
+                "status": row["status"],
+                "attempts": row["attempts"],
+                "last_error": row["last_error"],
+                "sent_at": _iso(row["sent_at"]),
+                "opened_at": _iso(row["opened_at"]),
+                "confirmed_at": _iso(row["confirmed_at"]),
+                "confirmed_via": row["confirmed_via"] or None,
+            }
+            for row in rows
+        ],
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+@get("/notices/{notice_id:int}/receipts.json", name="notice_receipts_json")
+async def receipts_json_page(
+    tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], notice_id: FromPath[int]
+) -> dict[str, Any]:
+    """The same JSON for a signed-in browser (sessions are not used under /api/)."""
+    return await receipts_json(tenant, principal, notice_id)
+
+
+@get("/notices/{notice_id:int}/receipts", name="api_notice_receipts")
+async def api_receipts(
+    tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], notice_id: FromPath[int]
+) -> dict[str, Any]:
+    return await receipts_json(tenant, principal, notice_id)
+
+
+@get("/api/v1/notices/{notice_id:int}/receipts", name="api_receipts_by_notice")
+async def api_receipts_by_notice(principal: NamedDependency[Principal], notice_id: FromPath[int]) -> dict[str, Any]:
+    from chonaikai.notices.tables import Notice
+    from chonaikai.tenancy.tables import Association
+
+    if not principal.is_authenticated:  # strangers learn nothing, not even which ids exist
+        raise NotAuthorizedException("ログインしてください")
+    notice = await Notice.select(Notice.association).where(Notice.id == notice_id).first()
+    if notice is None:
+        raise NotFoundException()
+    association = await Association.select(Association.slug).where(Association.id == notice["association"]).first()
+    tenant = await logic.find_tenant(association["slug"]) if association else None
+    if tenant is None:
+        raise NotFoundException()
+    return await receipts_json(tenant, principal, notice_id)
+
+
+read_router = Router(
+    path="/", route_handlers=[read_page, read_confirm, unsubscribe_page, unsubscribe, api_receipts_by_notice]
+)
+receipts_router = Router(
+    path="/a/{slug:str}",
+    route_handlers=[receipts_page, tick_receipt, resend, receipts_csv, receipts_json_page],
+    dependencies={"tenant": Provide(provide_tenant)},
+)
+api_router = Router(
+    path="/api/v1/associations/{slug:str}",
+    route_handlers=[api_receipts],
+    dependencies={"tenant": Provide(provide_tenant)},
+)
+ROUTERS = [read_router, receipts_router, api_router]

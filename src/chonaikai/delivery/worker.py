@@ -1,0 +1,406 @@
+"""The delivery worker: claims due deliveries in batches, hands them to their channel, records
+what happened.
+
+Claiming is a lease. A claimed row is marked ``sending`` with ``lease_until`` and
+``claimed_by`` *before* anything is sent, and ``sent`` right after the channel answers. A
+worker that dies leaves its rows ``sending``; once their lease has ended any worker claims
+them again. So no delivery is ever lost.
+
+At-least-once, and where a duplicate can come from: if a worker dies (or is cut off from the
+database) after the channel accepted a message but before ``sent`` was written, that message
+is sent again after the lease ends. The window is one batch per lane; nothing else is ever
+sent twice: two workers never hold the same row (PostgreSQL ``FOR UPDATE SKIP LOCKED``; on
+SQLite one worker at a time, enforced by a lease row in ``worker_lock``).
+
+Failures: a temporary one is retried with exponential backoff and jitter; after
+``max_attempts`` the delivery is ``failed`` with its last error in plain words. A permanent one
+(unknown address, blocked user) fails at once.
+
+Stopping (SIGTERM/SIGINT): no new batches are claimed; the batches being sent are finished
+and recorded. If they do not finish within ``grace_seconds`` they are cancelled and their rows
+released at once (back to ``pending``) rather than left to the lease.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import secrets
+import socket
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from chonaikai.db import is_postgres, write_transaction
+from chonaikai.delivery.channels import (
+    PERMANENT,
+    REASON_NO_ANSWER,
+    REASON_UNKNOWN,
+    SENT,
+    Channel,
+    DeliveryJob,
+    Outcome,
+)
+from chonaikai.delivery.tables import Delivery, WorkerLock
+from chonaikai.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+SQLITE_LOCK_NAME = "delivery-worker"
+BACKOFF_CAP_SECONDS = 6 * 3600
+PUBLISH_EVERY_SECONDS = 5.0
+
+Clock = Callable[[], datetime]
+
+
+class WorkerBusy(Exception):
+    """Another worker holds the SQLite lock."""
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def backoff_seconds(attempt: int, base: float, rng: random.Random | None = None) -> float:
+    """Wait before try ``attempt + 1``: base·2^(attempt-1), capped, with "equal jitter" so retries
+    of one outage spread out instead of hitting the server together."""
+    delay = min(BACKOFF_CAP_SECONDS, base * (2 ** max(0, attempt - 1)))
+    return delay / 2 + (rng or random).uniform(0, delay / 2)
+
+
+def failed_reason(reason: str, attempts: int) -> str:
+    return f"{reason}（{attempts}回試しましたが、届けられませんでした）"
+
+
+def _placeholders(count: int) -> str:
+    return ", ".join("{}" for _ in range(count))
+
+
+def _as_bool_time(value: Any) -> bool:
+    return value is not None and value != ""
+
+
+class Worker:
+    def __init__(
+        self,
+        channels: Sequence[Channel],
+        *,
+        settings: Settings | None = None,
+        lease_seconds: int | None = None,
+        max_attempts: int | None = None,
+        retry_seconds: float | None = None,
+        clock: Clock = utcnow,
+        worker_id: str | None = None,
+        lanes: int = 2,
+        poll_seconds: float = 1.0,
+        grace_seconds: float = 30.0,
+        publish_due: bool = True,
+    ) -> None:
+        settings = settings or get_settings()
+        self.channels = {channel.name: channel for channel in channels}
+        self.lease_seconds = lease_seconds or settings.delivery_lease_seconds
+        self.max_attempts = max_attempts or settings.delivery_max_attempts
+        self.retry_seconds = retry_seconds if retry_seconds is not None else settings.delivery_retry_seconds
+        self.clock = clock
+        self.worker_id = worker_id or f"{socket.gethostname()[:20]}:{os.getpid()}:{secrets.token_hex(3)}"
+        self.lanes = max(1, lanes)
+        self.poll_seconds = poll_seconds
+        self.grace_seconds = grace_seconds
+        self.publish_due = publish_due
+        self.stopping = asyncio.Event()
+        self.held: set[int] = set()  # claimed, not yet recorded
+        self.processed = 0
+        self._last_publish = 0.0
+        self._rng = random.Random()
+
+    # -- running -------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Ask the worker to stop after the batches it is sending (SIGTERM)."""
+        self.stopping.set()
+
+    async def run(self, once: bool = False) -> int:
+        """Deliver until stopped (or, with ``once``, until nothing is due). Returns rows handled."""
+        locked = False
+        if not is_postgres():
+            await self.acquire_lock()
+            locked = True
+        started: list[Channel] = []
+        try:
+            for channel in self.channels.values():
+                await channel.start()
+                started.append(channel)
+            while not self.stopping.is_set():
+                if locked:
+                    await self.renew_lock()
+                await self.publish_due_notices()
+                handled = await self._round_with_grace()
+                if once and handled == 0:
+                    break
+                if handled == 0:
+                    try:
+                        await asyncio.wait_for(self.stopping.wait(), timeout=self.poll_seconds)
+                    except TimeoutError:
+                        pass
+        finally:
+            for channel in started:
+                try:
+                    await channel.close()
+                except Exception:  # closing must not hide the real error
+                    log.exception("closing channel %s", channel.name)
+            if locked:
+                await self.release_lock()
+        return self.processed
+
+    async def _round_with_grace(self) -> int:
+        task = asyncio.ensure_future(self.drain_round())
+        stop_wait = asyncio.ensure_future(self.stopping.wait())
+        try:
+            done, _ = await asyncio.wait({task, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
+            if task in done:
+                return task.result()
+            # Stopping: let the batches in hand finish, up to the grace period.
+            try:
+                return await asyncio.wait_for(asyncio.shield(task), timeout=self.grace_seconds)
+            except TimeoutError:
+                task.cancel()
+                try:
+                    await task
+                except (asyncio.CancelledError, Exception):
+                    pass
+                await self.release_held()
+                return 0
+        finally:
+            stop_wait.cancel()
+
+    async def drain_round(self) -> int:
+        """Each channel's lanes claim, send and record until nothing is due (or stopping)."""
+        results = await asyncio.gather(
+            *(self._lane(channel) for channel in self.channels.values() for _ in range(self.lanes))
+        )
+        return sum(results)
+
+    async def _lane(self, channel: Channel) -> int:
+        handled = 0
+        while not self.stopping.is_set():
+            jobs = await self.claim(channel.name, channel.batch_size)
+            if not jobs:
+                break
+            outcomes = await self._send(channel, jobs)
+            await self.record(jobs, outcomes)
+            handled += len(jobs)
+        return handled
+
+    async def _send(self, channel: Channel, jobs: list[DeliveryJob]) -> list[Outcome]:
+        try:
+            return await channel.send(jobs)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("channel %s failed on a batch of %d", channel.name, len(jobs))
+            return [Outcome.retry(job.delivery_id, REASON_UNKNOWN) for job in jobs]
+
+    async def publish_due_notices(self) -> None:
+        """Scheduled notices that came due are published (which creates their deliveries)."""
+        if not self.publish_due:
+            return
+        loop_time = asyncio.get_running_loop().time()
+        if self._last_publish and loop_time - self._last_publish < PUBLISH_EVERY_SECONDS:
+            return
+        self._last_publish = loop_time
+        try:
+            from chonaikai.notices.logic import publish_due_notices  # type: ignore[attr-defined]
+        except ImportError:  # the notice board is not installed in this build
+            return
+        try:
+            published = await publish_due_notices(self.clock())
+            if published:
+                log.info("published %d scheduled notice(s)", len(published))
+        except Exception:
+            log.exception("publishing scheduled notices failed; trying again later")
+
+    # -- claiming ------------------------------------------------------------------------
+
+    async def claim(self, channel_name: str, limit: int) -> list[DeliveryJob]:
+        now = self.clock()
+        lease_until = now + timedelta(seconds=self.lease_seconds)
+        due = (
+            "channel = {} AND ((status = 'pending' AND next_attempt_at <= {}) "
+            "OR (status = 'sending' AND lease_until < {}))"
+        )
+        returning = "id, association, notice, household, channel, token, attempts, retry_key, reminded_at"
+        async with write_transaction():
+            if is_postgres():
+                rows = await Delivery.raw(
+                    f"WITH picked AS (SELECT id FROM delivery WHERE {due} "
+                    "ORDER BY next_attempt_at LIMIT {} FOR UPDATE SKIP LOCKED) "
+                    "UPDATE delivery d SET status = 'sending', lease_until = {}, claimed_by = {}, "
+                    "attempts = d.attempts + 1 FROM picked WHERE d.id = picked.id "
+                    f"RETURNING {', '.join('d.' + c.strip() for c in returning.split(','))}",
+                    channel_name, now, now, limit, lease_until, self.worker_id,
+                ).run()
+            else:
+                # One worker at a time on SQLite, and an IMMEDIATE transaction: no row twice.
+                rows = await Delivery.raw(
+                    "UPDATE delivery SET status = 'sending', lease_until = {}, claimed_by = {}, "
+                    f"attempts = attempts + 1 WHERE id IN (SELECT id FROM delivery WHERE {due} "
+                    f"ORDER BY next_attempt_at LIMIT {{}}) RETURNING {returning}",
+                    lease_until, self.worker_id, channel_name, now, now, limit,
+                ).run()
+            if not rows:
+                return []
+            self.held.update(row["id"] for row in rows)
+            households = await Delivery.raw(
+                f"SELECT id, email, name FROM household WHERE id IN ({_placeholders(len(rows))})",
+                *[row["household"] for row in rows],
+            ).run()
+        by_id = {row["id"]: row for row in households}
+        rows.sort(key=lambda row: row["id"])
+        return [
+            DeliveryJob(
+                delivery_id=row["id"],
+                association_id=row["association"],
+                notice_id=row["notice"],
+                household_id=row["household"],
+                channel=row["channel"],
+                token=row["token"],
+                attempt=row["attempts"],
+                email=(by_id.get(row["household"]) or {}).get("email", "") or "",
+                household_name=(by_id.get(row["household"]) or {}).get("name", "") or "",
+                retry_key=row["retry_key"],
+                reminder=_as_bool_time(row["reminded_at"]),
+            )
+            for row in rows
+        ]
+
+    # -- recording -----------------------------------------------------------------------
+
+    async def record(self, jobs: list[DeliveryJob], outcomes: list[Outcome]) -> None:
+        now = self.clock()
+        by_id = {outcome.delivery_id: outcome for outcome in outcomes}
+        sent: dict[str | None, list[int]] = {}
+        permanent: dict[str, list[int]] = {}
+        retries: list[tuple[DeliveryJob, Outcome]] = []
+        for job in jobs:
+            outcome = by_id.get(job.delivery_id) or Outcome.retry(job.delivery_id, REASON_NO_ANSWER)
+            if outcome.kind == SENT:
+                sent.setdefault(outcome.retry_key, []).append(job.delivery_id)
+            elif outcome.kind == PERMANENT:
+                permanent.setdefault(outcome.reason, []).append(job.delivery_id)
+            else:
+                retries.append((job, outcome))
+        async with write_transaction():
+            for retry_key, ids in sent.items():
+                # Sent is the truth even if our lease ran out meanwhile: always record it.
+                await Delivery.raw(
+                    "UPDATE delivery SET status = 'sent', sent_at = COALESCE(sent_at, {}), lease_until = NULL, "
+                    "claimed_by = NULL, last_error = '', retry_key = COALESCE({}, retry_key) "
+                    f"WHERE id IN ({_placeholders(len(ids))})",
+                    now, retry_key, *ids,
+                ).run()
+            for reason, ids in permanent.items():
+                await Delivery.raw(
+                    "UPDATE delivery SET status = 'failed', lease_until = NULL, claimed_by = NULL, last_error = {} "
+                    f"WHERE claimed_by = {{}} AND status = 'sending' AND id IN ({_placeholders(len(ids))})",
+                    reason, self.worker_id, *ids,
+                ).run()
+            for job, outcome in retries:
+                reason = outcome.reason or REASON_UNKNOWN
+                if job.attempt >= self.max_attempts:
+                    await Delivery.raw(
+                        "UPDATE delivery SET status = 'failed', lease_until = NULL, claimed_by = NULL, "
+                        "last_error = {}, retry_key = COALESCE({}, retry_key) "
+                        "WHERE id = {} AND claimed_by = {} AND status = 'sending'",
+                        failed_reason(reason, job.attempt), outcome.retry_key, job.delivery_id, self.worker_id,
+                    ).run()
+                else:
+                    later = now + timedelta(seconds=backoff_seconds(job.attempt, self.retry_seconds, self._rng))
+                    await Delivery.raw(
+                        "UPDATE delivery SET status = 'pending', lease_until = NULL, claimed_by = NULL, "
+                        "next_attempt_at = {}, last_error = {}, retry_key = COALESCE({}, retry_key) "
+                        "WHERE id = {} AND claimed_by = {} AND status = 'sending'",
+                        later, reason, outcome.retry_key, job.delivery_id, self.worker_id,
+                    ).run()
+        self.held.difference_update(job.delivery_id for job in jobs)
+        self.processed += len(jobs)
+
+    async def release_held(self) -> None:
+        """Give back rows claimed but not recorded (stopping before their batch finished)."""
+        ids = sorted(self.held)
+        if not ids:
+            return
+        async with write_transaction():
+            await Delivery.raw(
+                "UPDATE delivery SET status = 'pending', lease_until = NULL, claimed_by = NULL, "
+                "attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, next_attempt_at = {} "
+                f"WHERE claimed_by = {{}} AND status = 'sending' AND id IN ({_placeholders(len(ids))})",
+                self.clock(), self.worker_id, *ids,
+            ).run()
+        log.info("released %d deliveries on stop", len(ids))
+        self.held.clear()
+
+    # -- the SQLite lock -----------------------------------------------------------------
+
+    async def acquire_lock(self) -> None:
+        """Take the one-worker lease on SQLite, or raise WorkerBusy naming who holds it."""
+        now = self.clock()
+        until = now + timedelta(seconds=self.lease_seconds)
+        async with write_transaction():
+            row = await WorkerLock.select().where(WorkerLock.name == SQLITE_LOCK_NAME).first()
+            if row is None:
+                await WorkerLock.insert(
+                    WorkerLock(name=SQLITE_LOCK_NAME, holder=self.worker_id, lease_until=until)
+                )
+                return
+            if row["holder"] != self.worker_id and row["lease_until"] > now:
+                raise WorkerBusy(
+                    f"another worker ({row['holder']}) is already delivering from this SQLite database. "
+                    "On SQLite only one worker may run at a time; use PostgreSQL for more. "
+                    f"If that worker is gone, its lock ends at {row['lease_until']:%Y-%m-%d %H:%M:%S} UTC."
+                )
+            await WorkerLock.update({WorkerLock.holder: self.worker_id, WorkerLock.lease_until: until}).where(
+                WorkerLock.name == SQLITE_LOCK_NAME
+            )
+
+    async def renew_lock(self) -> None:
+        until = self.clock() + timedelta(seconds=self.lease_seconds)
+        async with write_transaction():
+            updated = await WorkerLock.update({WorkerLock.lease_until: until}).where(
+                (WorkerLock.name == SQLITE_LOCK_NAME) & (WorkerLock.holder == self.worker_id)
+            ).returning(WorkerLock.id)
+        if not updated:
+            # Our lease ran out and another worker took over: stop rather than work side by side.
+            self.stop()
+            raise WorkerBusy("this worker lost its SQLite lock to another worker; stopping")
+
+    async def release_lock(self) -> None:
+        await WorkerLock.delete().where(
+            (WorkerLock.name == SQLITE_LOCK_NAME) & (WorkerLock.holder == self.worker_id)
+        )
+
+
+def default_channels(settings: Settings | None = None) -> list[Channel]:
+    """The channels the ``chonaikai worker`` command delivers through."""
+    settings = settings or get_settings()
+    from chonaikai.delivery.email import EmailChannel
+
+    channels: list[Channel] = [EmailChannel(settings)]
+    # LINE: the LINE channel adds itself here.
+    return channels
+
+
+async def run_worker_process(once: bool = False) -> int:
+    """The ``chonaikai worker`` command: SIGTERM/SIGINT stop it gracefully."""
+    import signal
+
+    from chonaikai.db import get_engine, postgres_pool
+
+    worker = Worker(default_channels())
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, worker.stop)
+    log.info("worker %s started%s", worker.worker_id, " (--once)" if once else "")
+    async with postgres_pool(get_engine()):
+        return await worker.run(once=once)

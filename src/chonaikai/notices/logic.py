@@ -1,0 +1,700 @@
+"""The notice board: posting, the draft → scheduled → published → archived states, who may read
+what, the list with search and unread marks, and 「読みました」 confirmations.
+
+Route handlers stay thin; tests call these functions directly.
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from piccolo.columns.combination import WhereRaw
+
+from chonaikai.accounts.principal import Principal
+from chonaikai.accounts.roles import ROLE_LABELS, Permission, Role
+from chonaikai.db import is_postgres, write_transaction
+from chonaikai.delivery.outbox import create_deliveries
+from chonaikai.delivery.tables import Delivery
+from chonaikai.notices.render import excerpt, normalise_query
+from chonaikai.notices.tables import (
+    AUDIENCES,
+    DEFAULT_CATEGORIES,
+    VISIBILITIES,
+    Notice,
+    NoticeCategory,
+    NoticeHan,
+    NoticeRead,
+)
+from chonaikai.roster.tables import Han, Household
+from chonaikai.tenancy.scope import Tenant
+from chonaikai.tenancy.tables import Association
+
+# Associations are in Japan; times are typed and shown in Japan time, stored in UTC.
+LOCAL_TZ = ZoneInfo("Asia/Tokyo")
+PER_PAGE = 20
+TITLE_MAX = 200
+BODY_MAX = 20_000
+CATEGORY_MAX = 30
+MAX_CATEGORIES = 20
+WEEKDAYS = "月火水木金土日"
+# Which role title signs a notice when the poster holds several.
+TITLE_ORDER = (Role.CHAIR, Role.VICE_CHAIR, Role.EDITOR, Role.TREASURER, Role.HAN_LEADER)
+
+
+class NoticeStateError(ValueError):
+    """The notice is not in a state that allows this; the message says so in Japanese."""
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def jp_date(moment: datetime | date | None, with_time: bool = False) -> str:
+    """「2026年11月23日（月）」, optionally 「… 14:30」, in Japan time."""
+    if moment is None:
+        return ""
+    if isinstance(moment, datetime):
+        local = moment.astimezone(LOCAL_TZ)
+        day: date = local.date()
+    else:
+        local, day = None, moment
+    text = f"{day.year}年{day.month}月{day.day}日（{WEEKDAYS[day.weekday()]}）"
+    if with_time and local is not None:
+        text += f" {local:%H:%M}"
+    return text
+
+
+# --- categories ---------------------------------------------------------------------------
+
+
+async def categories(tenant: Tenant) -> list[str]:
+    rows = await tenant.select(NoticeCategory, NoticeCategory.name).order_by(NoticeCategory.position)
+    return [row["name"] for row in rows] or list(DEFAULT_CATEGORIES)
+
+
+def parse_categories(text: str) -> tuple[list[str], str | None]:
+    """One category per line → (names, error message or None)."""
+    names: list[str] = []
+    for line in (text or "").splitlines():
+        name = line.strip()
+        if name and name not in names:
+            names.append(name)
+    if not names:
+        return [], "分類をひとつ以上書いてください。"
+    if len(names) > MAX_CATEGORIES:
+        return [], f"分類は{MAX_CATEGORIES}個までにしてください。"
+    if any(len(name) > CATEGORY_MAX for name in names):
+        return [], f"分類の名前は{CATEGORY_MAX}文字までにしてください。"
+    return names, None
+
+
+async def set_categories(tenant: Tenant, names: list[str]) -> None:
+    async with write_transaction():
+        await tenant.delete(NoticeCategory)
+        await NoticeCategory.insert(
+            *[tenant.new(NoticeCategory, name=name, position=i) for i, name in enumerate(names)]
+        )
+
+
+# --- the form ----------------------------------------------------------------------------
+
+
+@dataclass
+class NoticeInput:
+    title: str = ""
+    body: str = ""
+    category: str = "その他"
+    audience: str = "all"
+    visibility: str = "members"
+    urgent: bool = False
+    pinned: bool = False
+    needs_confirmation: bool = False
+    answer_by: date | None = None
+    han_ids: list[int] = field(default_factory=list)
+    publish_at: datetime | None = None  # only when scheduling
+
+    # What the form shows back (the typed text, even when it did not parse).
+    answer_by_text: str = ""
+    publish_at_text: str = ""
+
+
+def _first(data: dict[str, Any], key: str) -> str:
+    value = data.get(key, "")
+    if isinstance(value, list):
+        value = value[0] if value else ""
+    return str(value or "")
+
+
+def _all(data: dict[str, Any], key: str) -> list[str]:
+    value = data.get(key, [])
+    if isinstance(value, list):
+        return [str(v) for v in value]
+    return [str(value)] if value not in (None, "") else []
+
+
+def _checked(data: dict[str, Any], key: str) -> bool:
+    return _first(data, key) in ("1", "on", "true", "yes")
+
+
+def local_datetime_text(moment: datetime | None) -> str:
+    return moment.astimezone(LOCAL_TZ).strftime("%Y-%m-%dT%H:%M") if moment else ""
+
+
+async def han_choices(tenant: Tenant) -> list[dict[str, Any]]:
+    return await tenant.select(Han, Han.id, Han.name).order_by(Han.position).order_by(Han.id)
+
+
+async def parse_notice_form(tenant: Tenant, data: dict[str, Any]) -> tuple[NoticeInput, dict[str, str]]:
+    """The posted form as a NoticeInput and the problems found, by field, in Japanese."""
+    errors: dict[str, str] = {}
+    values = NoticeInput(
+        title=_first(data, "title").strip(),
+        body=_first(data, "body").replace("\r\n", "\n").strip(),
+        category=_first(data, "category").strip(),
+        audience=_first(data, "audience") or "all",
+        visibility=_first(data, "visibility") or "members",
+        urgent=_checked(data, "urgent"),
+        pinned=_checked(data, "pinned"),
+        needs_confirmation=_checked(data, "needs_confirmation"),
+        answer_by_text=_first(data, "answer_by").strip(),
+        publish_at_text=_first(data, "publish_at").strip(),
+    )
+    if not values.title:
+        errors["title"] = "題名を書いてください。"
+    elif len(values.title) > TITLE_MAX:
+        errors["title"] = f"題名は{TITLE_MAX}文字までにしてください。"
+    if len(values.body) > BODY_MAX:
+        errors["body"] = f"本文は{BODY_MAX}文字までにしてください。"
+    allowed_categories = await categories(tenant)
+    if values.category not in allowed_categories:
+        errors["category"] = "分類を一覧から選んでください。"
+    if values.audience not in AUDIENCES:
+        errors["audience"] = "届け先を選んでください。"
+    if values.visibility not in VISIBILITIES:
+        errors["visibility"] = "公開のしかたを選んでください。"
+    elif values.visibility == "public" and values.audience != "all":
+        errors["visibility"] = "「班を選ぶ」「役員だけ」のお知らせはホームページに公開できません。「会員だけ」を選んでください。"
+    if values.audience == "han":
+        known = {row["id"] for row in await han_choices(tenant)}
+        try:
+            chosen = sorted({int(v) for v in _all(data, "han")})
+        except ValueError:
+            chosen = []
+        values.han_ids = [han for han in chosen if han in known]
+        if not values.han_ids:
+            errors["han"] = "届ける班をひとつ以上選んでください。"
+    if values.answer_by_text:
+        try:
+            values.answer_by = date.fromisoformat(values.answer_by_text)
+        except ValueError:
+            errors["answer_by"] = "返事の期限は 2026-12-01 のように書いてください。"
+    if values.answer_by and not values.needs_confirmation:
+        values.answer_by = None  # a deadline without a question makes no sense: drop it quietly
+    if values.publish_at_text:
+        try:
+            local = datetime.fromisoformat(values.publish_at_text)
+            values.publish_at = (local if local.tzinfo else local.replace(tzinfo=LOCAL_TZ)).astimezone(UTC)
+        except ValueError:
+            errors["publish_at"] = "公開する日時を選び直してください。"
+    return values, errors
+
+
+def form_from_ready_text(text: Any) -> NoticeInput:
+    return NoticeInput(
+        title=text.title,
+        body=text.body,
+        category=text.category,
+        audience=text.audience,
+        visibility=text.visibility,
+        urgent=text.urgent,
+        needs_confirmation=text.needs_confirmation,
+    )
+
+
+def form_from_notice(notice: dict[str, Any]) -> NoticeInput:
+    return NoticeInput(
+        title=notice["title"],
+        body=notice["body"],
+        category=notice["category"],
+        audience=notice["audience"],
+        visibility=notice["visibility"],
+        urgent=notice["urgent"],
+        pinned=notice["pinned"],
+        needs_confirmation=notice["needs_confirmation"],
+        answer_by=notice["answer_by"],
+        answer_by_text=notice["answer_by"].isoformat() if notice["answer_by"] else "",
+        han_ids=list(notice.get("han_ids", [])),
+        publish_at=notice["publish_at"],
+        publish_at_text=local_datetime_text(notice["publish_at"]),
+    )
+
+
+def author_title(principal: Principal, tenant: Tenant) -> str:
+    roles = principal.roles_in(tenant.id)
+    for role in TITLE_ORDER:
+        if role in roles:
+            return ROLE_LABELS[role]
+    return "役員"
+
+
+def _columns(values: NoticeInput) -> dict[Any, Any]:
+    return {
+        Notice.title: values.title,
+        Notice.body: values.body,
+        Notice.category: values.category,
+        Notice.audience: values.audience,
+        Notice.visibility: values.visibility,
+        Notice.urgent: values.urgent,
+        Notice.pinned: values.pinned,
+        Notice.needs_confirmation: values.needs_confirmation,
+        Notice.answer_by: values.answer_by,
+    }
+
+
+async def _set_hans(tenant: Tenant, notice_id: int, values: NoticeInput) -> None:
+    await tenant.delete(NoticeHan).where(NoticeHan.notice == notice_id)
+    if values.audience == "han" and values.han_ids:
+        await NoticeHan.insert(*[tenant.new(NoticeHan, notice=notice_id, han=h) for h in values.han_ids])
+
+
+async def create_notice(
+    tenant: Tenant,
+    values: NoticeInput,
+    *,
+    author_id: int | None = None,
+    author_title: str = "",
+    now: datetime | None = None,
+) -> int:
+    """A new draft; returns its id."""
+    now = now or now_utc()
+    async with write_transaction():
+        row = tenant.new(
+            Notice,
+            status="draft",
+            author=author_id,
+            author_title=author_title,
+            created_at=now,
+            updated_at=now,
+        )
+        for column, value in _columns(values).items():
+            setattr(row, column._meta.name, value)
+        await row.save()
+        await _set_hans(tenant, row.id, values)
+    return row.id
+
+
+async def update_notice(tenant: Tenant, notice_id: int, values: NoticeInput, *, now: datetime | None = None) -> None:
+    """Save changes; once published, the change is marked so readers see 「更新」."""
+    now = now or now_utc()
+    async with write_transaction():
+        notice = await tenant.select(Notice, Notice.status).where(Notice.id == notice_id).first()
+        if notice is None:
+            raise NoticeStateError("このお知らせは見つかりません。")
+        changes = _columns(values) | {Notice.updated_at: now}
+        if notice["status"] in ("published", "archived"):
+            changes[Notice.edited_at] = now
+        await tenant.update(Notice, changes).where(Notice.id == notice_id)
+        await _set_hans(tenant, notice_id, values)
+
+
+async def get_notice(tenant: Tenant, notice_id: int) -> dict[str, Any] | None:
+    notice = await tenant.select(Notice).where(Notice.id == notice_id).first()
+    if notice is None:
+        return None
+    rows = await tenant.select(NoticeHan, NoticeHan.han).where(NoticeHan.notice == notice_id)
+    notice["han_ids"] = sorted(row["han"] for row in rows)
+    return notice
+
+
+# --- states: draft → scheduled → published → archived -------------------------------------
+
+
+async def _move(tenant: Tenant, notice_id: int, from_states: tuple[str, ...], changes: dict[Any, Any]) -> bool:
+    """Change the state only if the notice is still in one of ``from_states`` (safe when racing)."""
+    rows = (
+        await tenant.update(Notice, changes)
+        .where(Notice.id == notice_id)
+        .where(Notice.status.is_in(list(from_states)))
+        .returning(Notice.id)
+    )
+    return bool(rows)
+
+
+async def schedule_notice(tenant: Tenant, notice_id: int, publish_at: datetime, *, now: datetime | None = None) -> None:
+    now = now or now_utc()
+    if publish_at <= now + timedelta(minutes=1):
+        raise NoticeStateError("予約する日時は、これから先の日時にしてください。")
+    if not await _move(
+        tenant, notice_id, ("draft", "scheduled"),
+        {Notice.status: "scheduled", Notice.publish_at: publish_at, Notice.updated_at: now},
+    ):
+        raise NoticeStateError("公開済みのお知らせは予約できません。")
+
+
+async def unschedule_notice(tenant: Tenant, notice_id: int, *, now: datetime | None = None) -> None:
+    if not await _move(
+        tenant, notice_id, ("scheduled",),
+        {Notice.status: "draft", Notice.publish_at: None, Notice.updated_at: now or now_utc()},
+    ):
+        raise NoticeStateError("予約されていないお知らせです。")
+
+
+async def publish_notice(tenant: Tenant, notice_id: int, *, now: datetime | None = None) -> bool:
+    """Publish a draft or scheduled notice and create its deliveries.
+
+    Returns False (and changes nothing) if the notice was already published — so the worker
+    and an officer pressing 「公開」 at the same moment publish it once.
+    """
+    now = now or now_utc()
+    async with write_transaction():
+        moved = await _move(
+            tenant, notice_id, ("draft", "scheduled"),
+            {Notice.status: "published", Notice.published_at: now, Notice.updated_at: now},
+        )
+        if moved:
+            await create_deliveries(notice_id)
+    return moved
+
+
+async def archive_notice(tenant: Tenant, notice_id: int, *, now: datetime | None = None) -> None:
+    if not await _move(
+        tenant, notice_id, ("published",), {Notice.status: "archived", Notice.updated_at: now or now_utc()}
+    ):
+        raise NoticeStateError("公開中のお知らせだけを片付けられます。")
+
+
+async def unarchive_notice(tenant: Tenant, notice_id: int, *, now: datetime | None = None) -> None:
+    if not await _move(
+        tenant, notice_id, ("archived",), {Notice.status: "published", Notice.updated_at: now or now_utc()}
+    ):
+        raise NoticeStateError("片付けたお知らせではありません。")
+
+
+async def delete_draft(tenant: Tenant, notice_id: int) -> bool:
+    rows = (
+        await tenant.delete(Notice)
+        .where(Notice.id == notice_id)
+        .where(Notice.status.is_in(["draft", "scheduled"]))
+        .returning(Notice.id)
+    )
+    return bool(rows)
+
+
+async def publish_due_notices(now: datetime | None = None) -> list[int]:
+    """Publish every scheduled notice whose time has come, in every association (the worker's job).
+
+    Each notice is published (with its deliveries) by ``publish_notice``, which moves it only if
+    it is still scheduled: two workers never publish one twice.
+    """
+    now = now or now_utc()
+    due = (
+        await Notice.select(Notice.id, Notice.association)
+        .where(Notice.status == "scheduled")
+        .where(Notice.publish_at <= now)
+        .order_by(Notice.publish_at)
+    )
+    published: list[int] = []
+    tenants: dict[int, Tenant] = {}
+    for row in due:
+        tenant = tenants.get(row["association"])
+        if tenant is None:
+            association = (
+                await Association.select().where(Association.id == row["association"]).first().output(load_json=True)
+            )
+            tenant = tenants[row["association"]] = Tenant.from_row(association)
+        if await publish_notice(tenant, row["id"], now=now):
+            published.append(row["id"])
+    return published
+
+
+# --- who may read what ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who is reading this association's board, resolved once per request."""
+
+    authenticated: bool = False
+    account_id: int | None = None
+    member: bool = False  # any role in this association
+    officer: bool = False
+    poster: bool = False
+    household_id: int | None = None
+    han_id: int | None = None
+
+    @property
+    def reader_known(self) -> bool:
+        return self.household_id is not None or self.account_id is not None
+
+
+ANONYMOUS_VIEWER = Viewer()
+
+
+async def load_viewer(principal: Principal, tenant: Tenant) -> Viewer:
+    if not principal.is_authenticated:
+        return ANONYMOUS_VIEWER
+    household_id = principal.household_in(tenant.id)
+    han_id = None
+    if household_id is not None:
+        row = await tenant.select(Household, Household.han).where(Household.id == household_id).first()
+        han_id = row["han"] if row else None
+    return Viewer(
+        authenticated=True,
+        account_id=principal.account_id,
+        member=principal.can(Permission.NOTICE_READ_MEMBERS, tenant.id),
+        officer=principal.can(Permission.NOTICE_READ_OFFICERS, tenant.id),
+        poster=principal.can(Permission.NOTICE_POST, tenant.id),
+        household_id=household_id,
+        han_id=han_id,
+    )
+
+
+def access_to(viewer: Viewer, notice: dict[str, Any]) -> str:
+    """"ok", "signin" (a stranger: sign in first), "forbidden" (signed in, not for them) or "hidden"."""
+    if notice["status"] not in ("published", "archived"):
+        if viewer.poster:
+            return "ok"
+        return "hidden"
+    if notice["audience"] == "officers":
+        if viewer.officer:
+            return "ok"
+        return "forbidden" if viewer.authenticated else "signin"
+    if viewer.officer:
+        return "ok"
+    if notice["visibility"] == "public" and notice["audience"] == "all":
+        return "ok"
+    if not viewer.member:
+        return "forbidden" if viewer.authenticated else "signin"
+    if notice["audience"] == "han" and viewer.han_id not in notice.get("han_ids", []):
+        return "forbidden"
+    return "ok"
+
+
+async def _han_notice_ids(tenant: Tenant, han_id: int | None) -> list[int]:
+    if han_id is None:
+        return []
+    rows = await tenant.select(NoticeHan, NoticeHan.notice).where(NoticeHan.han == han_id)
+    return [row["notice"] for row in rows]
+
+
+async def _visible(tenant: Tenant, viewer: Viewer, query: Any) -> Any:
+    """Narrow a query on Notice to what ``viewer`` may read (the same rules as ``access_to``)."""
+    if viewer.officer:
+        return query
+    if not viewer.member:
+        return query.where(Notice.visibility == "public").where(Notice.audience == "all")
+    han_notices = await _han_notice_ids(tenant, viewer.han_id)
+    if han_notices:
+        return query.where((Notice.audience == "all") | ((Notice.audience == "han") & Notice.id.is_in(han_notices)))
+    return query.where(Notice.audience == "all")
+
+
+def _search(query: Any, words: list[str]) -> Any:
+    # Japanese has no spaces between words: match each word as a substring of title or body.
+    # instr/strpos compare literally, so % and _ typed by a member need no escaping.
+    find = "strpos(lower({column}), lower({{}})) > 0" if is_postgres() else "instr(lower({column}), lower({{}})) > 0"
+    for word in words:
+        clause = f"({find.format(column='notice.title')} OR {find.format(column='notice.body')})"
+        query = query.where(WhereRaw(clause, word, word))
+    return query
+
+
+@dataclass
+class NoticeCard:
+    """One line of the board."""
+
+    id: int
+    title: str
+    category: str
+    urgent: bool
+    pinned: bool
+    status: str
+    date: str
+    excerpt: str
+    needs_confirmation: bool
+    edited: bool
+    unread: bool = False
+    publish_at: str = ""
+
+
+@dataclass
+class Board:
+    cards: list[NoticeCard]
+    page: int
+    pages: int
+    total: int
+    drafts: list[NoticeCard] = field(default_factory=list)
+
+
+CARD_COLUMNS = (
+    Notice.id, Notice.title, Notice.body, Notice.category, Notice.urgent, Notice.pinned, Notice.status,
+    Notice.published_at, Notice.publish_at, Notice.needs_confirmation, Notice.edited_at, Notice.updated_at,
+)
+
+
+def _card(row: dict[str, Any]) -> NoticeCard:
+    return NoticeCard(
+        id=row["id"],
+        title=row["title"],
+        category=row["category"],
+        urgent=row["urgent"],
+        pinned=row["pinned"],
+        status=row["status"],
+        date=jp_date(row["published_at"] or row["updated_at"]),
+        excerpt=excerpt(row["body"], 60),
+        needs_confirmation=row["needs_confirmation"],
+        edited=row["edited_at"] is not None,
+        publish_at=jp_date(row["publish_at"], with_time=True),
+    )
+
+
+async def list_notices(
+    tenant: Tenant,
+    viewer: Viewer,
+    *,
+    category: str = "",
+    q: str = "",
+    page: int = 1,
+    archived: bool = False,
+    per_page: int = PER_PAGE,
+) -> Board:
+    """The board for ``viewer``: urgent and pinned first, then newest; searching also finds
+    archived notices, since past notices must be easy to find again."""
+    words = normalise_query(q)
+    states = ["published", "archived"] if (words or archived) else ["published"]
+
+    def narrowed(query: Any) -> Any:
+        query = query.where(Notice.status.is_in(states))
+        if category:
+            query = query.where(Notice.category == category)
+        return _search(query, words)
+
+    total = await (await _visible(tenant, viewer, narrowed(tenant.count(Notice))))
+    pages = max(1, math.ceil(total / per_page))
+    page = min(max(1, page), pages)
+    query = await _visible(tenant, viewer, narrowed(tenant.select(Notice, *CARD_COLUMNS)))
+    rows = await (
+        query.order_by(Notice.urgent, ascending=False)
+        .order_by(Notice.pinned, ascending=False)
+        .order_by(Notice.published_at, ascending=False)
+        .order_by(Notice.id, ascending=False)
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    )
+    cards = [_card(row) for row in rows]
+    if viewer.reader_known and cards:
+        read = await read_notice_ids(tenant, viewer, [card.id for card in cards])
+        for card in cards:
+            card.unread = card.id not in read
+    drafts: list[NoticeCard] = []
+    if viewer.poster and page == 1 and not words:
+        draft_rows = await (
+            tenant.select(Notice, *CARD_COLUMNS)
+            .where(Notice.status.is_in(["draft", "scheduled"]))
+            .order_by(Notice.updated_at, ascending=False)
+            .limit(50)
+        )
+        drafts = [_card(row) for row in draft_rows]
+    return Board(cards=cards, page=page, pages=pages, total=total, drafts=drafts)
+
+
+async def public_notices(tenant: Tenant, limit: int = 5) -> list[dict[str, Any]]:
+    """The newest public notices for the association homepage."""
+    board = await list_notices(tenant, ANONYMOUS_VIEWER, per_page=limit)
+    return [
+        {"id": card.id, "title": card.title, "date": card.date, "urgent": card.urgent, "category": card.category}
+        for card in board.cards
+    ]
+
+
+# --- read marks and confirmations ----------------------------------------------------------
+
+
+def _reader_filter(viewer: Viewer) -> Any:
+    if viewer.household_id is not None:
+        return NoticeRead.household == viewer.household_id
+    return NoticeRead.account == viewer.account_id
+
+
+async def read_notice_ids(tenant: Tenant, viewer: Viewer, notice_ids: list[int]) -> set[int]:
+    if not viewer.reader_known or not notice_ids:
+        return set()
+    rows = await (
+        tenant.select(NoticeRead, NoticeRead.notice)
+        .where(_reader_filter(viewer))
+        .where(NoticeRead.notice.is_in(notice_ids))
+    )
+    return {row["notice"] for row in rows}
+
+
+async def mark_read(tenant: Tenant, viewer: Viewer, notice_id: int, *, now: datetime | None = None) -> None:
+    """Remember that this household (or, for an officer without one, this account) opened it."""
+    if not viewer.reader_known:
+        return
+    row = tenant.new(
+        NoticeRead,
+        notice=notice_id,
+        household=viewer.household_id,
+        account=None if viewer.household_id is not None else viewer.account_id,
+        read_at=now or now_utc(),
+    )
+    # Two tabs opening the page at once: the unique index keeps one row.
+    await NoticeRead.insert(row).on_conflict(action="DO NOTHING")
+
+
+async def confirmation_of(tenant: Tenant, household_id: int | None, notice_id: int) -> datetime | None:
+    if household_id is None:
+        return None
+    row = await (
+        tenant.select(Delivery, Delivery.confirmed_at)
+        .where(Delivery.notice == notice_id)
+        .where(Delivery.household == household_id)
+        .first()
+    )
+    return row["confirmed_at"] if row else None
+
+
+async def confirm_notice(
+    tenant: Tenant, household_id: int, notice_id: int, *, now: datetime | None = None
+) -> datetime:
+    """Record 「読みました」 for a household in its Delivery row (made if publishing made none,
+    e.g. for a household that joined afterwards). Returns when it was first confirmed."""
+    now = now or now_utc()
+    async with write_transaction():
+        household = await tenant.select(Household, Household.channel).where(Household.id == household_id).first()
+        if household is None:
+            raise NoticeStateError("世帯が見つかりません。")
+        channel = household["channel"] if household["channel"] in ("email", "line", "paper") else "paper"
+        # status "sent": the household has read it on the web already; nothing is left to send.
+        row = tenant.new(
+            Delivery,
+            notice=notice_id,
+            household=household_id,
+            channel=channel,
+            status="sent",
+            token=secrets.token_urlsafe(18),
+            created_at=now,
+        )
+        await Delivery.insert(row).on_conflict(action="DO NOTHING")
+        await (
+            tenant.update(
+                Delivery, {Delivery.confirmed_at: now, Delivery.confirmed_via: "web"}
+            )
+            .where(Delivery.notice == notice_id)
+            .where(Delivery.household == household_id)
+            .where(Delivery.confirmed_at.is_null())
+        )
+        await (
+            tenant.update(Delivery, {Delivery.opened_at: now})
+            .where(Delivery.notice == notice_id)
+            .where(Delivery.household == household_id)
+            .where(Delivery.opened_at.is_null())
+        )
+        confirmed = await confirmation_of(tenant, household_id, notice_id)
+    assert confirmed is not None
+    return confirmed

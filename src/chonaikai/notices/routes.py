@@ -1,0 +1,476 @@
+"""Notice board pages: the board, one notice, posting and editing, attachments, 「読みました」.
+
+Handlers are thin: the rules live in ``logic.py`` and ``attachments.py``.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+from urllib.parse import quote
+
+from litestar import Request, Response, Router, get, post
+from litestar.datastructures import UploadFile
+from litestar.di import NamedDependency, Provide
+from litestar.exceptions import (
+    ClientException,
+    NotAuthorizedException,
+    NotFoundException,
+    PermissionDeniedException,
+)
+from litestar.params import FromPath, FromQuery
+from litestar.response import Redirect, Template
+
+from chonaikai.accounts.principal import Principal, authorize
+from chonaikai.accounts.roles import Permission
+from chonaikai.notices import attachments as files
+from chonaikai.notices import logic
+from chonaikai.notices.ready_texts import get_ready_text, ready_texts, unfilled_placeholders
+from chonaikai.notices.render import render_html
+from chonaikai.tenancy.routes import provide_tenant
+from chonaikai.tenancy.scope import Tenant
+
+ACTIONS = ("preview", "draft", "save", "publish", "schedule")
+STATE_ACTIONS = ("publish", "archive", "unarchive", "unschedule", "delete")
+
+
+def is_htmx(request: Request) -> bool:
+    return request.headers.get("hx-request") == "true"
+
+
+async def form_data(request: Request) -> dict[str, list[Any]]:
+    form = await request.form()
+    return {key: form.getall(key) for key in form.keys()}
+
+
+def base_url(tenant: Tenant) -> str:
+    return f"/a/{tenant.slug}/notices"
+
+
+async def readable_notice(tenant: Tenant, viewer: logic.Viewer, notice_id: int) -> dict[str, Any]:
+    """The notice if ``viewer`` may read it; else sign-in (401), 403 or 404."""
+    notice = await logic.get_notice(tenant, notice_id)
+    if notice is None:
+        raise NotFoundException()
+    access = logic.access_to(viewer, notice)
+    if access == "signin":
+        raise NotAuthorizedException("ログインしてください")
+    if access == "forbidden":
+        raise PermissionDeniedException("このお知らせを見る権限がありません")
+    if access == "hidden":
+        raise NotFoundException()
+    return notice
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+@get("/", name="notices_board")
+async def board(
+    request: Request,
+    tenant: NamedDependency[Tenant],
+    principal: NamedDependency[Principal],
+    category: FromQuery[str] = "",
+    q: FromQuery[str] = "",
+    page: FromQuery[int] = 1,
+    archived: FromQuery[int] = 0,
+) -> Template:
+    viewer = await logic.load_viewer(principal, tenant)
+    q = q[:100]
+    category = category[:30]
+    result = await logic.list_notices(tenant, viewer, category=category, q=q, page=page, archived=bool(archived))
+    context = {
+        "tenant": tenant,
+        "association": tenant.row,
+        "board": result,
+        "viewer": viewer,
+        "categories": await logic.categories(tenant),
+        "category": category,
+        "q": q,
+        "archived": bool(archived),
+        "base": base_url(tenant),
+    }
+    if is_htmx(request) and request.headers.get("hx-target") == "board":
+        return Template("notices/_board.html", context=context)
+    return Template("notices/board.html", context=context)
+
+
+async def confirmation_context(tenant: Tenant, viewer: logic.Viewer, notice: dict[str, Any]) -> dict[str, Any]:
+    confirmed_at = await logic.confirmation_of(tenant, viewer.household_id, notice["id"])
+    return {
+        "confirmed_at": logic.jp_date(confirmed_at, with_time=True) if confirmed_at else "",
+        "can_confirm": viewer.household_id is not None and notice["status"] == "published",
+    }
+
+
+@get("/{notice_id:int}", name="notice_page")
+async def notice_page(
+    tenant: NamedDependency[Tenant],
+    principal: NamedDependency[Principal],
+    notice_id: FromPath[int],
+    saved: FromQuery[str] = "",
+) -> Template:
+    viewer = await logic.load_viewer(principal, tenant)
+    notice = await readable_notice(tenant, viewer, notice_id)
+    if notice["status"] == "published":
+        await logic.mark_read(tenant, viewer, notice_id)
+    context = {
+        "tenant": tenant,
+        "association": tenant.row,
+        "notice": notice,
+        "body_html": render_html(notice["body"]),
+        "date": logic.jp_date(notice["published_at"] or notice["updated_at"], with_time=True),
+        "edited": logic.jp_date(notice["edited_at"], with_time=True),
+        "answer_by": logic.jp_date(notice["answer_by"]),
+        "publish_at": logic.jp_date(notice["publish_at"], with_time=True),
+        "attachments": await files.list_attachments(tenant, notice_id),
+        "viewer": viewer,
+        "base": base_url(tenant),
+        "saved": saved,
+        **await confirmation_context(tenant, viewer, notice),
+    }
+    return Template("notices/page.html", context=context)
+
+
+@post("/{notice_id:int}/confirm", name="notice_confirm", status_code=200)
+async def confirm(
+    request: Request,
+    tenant: NamedDependency[Tenant],
+    principal: NamedDependency[Principal],
+    notice_id: FromPath[int],
+) -> Template | Redirect:
+    viewer = await logic.load_viewer(principal, tenant)
+    notice = await readable_notice(tenant, viewer, notice_id)
+    if viewer.household_id is None:
+        raise PermissionDeniedException("世帯としてログインすると「読みました」を押せます")
+    if notice["status"] != "published":
+        raise ClientException("このお知らせは公開されていません", status_code=409)
+    await logic.confirm_notice(tenant, viewer.household_id, notice_id)
+    if is_htmx(request):
+        context = {"notice": notice, "base": base_url(tenant), **await confirmation_context(tenant, viewer, notice)}
+        return Template("notices/_confirm.html", context=context)
+    return Redirect(path=f"{base_url(tenant)}/{notice_id}#confirm", status_code=303)
+
+
+@get("/{notice_id:int}/files/{attachment_id:int}", name="notice_file")
+async def attachment_file(
+    tenant: NamedDependency[Tenant],
+    principal: NamedDependency[Principal],
+    notice_id: FromPath[int],
+    attachment_id: FromPath[int],
+) -> Response[bytes]:
+    viewer = await logic.load_viewer(principal, tenant)
+    notice = await readable_notice(tenant, viewer, notice_id)
+    row = await files.find_attachment(tenant, notice_id, attachment_id)
+    if row is None:
+        raise NotFoundException()
+    try:
+        data = await files.read_attachment(row)
+    except FileNotFoundError:
+        raise NotFoundException() from None
+    public = notice["visibility"] == "public" and notice["audience"] == "all" and notice["status"] == "published"
+    return Response(
+        content=data,
+        media_type=row["content_type"],
+        headers={
+            "content-disposition": f"inline; filename*=UTF-8''{quote(row['filename'])}",
+            "cache-control": "public, max-age=3600" if public else "private, max-age=3600",
+        },
+    )
+
+
+# --- posting ---------------------------------------------------------------------------------
+
+
+async def form_context(
+    tenant: Tenant,
+    form: logic.NoticeInput,
+    *,
+    errors: dict[str, str] | None = None,
+    notice: dict[str, Any] | None = None,
+    preview: bool = False,
+    ready_name: str = "",
+    message: str = "",
+) -> dict[str, Any]:
+    return {
+        "tenant": tenant,
+        "association": tenant.row,
+        "form": form,
+        "errors": errors or {},
+        "notice": notice,
+        "categories": await logic.categories(tenant),
+        "hans": await logic.han_choices(tenant),
+        "ready_texts": list(ready_texts().values()) if notice is None else [],
+        "ready_name": ready_name,
+        "preview": preview_context(form) if preview else None,
+        "attachments": await files.list_attachments(tenant, notice["id"]) if notice else [],
+        "max_size": files.human_size(files.MAX_BYTES),
+        "base": base_url(tenant),
+        "message": message,
+    }
+
+
+def preview_context(form: logic.NoticeInput) -> dict[str, Any]:
+    return {
+        "title": form.title,
+        "body_html": render_html(form.body),
+        "unfilled": unfilled_placeholders(form.title + "\n" + form.body),
+        "form": form,
+    }
+
+
+@get("/new", name="notice_new")
+async def new_notice_form(
+    request: Request,
+    tenant: NamedDependency[Tenant],
+    principal: NamedDependency[Principal],
+) -> Template:
+    authorize(principal, tenant, Permission.NOTICE_POST)
+    ready_name = request.query_params.get("from", "")
+    text = get_ready_text(ready_name) if ready_name else None
+    form = logic.form_from_ready_text(text) if text else logic.NoticeInput(category=(await logic.categories(tenant))[0])
+    message = "" if text or not ready_name else "その文例は見つかりませんでした。"
+    context = await form_context(tenant, form, ready_name=text.name if text else "", message=message)
+    if is_htmx(request) and request.headers.get("hx-target") == "notice-form":
+        return Template("notices/_form.html", context=context)
+    return Template("notices/form.html", context=context)
+
+
+@post("/preview", name="notice_preview", status_code=200)
+async def preview_fragment(
+    request: Request, tenant: NamedDependency[Tenant], principal: NamedDependency[Principal]
+) -> Template:
+    """The htmx preview; without JavaScript the same button posts the whole form instead."""
+    authorize(principal, tenant, Permission.NOTICE_POST)
+    form, _errors = await logic.parse_notice_form(tenant, await form_data(request))
+    return Template("notices/_preview.html", context={"preview": preview_context(form)})
+
+
+async def _save(
+    request: Request,
+    tenant: Tenant,
+    principal: Principal,
+    notice: dict[str, Any] | None,
+) -> Template | Redirect:
+    data = await form_data(request)
+    action = (data.get("action") or ["draft"])[0]
+    if action not in ACTIONS:
+        action = "draft"
+    form, errors = await logic.parse_notice_form(tenant, data)
+    if action == "preview":
+        return Template(
+            "notices/form.html", context=await form_context(tenant, form, errors=errors, notice=notice, preview=True)
+        )
+    now = logic.now_utc()
+    if action == "schedule":
+        if form.publish_at is None and "publish_at" not in errors:
+            errors["publish_at"] = "予約するときは、公開する日時を選んでください。"
+        elif form.publish_at is not None and form.publish_at <= now + timedelta(minutes=1):
+            errors["publish_at"] = "予約する日時は、これから先の日時にしてください。"
+    if notice is not None and notice["status"] in ("published", "archived") and action in ("publish", "schedule"):
+        action = "save"
+    if errors:
+        context = await form_context(tenant, form, errors=errors, notice=notice)
+        return Template("notices/form.html", context=context, status_code=400)
+    if notice is None:
+        notice_id = await logic.create_notice(
+            tenant, form, author_id=principal.account_id, author_title=logic.author_title(principal, tenant), now=now
+        )
+    else:
+        notice_id = notice["id"]
+        await logic.update_notice(tenant, notice_id, form, now=now)
+    base = base_url(tenant)
+    if action == "publish":
+        await logic.publish_notice(tenant, notice_id, now=now)
+        return Redirect(path=f"{base}/{notice_id}?saved=published", status_code=303)
+    if action == "schedule":
+        assert form.publish_at is not None
+        await logic.schedule_notice(tenant, notice_id, form.publish_at, now=now)
+        return Redirect(path=f"{base}/{notice_id}?saved=scheduled", status_code=303)
+    if notice is not None and notice["status"] in ("published", "archived"):
+        return Redirect(path=f"{base}/{notice_id}?saved=updated", status_code=303)
+    return Redirect(path=f"{base}/{notice_id}/edit?saved=draft", status_code=303)
+
+
+@post("/new", name="notice_create", status_code=303)
+async def create(
+    request: Request, tenant: NamedDependency[Tenant], principal: NamedDependency[Principal]
+) -> Template | Redirect:
+    authorize(principal, tenant, Permission.NOTICE_POST)
+    return await _save(request, tenant, principal, None)
+
+
+async def editable_notice(tenant: Tenant, notice_id: int) -> dict[str, Any]:
+    notice = await logic.get_notice(tenant, notice_id)
+    if notice is None:
+        raise NotFoundException()
+    return notice
+
+
+@get("/{notice_id:int}/edit", name="notice_edit")
+async def edit_form(
+    tenant: NamedDependency[Tenant],
+    principal: NamedDependency[Principal],
+    notice_id: FromPath[int],
+    saved: FromQuery[str] = "",
+) -> Template:
+    authorize(principal, tenant, Permission.NOTICE_POST)
+    notice = await editable_notice(tenant, notice_id)
+    message = {"draft": "下書きを保存しました。", "attached": "ファイルを付けました。", "removed": "ファイルを外しました。"}.get(
+        saved, ""
+    )
+    context = await form_context(tenant, logic.form_from_notice(notice), notice=notice, message=message)
+    return Template("notices/form.html", context=context)
+
+
+@post("/{notice_id:int}/edit", name="notice_update", status_code=303)
+async def update(
+    request: Request, tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], notice_id: FromPath[int]
+) -> Template | Redirect:
+    authorize(principal, tenant, Permission.NOTICE_POST)
+    notice = await editable_notice(tenant, notice_id)
+    return await _save(request, tenant, principal, notice)
+
+
+@post("/{notice_id:int}/state", name="notice_state", status_code=303)
+async def change_state(
+    request: Request, tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], notice_id: FromPath[int]
+) -> Template | Redirect:
+    authorize(principal, tenant, Permission.NOTICE_POST)
+    await editable_notice(tenant, notice_id)
+    data = await form_data(request)
+    action = (data.get("action") or [""])[0]
+    base = base_url(tenant)
+    try:
+        if action == "publish":
+            await logic.publish_notice(tenant, notice_id)
+        elif action == "archive":
+            await logic.archive_notice(tenant, notice_id)
+        elif action == "unarchive":
+            await logic.unarchive_notice(tenant, notice_id)
+        elif action == "unschedule":
+            await logic.unschedule_notice(tenant, notice_id)
+        elif action == "delete":
+            if not await logic.delete_draft(tenant, notice_id):
+                raise logic.NoticeStateError("公開したお知らせは消せません。「片付ける」を使ってください。")
+            return Redirect(path=f"{base}/", status_code=303)
+        else:
+            raise logic.NoticeStateError("操作を選び直してください。")
+    except logic.NoticeStateError as error:
+        return Template(
+            "notices/refused.html",
+            context={"tenant": tenant, "association": tenant.row, "message": str(error), "back": f"{base}/{notice_id}"},
+            status_code=409,
+        )
+    return Redirect(path=f"{base}/{notice_id}?saved={action}", status_code=303)
+
+
+# --- attachments -----------------------------------------------------------------------------
+
+
+def too_large(request: Request, exc: Exception) -> Response:
+    """A body over the limit is refused before it is read; say so in plain words."""
+    slug = request.path_params.get("slug", "")
+    notice_id = request.path_params.get("notice_id", "")
+    return Template(
+        "notices/refused.html",
+        context={
+            "message": f"ファイルが大きすぎます。{files.human_size(files.MAX_BYTES)}までのファイルにしてください。",
+            "back": f"/a/{slug}/notices/{notice_id}/edit",
+        },
+        status_code=413,
+    )
+
+
+@post(
+    "/{notice_id:int}/attachments",
+    name="notice_attach",
+    status_code=303,
+    request_max_body_size=files.MAX_REQUEST_BYTES,
+    exception_handlers={413: too_large},
+)
+async def attach(
+    request: Request, tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], notice_id: FromPath[int]
+) -> Template | Redirect:
+    authorize(principal, tenant, Permission.NOTICE_POST)
+    notice = await editable_notice(tenant, notice_id)
+    form = await request.form()
+    upload = form.get("file")
+    try:
+        if not isinstance(upload, UploadFile) or not upload.filename:
+            raise files.AttachmentRefused("付けるファイルを選んでください。")
+        data = await upload.read(files.MAX_BYTES + 1)
+        await files.add_attachment(tenant, notice_id, upload.filename, data)
+    except files.AttachmentRefused as refusal:
+        context = await form_context(tenant, logic.form_from_notice(notice), notice=notice)
+        context["errors"] = {"file": str(refusal)}
+        return Template("notices/form.html", context=context, status_code=400)
+    finally:
+        if isinstance(upload, UploadFile):
+            await upload.close()
+    return Redirect(path=f"{base_url(tenant)}/{notice_id}/edit?saved=attached#attachments", status_code=303)
+
+
+@post("/{notice_id:int}/attachments/{attachment_id:int}/delete", name="notice_detach", status_code=303)
+async def detach(
+    tenant: NamedDependency[Tenant],
+    principal: NamedDependency[Principal],
+    notice_id: FromPath[int],
+    attachment_id: FromPath[int],
+) -> Redirect:
+    authorize(principal, tenant, Permission.NOTICE_POST)
+    await editable_notice(tenant, notice_id)
+    if not await files.remove_attachment(tenant, notice_id, attachment_id):
+        raise NotFoundException()
+    return Redirect(path=f"{base_url(tenant)}/{notice_id}/edit?saved=removed#attachments", status_code=303)
+
+
+# --- categories ------------------------------------------------------------------------------
+
+
+@get("/categories", name="notice_categories")
+async def categories_form(tenant: NamedDependency[Tenant], principal: NamedDependency[Principal]) -> Template:
+    authorize(principal, tenant, Permission.SETTINGS_EDIT)
+    names = await logic.categories(tenant)
+    return Template(
+        "notices/categories.html",
+        context={"tenant": tenant, "association": tenant.row, "text": "\n".join(names), "error": "", "saved": False},
+    )
+
+
+@post("/categories", name="notice_categories_save", status_code=200)
+async def categories_save(
+    request: Request, tenant: NamedDependency[Tenant], principal: NamedDependency[Principal]
+) -> Template:
+    authorize(principal, tenant, Permission.SETTINGS_EDIT)
+    text = ((await form_data(request)).get("categories") or [""])[0]
+    names, error = logic.parse_categories(str(text))
+    if not error:
+        await logic.set_categories(tenant, names)
+    return Template(
+        "notices/categories.html",
+        context={"tenant": tenant, "association": tenant.row, "text": text, "error": error or "", "saved": not error},
+        status_code=400 if error else 200,
+    )
+
+
+router = Router(
+    path="/a/{slug:str}/notices",
+    route_handlers=[
+        board,
+        notice_page,
+        confirm,
+        attachment_file,
+        new_notice_form,
+        preview_fragment,
+        create,
+        edit_form,
+        update,
+        change_state,
+        attach,
+        detach,
+        categories_form,
+        categories_save,
+    ],
+    dependencies={"tenant": Provide(provide_tenant)},
+)

@@ -1,0 +1,107 @@
+"""What the paper 回覧板 changes in the deliveries: 「印刷しました」 and the 確認 ticks written by hand.
+
+Both only touch the delivery rows of the households named, for the one notice; the checks on who
+may name which households happen before (in the routes, through ``authorize``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from chonaikai.accounts.tables import AuditEntry
+from chonaikai.db import write_transaction
+from chonaikai.delivery.tables import Delivery
+from chonaikai.printing.sheets import JST, PAPER, SheetRequestError
+from chonaikai.tenancy.scope import Tenant
+
+# Statuses a paper delivery can leave for "printed": not one a worker holds, not one already done.
+PRINTABLE_STATUSES = ("pending", "failed")
+
+
+async def mark_printed(
+    tenant: Tenant, notice_id: int, household_ids: Collection[int], account_id: int | None = None
+) -> int:
+    """Mark this notice's paper deliveries to these households as printed; returns how many."""
+    if not household_ids:
+        return 0
+    async with write_transaction():
+        changed = await tenant.update(Delivery, {Delivery.status: "printed"}).where(
+            (Delivery.notice == notice_id)
+            & Delivery.household.is_in(list(household_ids))
+            & (Delivery.channel == PAPER)
+            & Delivery.status.is_in(list(PRINTABLE_STATUSES))
+        ).returning(Delivery.id)
+        if changed:
+            await _audit(tenant, account_id, "print.printed", f"notice={notice_id} deliveries={len(changed)}")
+    return len(changed)
+
+
+def confirmation_time(day: date | None, now: datetime | None = None) -> datetime:
+    """When a hand-written 確認 counts as made: now for today, noon (JST) of an earlier day.
+
+    A day in the future or more than a year back is a typing mistake: refused.
+    """
+    now = now or datetime.now(UTC)
+    today = now.astimezone(JST).date()
+    if day is None or day == today:
+        return now
+    if day > today:
+        raise SheetRequestError("確認した日が、今日より後になっています。日付を直してください。")
+    if day < today - timedelta(days=366):
+        raise SheetRequestError("確認した日が一年以上前になっています。日付を直してください。")
+    return datetime.combine(day, time(12, 0), tzinfo=JST).astimezone(UTC)
+
+
+async def apply_paper_ticks(
+    tenant: Tenant,
+    notice_id: int,
+    sheet_household_ids: Collection[int],
+    ticked_ids: Collection[int],
+    confirmed_at: datetime,
+    account_id: int | None = None,
+) -> tuple[int, int]:
+    """Record the ticks of one 班's sheet: ticked households confirmed on paper, and a paper tick
+    taken back when its box is now empty (confirmations made on the web or LINE stay).
+
+    Returns (newly confirmed, taken back). A tick for a household not on the sheet changes nothing.
+    """
+    sheet = set(sheet_household_ids)
+    ticked = set(ticked_ids)
+    if not ticked <= sheet:
+        raise SheetRequestError("この班の回覧板にない世帯が選ばれています。ページを開き直してください。")
+    unticked = sheet - ticked
+    async with write_transaction():
+        confirmed: list[Any] = []
+        cleared: list[Any] = []
+        if ticked:
+            confirmed = await tenant.update(
+                Delivery, {Delivery.confirmed_at: confirmed_at, Delivery.confirmed_via: PAPER}
+            ).where(
+                (Delivery.notice == notice_id)
+                & Delivery.household.is_in(list(ticked))
+                & Delivery.confirmed_at.is_null()
+            ).returning(Delivery.id)
+        if unticked:
+            cleared = await tenant.update(
+                Delivery, {Delivery.confirmed_at: None, Delivery.confirmed_via: ""}
+            ).where(
+                (Delivery.notice == notice_id)
+                & Delivery.household.is_in(list(unticked))
+                & (Delivery.confirmed_via == PAPER)
+            ).returning(Delivery.id)
+        if confirmed or cleared:
+            await _audit(
+                tenant,
+                account_id,
+                "print.ticks",
+                f"notice={notice_id} confirmed={len(confirmed)} cleared={len(cleared)}",
+            )
+    return len(confirmed), len(cleared)
+
+
+async def _audit(tenant: Tenant, account_id: int | None, action: str, detail: str) -> None:
+    await AuditEntry.insert(
+        tenant.new(AuditEntry, account=account_id, action=action, detail=detail, created_at=datetime.now(UTC))
+    )

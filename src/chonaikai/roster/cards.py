@@ -1,0 +1,147 @@
+"""Printed sign-in cards for households without e-mail: a QR code and a short code to type.
+
+A card holds two secrets, both stored only as hashes in ``SignInToken`` (purpose "card"):
+- a long random secret in the QR code's address ``/card/{secret}``;
+- a short code of 8 characters (``ABCD-EFGH``) for typing at ``/card``. Its space is small
+  (22^8 ≈ 5·10^10), so it is hashed with the server's secret key (HMAC) — a leaked database alone
+  does not let anyone try codes offline — and wrong attempts are rate-limited per client and overall.
+
+A card is valid for CARD_LIFETIME and can be used any number of times until it expires or a new
+card is printed for the same household (printing replaces every older card), the household moves
+out or its data is erased. Elderly members lose their session now and then; a card they keep on
+the fridge must still work the next time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import segno
+
+from chonaikai.accounts.principal import Principal
+from chonaikai.accounts.signin import hash_secret
+from chonaikai.accounts.tables import RateLimitHit, SignInToken
+from chonaikai.db import write_transaction
+from chonaikai.roster import logic
+from chonaikai.roster.tables import Household
+from chonaikai.settings import get_settings
+from chonaikai.tenancy.scope import Tenant
+
+CARD_LIFETIME = timedelta(days=30)
+# No 0/O, 1/I/L, 2/Z, 5/S, 6/G, 8/B: letters and digits an elderly reader cannot confuse.
+CODE_ALPHABET = "ACDEFHJKMNPRTUVWXY3479"
+CODE_LENGTH = 8
+# Wrong attempts allowed: per client address in the window, and for the whole service.
+ATTEMPT_WINDOW = timedelta(minutes=15)
+ATTEMPTS_PER_CLIENT = 10
+ATTEMPTS_OVERALL = 500
+
+
+@dataclass(frozen=True)
+class IssuedCard:
+    secret: str
+    code: str
+    expires_at: datetime
+    url: str
+    qr_svg: str
+
+
+def new_code() -> str:
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def format_code(code: str) -> str:
+    return f"{code[:4]}-{code[4:]}"
+
+
+def normalize_code(typed: str) -> str:
+    """What the member typed → the code: width, case, spaces and hyphens do not matter."""
+    return "".join(ch for ch in logic.clean(typed).upper() if ch.isalnum())
+
+
+def hash_code(code: str) -> str:
+    key = get_settings().secret_key.encode()
+    return hmac.new(key, b"card-code:" + code.encode(), hashlib.sha256).hexdigest()
+
+
+def qr_svg(url: str) -> str:
+    # Error correction "M" with a border: survives a crease or a smudge on a printed card.
+    # omitsize: a viewBox instead of a fixed size, so CSS sets the printed size.
+    return segno.make(url, error="m").svg_inline(
+        scale=6, border=4, dark="#000", light="#fff", omitsize=True, title="ログイン用のQRコード", desc=url
+    )
+
+
+async def issue_card(tenant: Tenant, actor: Principal, household_id: int) -> IssuedCard:
+    """A new card for a household (replacing older ones); the secrets exist only in the result."""
+    secret = secrets.token_urlsafe(24)
+    code = new_code()
+    now = datetime.now(UTC)
+    expires_at = now + CARD_LIFETIME
+    async with write_transaction():
+        await SignInToken.delete().where(
+            (SignInToken.household == household_id) & (SignInToken.purpose == "card")
+        )
+        await SignInToken.insert(
+            SignInToken(secret_hash=hash_secret(secret), purpose="card", household=household_id,
+                        expires_at=expires_at, created_at=now),
+            SignInToken(secret_hash=hash_code(code), purpose="card", household=household_id,
+                        expires_at=expires_at, created_at=now),
+        )
+        await logic.audit(tenant, actor, "card.issue", "", household_id)
+    url = f"{get_settings().base_url.rstrip('/')}/card/{secret}"
+    return IssuedCard(secret=secret, code=code, expires_at=expires_at, url=url, qr_svg=qr_svg(url))
+
+
+async def _household_for(secret_hash: str) -> tuple[int, int] | None:
+    """(household id, association id) for a valid card secret hash."""
+    row = await SignInToken.select(SignInToken.household).where(
+        (SignInToken.secret_hash == secret_hash)
+        & (SignInToken.purpose == "card")
+        & SignInToken.used_at.is_null()
+        & (SignInToken.expires_at > datetime.now(UTC))
+    ).first()
+    if row is None or row["household"] is None:
+        return None
+    household = await Household.select(Household.association, Household.moved_out).where(
+        Household.id == row["household"]
+    ).first()
+    if household is None or household["moved_out"]:
+        return None
+    return row["household"], household["association"]
+
+
+async def household_for_secret(secret: str) -> tuple[int, int] | None:
+    return await _household_for(hash_secret(secret))
+
+
+async def household_for_code(typed: str) -> tuple[int, int] | None:
+    code = normalize_code(typed)
+    if len(code) != CODE_LENGTH or any(ch not in CODE_ALPHABET for ch in code):
+        return None
+    return await _household_for(hash_code(code))
+
+
+# --- rate limit on wrong attempts ---------------------------------------------------------------
+
+
+def _buckets(client: str) -> list[tuple[str, int]]:
+    return [(f"card:client:{client}", ATTEMPTS_PER_CLIENT), ("card:all", ATTEMPTS_OVERALL)]
+
+
+async def attempts_blocked(client: str) -> bool:
+    since = datetime.now(UTC) - ATTEMPT_WINDOW
+    for bucket, limit in _buckets(client):
+        count = await RateLimitHit.count().where((RateLimitHit.bucket == bucket) & (RateLimitHit.created_at > since))
+        if count >= limit:
+            return True
+    return False
+
+
+async def record_failed_attempt(client: str) -> None:
+    now = datetime.now(UTC)
+    await RateLimitHit.insert(*[RateLimitHit(bucket=bucket, created_at=now) for bucket, _ in _buckets(client)])
