@@ -225,7 +225,7 @@ async def test_city_invite_command_grants_city_staff_and_prints_a_link(city, cap
     from chonaikai.circulars.commands import invite_city_staff
 
     link = await invite_city_staff(city["slug"], "New.Staff@City.example")
-    assert link.startswith("http://testserver/signin/") and link.endswith(f"?next=/c/{city['slug']}/circulars")
+    assert link.startswith("http://testserver/signin/") and link.endswith(f"?next=/c/{city['slug']}/circulars/")
     await invite_city_staff(city["slug"], "new.staff@city.example")  # twice: still one grant
     account = await find_account_by_email("new.staff@city.example")
     principal = await load_principal(account["id"])

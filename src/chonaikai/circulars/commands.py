@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import timedelta
 
 from chonaikai.cli import command
 from chonaikai.db import run_with_database
 from chonaikai.settings import get_settings
+
+INVITE_LIFETIME = timedelta(days=7)
 
 
 def _city_arguments(parser: argparse.ArgumentParser) -> None:
@@ -40,9 +43,21 @@ async def invite_city_staff(city_slug: str, email: str) -> str:
         await RoleGrant.insert(
             RoleGrant(account=account_id, role=str(Role.CITY_STAFF), city=city["id"], created_at=datetime.now(UTC))
         )
-    secret = await signin.create_email_link_secret(account_id)
+    secret = await signin.create_email_link_secret(account_id, lifetime=INVITE_LIFETIME)
     base = get_settings().base_url.rstrip("/")
-    return f"{base}/signin/{secret}?next=/c/{city_slug}/circulars"
+    return f"{base}/signin/{secret}?next=/c/{city_slug}/circulars/"
+
+
+async def mail_invitation(city_slug: str, email: str, link: str) -> bool:
+    """E-mail the link; False (and the operator passes the printed link on) if sending failed."""
+    from chonaikai.mail.compose import invitation_message
+    from chonaikai.mail.smtp import send_one
+    from chonaikai.tenancy.tables import City
+
+    city = await City.select(City.name).where(City.slug == city_slug).first()
+    data = invitation_message(email, city["name"], "市職員", link, days_valid=INVITE_LIFETIME.days)
+    result = await send_one(email, data)
+    return result.ok
 
 
 @command("city", "市職員の招待・予定の回覧の送信 (city staff and circulars)", _city_arguments)
@@ -53,12 +68,17 @@ def run_city(args: argparse.Namespace) -> int:
         sent = run_with_database(send_due_circulars())
         print(f"{len(sent)} circular(s) sent")
         return 0
+
+    async def invite() -> tuple[str, bool]:
+        link = await invite_city_staff(args.city, args.email)
+        return link, await mail_invitation(args.city, args.email, link)
+
     try:
-        link = run_with_database(invite_city_staff(args.city, args.email))
+        link, mailed = run_with_database(invite())
     except (LookupError, ValueError) as error:
         print(f"error: {error} — nothing was changed", file=sys.stderr)
         return 2
-    # No mail module on this branch: the operator passes the link on (valid 15 minutes, once).
-    print(f"{args.email} is now city staff of {args.city}. Sign-in link (15 minutes, once):")
-    print(link)
+    print(f"{args.email} is now city staff of {args.city}.")
+    print("invitation e-mailed" if mailed else "the e-mail could not be sent: pass this link on yourself")
+    print(f"sign-in link ({INVITE_LIFETIME.days} days, once): {link}")
     return 0

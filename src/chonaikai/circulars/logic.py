@@ -765,9 +765,95 @@ async def remind(circular_id: int, account_id: int | None = None, now: datetime 
                 ]
             )
         waiting = await CircularEntry.count().where(not_forwarded)
-    # No mail module on this branch yet: reminders are recorded (status "recorded") and a sender
-    # sends them later; the once-per-24-h rule already holds.
+    # The e-mails go out after this (send_recorded_reminders, run right after the request and by
+    # the worker), so a slow mail server never holds the page; the once-per-24-h rule already holds.
     return RemindResult(reminded=association_ids, skipped_recent=waiting - len(association_ids), sent_now=False)
+
+
+def reminder_text(city_name: str, association_name: str, title: str, link: str) -> tuple[str, str]:
+    subject = f"【{city_name}】市からの回覧「{title}」をご確認ください"
+    text = (
+        f"{association_name} 会長・副会長さま\n\n"
+        f"{city_name}からの回覧「{title}」が、まだ会員の方に届いていません。\n"
+        "下のリンクを開いて、内容をご確認のうえ「お知らせとして送る」か「回覧しない」を選んでください。\n"
+        f"{link}\n\n"
+        f"このメールは、{city_name}の担当者の依頼で電子町内会から送っています。\n"
+    )
+    return subject, text
+
+
+async def send_recorded_reminders(limit: int = 500) -> int:
+    """E-mail the 催促 that were recorded and not sent yet; returns how many messages went out.
+
+    Each reminder row is claimed (recorded → sending) before sending, so two processes never
+    send one twice; a reminder with nobody to write to is closed as "no_address" for the record.
+    """
+    from chonaikai.mail.compose import InvalidAddress, single_part_message
+    from chonaikai.mail.smtp import SMTPSender
+
+    async with write_transaction():
+        claimed = await CircularReminder.raw(
+            "UPDATE circular_reminder SET status = 'sending' WHERE id IN "
+            "(SELECT id FROM circular_reminder WHERE status = 'recorded' ORDER BY id LIMIT {}) "
+            "RETURNING id, association, circular, recipients",
+            limit,
+        )
+    if not claimed:
+        return 0
+    base = get_settings().base_url.rstrip("/")
+    circulars: dict[int, dict[str, Any]] = {}
+    messages: list[tuple[str, bytes]] = []
+    owners: list[int] = []
+    for row in claimed:
+        circular_id = row["circular"]
+        if circular_id not in circulars:
+            circular = await Circular.select(Circular.title, Circular.city.name).where(Circular.id == circular_id).first()
+            circulars[circular_id] = circular
+        circular = circulars[circular_id]
+        association = await Association.select(Association.slug, Association.name).where(
+            Association.id == row["association"]
+        ).first()
+        entry = await CircularEntry.select(CircularEntry.id).where(
+            (CircularEntry.circular == circular_id) & (CircularEntry.association == row["association"])
+        ).first()
+        link = f"{base}/a/{association['slug']}/circulars/{entry['id']}"
+        subject, text = reminder_text(circular["city.name"], association["name"], circular["title"], link)
+        recipients = row["recipients"]
+        if isinstance(recipients, str):
+            import json
+
+            recipients = json.loads(recipients)
+        for address in recipients:
+            try:
+                data = single_part_message(address, subject, text, from_name=circular["city.name"])
+            except InvalidAddress:
+                continue
+            messages.append((address, data))
+            owners.append(row["id"])
+    results = []
+    if messages:
+        async with SMTPSender() as sender:
+            results = await sender.send_many(messages)
+    sent_ids = {owner for owner, result in zip(owners, results, strict=True) if result.ok}
+    failed_ids = {owner for owner, result in zip(owners, results, strict=True) if not result.ok} - sent_ids
+    now = datetime.now(UTC)
+    for status, ids in (("sent", sent_ids), ("failed", failed_ids)):
+        if ids:
+            await CircularReminder.update({CircularReminder.status: status, CircularReminder.sent_at: now}).where(
+                CircularReminder.id.is_in(sorted(ids))
+            )
+    nobody = [row["id"] for row in claimed if row["id"] not in sent_ids | failed_ids]
+    if nobody:
+        await CircularReminder.update({CircularReminder.status: "no_address"}).where(
+            CircularReminder.id.is_in(nobody)
+        )
+    return sum(1 for result in results if result.ok)
+
+
+async def run_due(now: datetime | None = None) -> None:
+    """What the worker does for circulars on each round: scheduled sends, then pending 催促."""
+    await send_due_circulars(now)
+    await send_recorded_reminders()
 
 
 STATE_LABELS = {"pending": "未開封", "opened": "開封済み", "forwarded": "転送済み", "declined": "回覧しない"}

@@ -9,6 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from litestar import Request, Response, Router, get, post
+from litestar.background_tasks import BackgroundTask
 from litestar.di import NamedDependency, Provide
 from litestar.exceptions import NotAuthorizedException, NotFoundException
 from litestar.params import FromPath, FromQuery
@@ -212,10 +213,12 @@ async def city_remind(city_slug: FromPath[str], circular_id: FromPath[int], prin
     if await logic.find_circular(city["id"], circular_id) is None:
         raise NotFoundException()
     result = await logic.remind(circular_id, principal.account_id)
+    # Mails go out after the answer; rows stay "recorded" (the worker retries) if this fails.
     return Redirect(
         path=f"/c/{city['slug']}/circulars/{circular_id}",
         query_params={"reminded": str(len(result.reminded)), "skipped": str(result.skipped_recent)},
         status_code=303,
+        background=BackgroundTask(logic.send_recorded_reminders) if result.reminded else None,
     )
 
 
