@@ -24,10 +24,11 @@ from chonaikai.circulars.routes import route_handlers as circular_routes
 from chonaikai.db import get_engine, postgres_pool
 from chonaikai.delivery.routes import ROUTERS as delivery_routers
 from chonaikai.health import healthz, liveness
+from chonaikai.line.routes import api_line_router, association_line_router, line_router
 from chonaikai.mail.routes import dev_routes
 from chonaikai.notices.routes import router as notices_router
-from chonaikai.roster.routes import router as roster_router
 from chonaikai.printing.routes import router as printing_router
+from chonaikai.roster.routes import router as roster_router
 from chonaikai.settings import Settings, get_settings
 from chonaikai.tenancy.logic import HostMap
 from chonaikai.tenancy.routes import association_router, public_router
@@ -102,6 +103,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             notices_router,
             roster_router,
             printing_router,
+            line_router, association_line_router, api_line_router,
             healthz,
             liveness,
             set_text_size,

@@ -20,5 +20,6 @@ APP_REGISTRY = AppRegistry(
         "chonaikai.notices.piccolo_app",
         "chonaikai.delivery.piccolo_app",
         "chonaikai.circulars.piccolo_app",
+        "chonaikai.line.piccolo_app",
     ]
 )

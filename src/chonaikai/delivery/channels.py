@@ -26,7 +26,9 @@ PERMANENT = "permanent"
 # really be reached on LINE (its account is linked). Until the LINE channel sets it, LINE
 # households fall back to paper, so nobody is silently skipped. The LINE helper sets this,
 # e.g. "EXISTS (SELECT 1 FROM line_link ll WHERE ll.household = h.id)".
-LINE_LINKED_SQL: str | None = None
+LINE_LINKED_SQL: str | None = (
+    "EXISTS (SELECT 1 FROM line_link ll WHERE ll.household = h.id AND ll.active = true)"
+)
 
 # Words for officers (shown on the who-has-read page).
 REASON_UNKNOWN = "送信できませんでした。しばらくしてからもう一度試します。"

@@ -362,6 +362,9 @@ async def resend_unconfirmed(
                         Delivery.reminded_at: now,
                         Delivery.attempts: 0,
                         Delivery.last_error: "",
+                        # A reminder is a new message: a LINE retry key of the first send would
+                        # make LINE answer 409 and send nothing.
+                        Delivery.retry_key: None,
                     },
                 ).where(
                     Delivery.id.is_in(due[start : start + 500])

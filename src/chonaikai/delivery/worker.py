@@ -393,7 +393,9 @@ def default_channels(settings: Settings | None = None) -> list[Channel]:
     from chonaikai.delivery.email import EmailChannel
 
     channels: list[Channel] = [EmailChannel(settings)]
-    # LINE: the LINE channel adds itself here.
+    from chonaikai.line.channel import LineChannelSender
+
+    channels.append(LineChannelSender())
     return channels
 
 

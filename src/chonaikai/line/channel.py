@@ -1,0 +1,195 @@
+"""LINE as a channel of the outbox (``chonaikai.delivery.channels.Channel``).
+
+A batch of claimed deliveries is grouped by (LINE channel, notice): every recipient of a
+notice on a channel gets the same message, so each group goes by multicast, at most 500 user
+ids a call. Each call has an ``X-Line-Retry-Key`` written to its deliveries (``retry_key``)
+BEFORE the first attempt, so that after a timeout or a 5xx — when LINE may have accepted the
+call after all — the retry carries the same key and LINE answers 409 instead of sending twice;
+409 means sent.
+
+Blocked users: LINE answers 200 to a multicast that includes them and delivers nothing, so a
+send cannot tell us. We learn of blocks from ``unfollow`` webhook events (and profile 404s,
+``links.check_links``); those households lose their active link and fall back to e-mail or
+paper. A delivery still queued for LINE whose household has no active link fails at once,
+with a reason officers can read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable
+
+from chonaikai.delivery.channels import DeliveryJob, Outcome
+from chonaikai.delivery.tables import Delivery
+from chonaikai.line import messages
+from chonaikai.line.api import MULTICAST_LIMIT, LineApi
+from chonaikai.line.api import Outcome as LineOutcome
+from chonaikai.line.config import LineChannel, LineNotConfigured, channel_for_association
+from chonaikai.line.links import tenant_by_id
+from chonaikai.line.tables import LineLink
+from chonaikai.notices.tables import Notice
+from chonaikai.tenancy.scope import Tenant
+
+log = logging.getLogger(__name__)
+
+REASON_NOT_LINKED = (
+    "LINEがつながっていません（ブロックされたか、登録が外れています）。メールか紙の回覧板でお届けください。"
+)
+REASON_QUOTA = (
+    "今月のLINE送信数の上限に達したため送れませんでした。メールか紙の回覧板でお届けください"
+    "（「設定 › LINE」で残りの数を確認できます）。"
+)
+REASON_RETRY = "LINEが混み合っているか応答がありません。しばらくしてからもう一度送ります。"
+REASON_AUTH = "LINEの設定（アクセストークン）が正しくないため送れませんでした。運用担当者に連絡してください。もう一度試します。"
+REASON_REJECTED = "LINEがこのお知らせを受け付けませんでした。内容を確かめてください。"
+REASON_NOT_CONFIGURED = "この町内会のLINEが設定されていません。運用担当者に連絡してください。"
+MAX_PARALLEL_CALLS = 8  # per worker; LINE allows ~200 multicast requests a second per channel
+
+
+def chunk_households(households: list[tuple[int, list[str]]], limit: int = MULTICAST_LIMIT) -> list[list[tuple[int, list[str]]]]:
+    """Split (delivery id, user ids) into calls of at most ``limit`` user ids, keeping each
+    household's users in one call (a delivery is sent, or not, as a whole)."""
+    chunks: list[list[tuple[int, list[str]]]] = []
+    current: list[tuple[int, list[str]]] = []
+    size = 0
+    for delivery_id, user_ids in households:
+        if current and size + len(user_ids) > limit:
+            chunks.append(current)
+            current, size = [], 0
+        current.append((delivery_id, user_ids[:limit]))
+        size += len(user_ids[:limit])
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+class LineChannelSender:
+    name = "line"
+    batch_size = MULTICAST_LIMIT
+
+    def __init__(self, api_base: str | None = None, timeout: float | None = None) -> None:
+        self.api_base = api_base
+        self.timeout = timeout
+        self._apis: dict[str, LineApi] = {}
+        self._tenants: dict[int, Tenant] = {}
+
+    async def start(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        for api in self._apis.values():
+            await api.close()
+        self._apis.clear()
+
+    def _api(self, channel: LineChannel) -> LineApi:
+        api = self._apis.get(channel.channel_id)
+        if api is None or api.channel != channel:
+            kwargs = {"timeout": self.timeout} if self.timeout else {}
+            api = self._apis[channel.channel_id] = LineApi(channel, api_base=self.api_base, **kwargs)
+        return api
+
+    async def send(self, batch: list[DeliveryJob]) -> list[Outcome]:
+        outcomes: list[Outcome] = []
+        calls: list[tuple[LineApi, str, dict, list[tuple[int, list[str]]]]] = []
+        by_association: dict[int, list[DeliveryJob]] = defaultdict(list)
+        for job in batch:
+            by_association[job.association_id].append(job)
+
+        for association_id, jobs in by_association.items():
+            try:
+                channel = await channel_for_association(association_id)
+            except LineNotConfigured as error:
+                log.warning("LINE not configured for association %s: %s", association_id, error)
+                outcomes.extend(Outcome.retry(job.delivery_id, REASON_NOT_CONFIGURED) for job in jobs)
+                continue
+            tenant = self._tenants.get(association_id) or await tenant_by_id(association_id)
+            self._tenants[association_id] = tenant
+            users = await self._linked_users(tenant, channel.channel_id, {job.household_id for job in jobs})
+            notices = {
+                row["id"]: row
+                for row in await tenant.select(Notice).where(Notice.id.is_in(sorted({job.notice_id for job in jobs})))
+            }
+            by_notice: dict[int, list[DeliveryJob]] = defaultdict(list)
+            for job in jobs:
+                if not users.get(job.household_id):
+                    outcomes.append(Outcome.permanent(job.delivery_id, REASON_NOT_LINKED))
+                elif job.notice_id not in notices:
+                    outcomes.append(Outcome.permanent(job.delivery_id, REASON_REJECTED))
+                else:
+                    by_notice[job.notice_id].append(job)
+            for notice_id, notice_jobs in by_notice.items():
+                notice = notices[notice_id]
+                message = messages.notice_message(
+                    tenant.name, notice_id, notice["title"], notice["body"], urgent=notice["urgent"],
+                    needs_confirmation=notice["needs_confirmation"],
+                )
+                for key, chunk in await self._keyed_chunks(tenant, notice_jobs, users):
+                    calls.append((self._api(channel), key, message, chunk))
+
+        semaphore = asyncio.Semaphore(MAX_PARALLEL_CALLS)
+
+        async def call(api: LineApi, key: str, message: dict, chunk: list[tuple[int, list[str]]]) -> list[Outcome]:
+            user_ids = [user_id for _, ids in chunk for user_id in ids]
+            async with semaphore:
+                result = await api.multicast(user_ids, [message], key)
+            return [self._outcome(delivery_id, key, result.outcome) for delivery_id, _ in chunk]
+
+        for result in await asyncio.gather(*(call(*c) for c in calls)):
+            outcomes.extend(result)
+        return outcomes
+
+    @staticmethod
+    def _outcome(delivery_id: int, key: str, outcome: LineOutcome) -> Outcome:
+        if outcome in (LineOutcome.SENT, LineOutcome.ALREADY_SENT):
+            return Outcome.sent(delivery_id, retry_key=key)
+        if outcome == LineOutcome.QUOTA:
+            return Outcome.permanent(delivery_id, REASON_QUOTA)
+        if outcome == LineOutcome.REJECTED:
+            return Outcome.permanent(delivery_id, REASON_REJECTED)
+        reason = REASON_AUTH if outcome == LineOutcome.AUTH else REASON_RETRY
+        return Outcome.retry(delivery_id, reason, retry_key=key)
+
+    @staticmethod
+    async def _linked_users(tenant: Tenant, channel_id: str, household_ids: Iterable[int]) -> dict[int, list[str]]:
+        rows = await tenant.select(LineLink, LineLink.household, LineLink.line_user_id).where(
+            LineLink.household.is_in(sorted(household_ids))
+            & (LineLink.channel_id == channel_id)
+            & (LineLink.active == True)  # noqa: E712
+        ).order_by(LineLink.id)
+        users: dict[int, list[str]] = defaultdict(list)
+        for row in rows:
+            users[row["household"]].append(row["line_user_id"])
+        return users
+
+    @staticmethod
+    async def _keyed_chunks(tenant: Tenant, jobs: list[DeliveryJob], users: dict[int, list[str]]) -> list[tuple[str, list[tuple[int, list[str]]]]]:
+        """Calls of ≤500 user ids, each with its retry key; new keys are stored before any call.
+
+        Deliveries that already carry a key (an earlier attempt that may have been accepted)
+        go together again under that same key, so LINE can recognise the retry.
+        """
+        keyed: dict[str, list[DeliveryJob]] = defaultdict(list)
+        fresh: list[DeliveryJob] = []
+        for job in jobs:
+            (keyed[job.retry_key] if job.retry_key else fresh).append(job)
+        result: list[tuple[str, list[tuple[int, list[str]]]]] = []
+        new_keys: dict[str, list[int]] = {}
+        for key, group in keyed.items():
+            for index, chunk in enumerate(chunk_households([(j.delivery_id, users[j.household_id]) for j in group])):
+                chunk_key = key if index == 0 else str(uuid.uuid4())
+                if index:
+                    new_keys[chunk_key] = [delivery_id for delivery_id, _ in chunk]
+                result.append((chunk_key, chunk))
+        for chunk in chunk_households([(j.delivery_id, users[j.household_id]) for j in fresh]):
+            key = str(uuid.uuid4())
+            new_keys[key] = [delivery_id for delivery_id, _ in chunk]
+            result.append((key, chunk))
+        # Written (and committed) before the first call: a crash after LINE accepted the call
+        # still leaves the key on the rows, so the next worker retries with it.
+        for key, ids in new_keys.items():
+            await tenant.update(Delivery, {Delivery.retry_key: key}).where(Delivery.id.is_in(ids))
+        return result
+
