@@ -14,6 +14,7 @@ from chonaikai.roster.tables import Han
 from tests.auth import csrf_headers, make_account, sign_in_as
 from tests.circulars.helpers import make_city_associations, send
 from tests.factories import make_association, make_city, make_household
+from tests.mailsink import text_of
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
@@ -253,3 +254,27 @@ async def test_other_city_association_is_never_targeted(city):
     await make_city_associations(city)
     await send(city, target_kind="all")
     assert await Notice.count() == 1  # only east-auto of our city
+
+
+async def test_reminder_button_emails_chair_and_vice_chair_once(client, city, mail_sink):
+    _, east_review, _ = await make_city_associations(city)
+    await make_account("chair@east-review.example", Role.CHAIR, east_review)
+    await make_account("vice@east-review.example", Role.VICE_CHAIR, east_review)
+    await make_account("editor@east-review.example", Role.EDITOR, east_review)
+    circular_id = await send(city, associations=["east-review"], target_kind="associations")
+    entry = await east_review.select(CircularEntry).first()
+    await sign_in_as(client, "staff@city.example", Role.CITY_STAFF, city_id=city["id"])
+    url = f"/c/{city['slug']}/circulars/{circular_id}/remind"
+    response = await client.post(url, headers=await csrf_headers(client))
+    assert response.status_code == 303
+    assert "1の町内会に催促しました" in (await client.get(response.headers["location"])).text
+    messages = await mail_sink.wait_for(2)
+    assert sorted(m["To"].addresses[0].addr_spec for m in messages) == [
+        "chair@east-review.example", "vice@east-review.example"
+    ]
+    body = text_of(messages[0])
+    assert "防災訓練のお知らせ" in body and f"/a/east-review/circulars/{entry['id']}" in body
+    assert [row["status"] for row in await CircularReminder.select(CircularReminder.status)] == ["sent"]
+    again = await client.post(url, headers=await csrf_headers(client))
+    assert again.status_code == 303
+    assert len(mail_sink.messages) == 2 and await CircularReminder.count() == 1
