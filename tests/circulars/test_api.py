@@ -6,7 +6,6 @@ from chonaikai.accounts.api_tokens import TokenError, create_token, revoke_token
 from chonaikai.accounts.roles import Role
 from chonaikai.accounts.tables import ApiToken
 from chonaikai.circulars.tables import Circular, CircularEntry
-from chonaikai.cli import main
 from tests.auth import sign_in_as
 from tests.circulars.helpers import make_city_associations, send
 from tests.factories import make_city
@@ -134,8 +133,22 @@ async def test_token_rules():
     assert await ApiToken.count() == 0
 
 
-def test_token_command_prints_the_secret_once(capsys, tmp_path):
-    import asyncio  # noqa: F401  (the command runs its own event loop)
+async def test_token_command_prints_the_secret_once(city):
+    """The real command in its own process: the secret is printed, only its hash is stored."""
+    import os
+    import subprocess
+    import sys
 
-    assert main(["token", "create", "--city", "nowhere", "--role", "city_staff"]) == 2
-    assert "no city" in capsys.readouterr().err
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "chonaikai", *args], capture_output=True, text=True,
+                              env={**os.environ}, timeout=60)
+
+    made = run("token", "create", "--city", city["slug"], "--role", "city_staff", "--label", "文書管理システム")
+    assert made.returncode == 0, made.stderr
+    secret = made.stdout.strip().splitlines()[-1]
+    assert secret.startswith("ckt_")
+    row = await ApiToken.select().first()
+    assert row["city"] == city["id"] and row["role"] == "city_staff" and secret not in row["secret_hash"]
+    refused = run("token", "create", "--city", "nowhere", "--role", "city_staff")
+    assert refused.returncode == 2 and "no city" in refused.stderr
+    assert await ApiToken.count() == 1

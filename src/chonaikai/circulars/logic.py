@@ -594,39 +594,79 @@ async def list_circulars(city_id: int) -> list[dict[str, Any]]:
     return circulars
 
 
-_DASHBOARD_SQL = """
-SELECT e.id AS entry_id, a.slug, a.name, a.district, e.state, e.opened_at, e.forwarded_at, e.declined_at,
-       e.decline_reason, e.last_reminded_at,
-       COALESCE(s.total, 0) AS households, COALESCE(s.reached, 0) AS reached,
-       COALESCE(s.confirmed, 0) AS confirmed
+_ENTRIES_SQL = """
+SELECT e.id AS entry_id, e.notice, a.slug, a.name, a.district, e.state, e.opened_at, e.forwarded_at,
+       e.declined_at, e.decline_reason, e.last_reminded_at
 FROM circular_entry e
 JOIN association a ON a.id = e.association
-LEFT JOIN (
-    SELECT d.notice,
-           COUNT(*) AS total,
-           SUM(CASE WHEN d.status IN ('sent', 'printed') THEN 1 ELSE 0 END) AS reached,
-           SUM(CASE WHEN d.confirmed_at IS NOT NULL THEN 1 ELSE 0 END) AS confirmed
-    FROM delivery d
-    WHERE d.notice IN (SELECT notice FROM circular_entry WHERE circular = {} AND notice IS NOT NULL)
-    GROUP BY d.notice
-) s ON s.notice = e.notice
 WHERE e.circular = {}
 ORDER BY a.district, a.kana, a.id
 """
+
+# The deliveries of a circular's notices, read once. The covering index
+# delivery (notice, status, sent_at, confirmed_at) lets PostgreSQL answer from the index alone.
+_NOTICES_OF = "d.notice IN (SELECT notice FROM circular_entry WHERE circular = {} AND notice IS NOT NULL)"
+_REACHED = "CASE WHEN d.status IN ('sent', 'printed') THEN 1 ELSE 0 END"
+_CONFIRMED = "CASE WHEN d.confirmed_at IS NOT NULL THEN 1 ELSE 0 END"
 
 
 def _rate(part: int, whole: int) -> float:
     return round(100.0 * part / whole, 1) if whole else 0.0
 
 
+@dataclass
+class DeliveryStats:
+    per_notice: dict[int, tuple[int, int, int]]  # notice -> (households, reached, confirmed)
+    sent_hours: dict[datetime, int]
+    confirmed_hours: dict[datetime, int]
+
+
+async def delivery_stats(circular_id: int) -> DeliveryStats:
+    stats = DeliveryStats({}, {}, {})
+    if is_postgres():
+        # One pass over the deliveries for the table and both lines of the chart.
+        sent_hour, confirmed_hour = "date_trunc('hour', d.sent_at)", "date_trunc('hour', d.confirmed_at)"
+        rows = await CircularEntry.raw(
+            f"SELECT GROUPING(d.notice, {sent_hour}, {confirmed_hour}) AS g, d.notice, "
+            f"{sent_hour} AS sent_hour, {confirmed_hour} AS confirmed_hour, COUNT(*) AS total, "
+            f"SUM({_REACHED}) AS reached, SUM({_CONFIRMED}) AS confirmed "
+            f"FROM delivery d WHERE {_NOTICES_OF} "
+            f"GROUP BY GROUPING SETS ((d.notice), ({sent_hour}), ({confirmed_hour}))",
+            circular_id,
+        )
+        for row in rows:
+            if row["g"] == 0b011:
+                stats.per_notice[row["notice"]] = (int(row["total"]), int(row["reached"]), int(row["confirmed"]))
+            elif row["g"] == 0b101 and row["sent_hour"] is not None:
+                stats.sent_hours[_bucket_time(row["sent_hour"])] = int(row["total"])
+            elif row["g"] == 0b110 and row["confirmed_hour"] is not None:
+                stats.confirmed_hours[_bucket_time(row["confirmed_hour"])] = int(row["total"])
+        return stats
+    rows = await CircularEntry.raw(
+        f"SELECT d.notice, COUNT(*) AS total, SUM({_REACHED}) AS reached, SUM({_CONFIRMED}) AS confirmed "
+        f"FROM delivery d WHERE {_NOTICES_OF} GROUP BY d.notice",
+        circular_id,
+    )
+    stats.per_notice = {row["notice"]: (int(row["total"]), int(row["reached"]), int(row["confirmed"])) for row in rows}
+    for target, column in ((stats.sent_hours, "d.sent_at"), (stats.confirmed_hours, "d.confirmed_at")):
+        # Timestamps are ISO text on SQLite: the first 13 characters are the hour.
+        rows = await CircularEntry.raw(
+            f"SELECT substr({column}, 1, 13) AS bucket, COUNT(*) AS n FROM delivery d "
+            f"WHERE {_NOTICES_OF} AND {column} IS NOT NULL GROUP BY 1",
+            circular_id,
+        )
+        target.update({_bucket_time(row["bucket"]): int(row["n"]) for row in rows})
+    return stats
+
+
 async def dashboard(circular_id: int) -> dict[str, Any]:
-    """Per-association rows and totals; counts only, never a household's data."""
-    rows = await CircularEntry.raw(_DASHBOARD_SQL, circular_id, circular_id)
+    """Per-association rows, totals and the chart's points; counts only, never a household's data."""
+    rows = await CircularEntry.raw(_ENTRIES_SQL, circular_id)
+    stats = await delivery_stats(circular_id)
     totals = {"targeted": len(rows), "pending": 0, "opened": 0, "forwarded": 0, "declined": 0,
               "households": 0, "reached": 0, "confirmed": 0}
     for row in rows:
-        for key in ("households", "reached", "confirmed"):
-            row[key] = int(row[key] or 0)
+        row["households"], row["reached"], row["confirmed"] = stats.per_notice.get(row.pop("notice"), (0, 0, 0))
         for key in ("opened_at", "forwarded_at", "declined_at", "last_reminded_at"):
             row[key] = _as_datetime(row[key])
         row["confirmation_rate"] = _rate(row["confirmed"], row["households"])
@@ -637,7 +677,7 @@ async def dashboard(circular_id: int) -> dict[str, Any]:
     totals["ever_opened"] = sum(1 for row in rows if row["opened_at"] is not None or row["state"] == "forwarded")
     totals["confirmation_rate"] = _rate(totals["confirmed"], totals["households"])
     totals["reach_rate"] = _rate(totals["reached"], totals["households"])
-    return {"rows": rows, "totals": totals}
+    return {"rows": rows, "totals": totals, "timeline": _cumulative(stats)}
 
 
 def _as_datetime(value: Any) -> datetime | None:
@@ -647,27 +687,13 @@ def _as_datetime(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-async def timeline(circular_id: int) -> list[dict[str, Any]]:
-    """Households reached and confirmed per hour, cumulative — for the chart over time."""
-    if is_postgres():
-        bucket = "date_trunc('hour', {col})"
-    else:
-        # Timestamps are ISO text on SQLite: the first 13 characters are the hour.
-        bucket = "substr({col}, 1, 13)"
-    series: dict[str, dict[Any, int]] = {}
-    for name, column in (("reached", "d.sent_at"), ("confirmed", "d.confirmed_at")):
-        rows = await CircularEntry.raw(
-            f"SELECT {bucket.format(col=column)} AS bucket, COUNT(*) AS n FROM delivery d "
-            "JOIN circular_entry e ON e.notice = d.notice "
-            f"WHERE e.circular = {{}} AND {column} IS NOT NULL GROUP BY 1 ORDER BY 1",
-            circular_id,
-        )
-        series[name] = {_bucket_time(row["bucket"]): int(row["n"]) for row in rows}
-    hours = sorted(set(series["reached"]) | set(series["confirmed"]))
+def _cumulative(stats: DeliveryStats) -> list[dict[str, Any]]:
+    """Households reached and confirmed per hour, added up — the chart over time."""
+    hours = sorted(set(stats.sent_hours) | set(stats.confirmed_hours))
     points, reached, confirmed = [], 0, 0
     for hour in hours:
-        reached += series["reached"].get(hour, 0)
-        confirmed += series["confirmed"].get(hour, 0)
+        reached += stats.sent_hours.get(hour, 0)
+        confirmed += stats.confirmed_hours.get(hour, 0)
         points.append({"time": hour, "reached": reached, "confirmed": confirmed})
     return points
 
@@ -686,7 +712,7 @@ def chart_svg(points: list[dict[str, Any]], width: int = 640, height: int = 240)
     plot_w, plot_h = width - pad_left - pad_right, height - pad_top - pad_bottom
     start, end = points[0]["time"], points[-1]["time"]
     span = max((end - start).total_seconds(), 3600.0)
-    top = max(max(p["reached"] for p in points), 1)
+    top = max(max(max(p["reached"], p["confirmed"]) for p in points), 1)
 
     def xy(point: dict[str, Any], key: str) -> str:
         x = pad_left + plot_w * (point["time"] - start).total_seconds() / span

@@ -173,7 +173,7 @@ async def city_dashboard(
     if circular is None:
         raise NotFoundException()
     board = await logic.dashboard(circular_id)
-    chart = logic.chart_svg(await logic.timeline(circular_id))
+    chart = logic.chart_svg(board["timeline"])
     attachments = await CircularAttachment.select().where(CircularAttachment.circular == circular_id).order_by(
         CircularAttachment.position
     )
