@@ -153,12 +153,13 @@ async def page_times(client: httpx.AsyncClient, path: str, runs: int = PAGE_RUNS
     return statistics.median(times)
 
 
-async def dashboard_timing(city_id: int, circular_id: int) -> tuple[float, float, float]:
+async def dashboard_timing(city_id: int, circular_id: int, account_exists: bool = False) -> tuple[float, float, float]:
     from chonaikai.app import CSRF_COOKIE, CSRF_HEADER, create_app, create_asgi_app
 
     account_id = await signin.get_or_create_account(STAFF)
-    await RoleGrant.insert(RoleGrant(account=account_id, role=str(Role.CITY_STAFF), city=city_id,
-                                     created_at=datetime.now(UTC)))
+    if not account_exists:
+        await RoleGrant.insert(RoleGrant(account=account_id, role=str(Role.CITY_STAFF), city=city_id,
+                                         created_at=datetime.now(UTC)))
     secret = await signin.create_email_link_secret(account_id)
     app = create_asgi_app(app=create_app())
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client:
@@ -219,6 +220,12 @@ async def main() -> None:
             entries = await CircularEntry.count().where(CircularEntry.circular == circular_id)
             await simulate_progress(circular_id)
             hello, page, queries = await dashboard_timing(city_id, circular_id)
+            vacuumed = None
+            if postgres:
+                # What autovacuum does on its own soon after a bulk write: sets the visibility map,
+                # so the covering index answers without reading the table.
+                await Delivery.raw("VACUUM ANALYZE delivery").run()
+                vacuumed = await dashboard_timing(city_id, circular_id, account_exists=True)
         finally:
             if not os.environ.get("KEEP"):  # KEEP=1 leaves the rows for EXPLAIN
                 await cleanup()
@@ -230,7 +237,12 @@ async def main() -> None:
     print(f"    of which entries + notices {sending - sum(spent):.2f} s, deliveries (outbox) {sum(spent):.2f} s")
     print(f"  dashboard page (median of {PAGE_RUNS}): {page * 1000:.0f} ms; its SQL alone {queries * 1000:.0f} ms;"
           f" /healthz on the same client {hello * 1000:.1f} ms -> {page / hello:.0f}x"
-          f" (target ≤ 200 ms: {'met' if page <= 0.2 else 'MISSED'})")
+          f" (target ≤ 200 ms: {'met' if page <= 0.2 else 'MISSED'}) — right after the bulk write")
+    if vacuumed:
+        hello, page, queries = vacuumed
+        print(f"  dashboard page after autovacuum's pass: {page * 1000:.0f} ms; its SQL alone {queries * 1000:.0f} ms;"
+              f" /healthz {hello * 1000:.1f} ms -> {page / hello:.0f}x"
+              f" (target ≤ 200 ms: {'met' if page <= 0.2 else 'MISSED'})")
     close = getattr(get_engine(), "close_shared_connections", None)
     if close:
         await close()
