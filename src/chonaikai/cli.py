@@ -115,7 +115,12 @@ def run_worker(args: argparse.Namespace) -> int:
 def run_demo(args: argparse.Namespace) -> int:
     import os
 
-    from chonaikai.demo import demo_officer_email, load_demo_officers, load_demo_roster
+    from chonaikai.demo import (
+        demo_officer_email,
+        load_demo_city_staff,
+        load_demo_officers,
+        load_demo_roster,
+    )
     from chonaikai.mail.catcher import start_demo_mail
     from chonaikai.tenancy.tenant_files import sync_tenants
 
@@ -134,6 +139,9 @@ def run_demo(args: argparse.Namespace) -> int:
         await sync_tenants(settings.tenants_dir)
         await load_demo_roster(settings.tenants_dir)
         await load_demo_officers(settings.tenants_dir)
+        city_staff.extend(await load_demo_city_staff(settings.tenants_dir))
+
+    city_staff: list[tuple[str, str]] = []
 
     run_with_database(prepare())
     print()
@@ -143,6 +151,8 @@ def run_demo(args: argparse.Namespace) -> int:
         print(f"  Sign in (ログイン): {url}signin  with  {demo_officer_email('sakuragaoka', 'kaicho')}  (会長)")
         print(f"  then open the demo mailbox {url}dev/mail and click the link in the mail")
         print(f"  (メールは外に出ず、ここに届きます — SMTP catcher on 127.0.0.1:{catcher[1]})")
+        for city_slug, email in city_staff:  # 市職員 send circulars to every association
+            print(f"  City staff (市職員): sign in with {email}, then open {url}c/{city_slug}/circulars/")
     else:
         print(f"  E-mail goes to the SMTP server {settings.smtp_host}:{settings.smtp_port}")
     print(f"  An association homepage: {url}a/sakuragaoka/")

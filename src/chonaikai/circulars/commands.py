@@ -21,8 +21,8 @@ def _city_arguments(parser: argparse.ArgumentParser) -> None:
     sub.add_parser("send-due", help="send scheduled circulars whose time has come")
 
 
-async def invite_city_staff(city_slug: str, email: str) -> str:
-    """Grant city_staff (once) and return a sign-in link that lands on the city's circulars."""
+async def grant_city_staff(city_slug: str, email: str, display_name: str = "") -> int:
+    """The account for ``email`` with the city_staff role in that city (made once); its id."""
     from datetime import UTC, datetime
 
     from chonaikai.accounts import signin
@@ -35,7 +35,7 @@ async def invite_city_staff(city_slug: str, email: str) -> str:
         raise LookupError(f"no city {city_slug!r}")
     if "@" not in email or len(email) > 254:
         raise ValueError(f"not an e-mail address: {email!r}")
-    account_id = await signin.get_or_create_account(email)
+    account_id = await signin.get_or_create_account(email, display_name)
     held = await RoleGrant.exists().where(
         (RoleGrant.account == account_id) & (RoleGrant.role == str(Role.CITY_STAFF)) & (RoleGrant.city == city["id"])
     )
@@ -43,6 +43,14 @@ async def invite_city_staff(city_slug: str, email: str) -> str:
         await RoleGrant.insert(
             RoleGrant(account=account_id, role=str(Role.CITY_STAFF), city=city["id"], created_at=datetime.now(UTC))
         )
+    return account_id
+
+
+async def invite_city_staff(city_slug: str, email: str) -> str:
+    """Grant city_staff (once) and return a sign-in link that lands on the city's circulars."""
+    from chonaikai.accounts import signin
+
+    account_id = await grant_city_staff(city_slug, email)
     secret = await signin.create_email_link_secret(account_id, lifetime=INVITE_LIFETIME)
     base = get_settings().base_url.rstrip("/")
     return f"{base}/signin/{secret}?next=/c/{city_slug}/circulars/"
