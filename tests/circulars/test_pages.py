@@ -278,3 +278,21 @@ async def test_reminder_button_emails_chair_and_vice_chair_once(client, city, ma
     again = await client.post(url, headers=await csrf_headers(client))
     assert again.status_code == 303
     assert len(mail_sink.messages) == 2 and await CircularReminder.count() == 1
+
+
+async def test_scheduled_from_the_form_in_japan_time_and_past_times_refused(client, city):
+    await make_city_associations(city)
+    await sign_in_as(client, "staff@city.example", Role.CITY_STAFF, city_id=city["id"])
+    url = f"/c/{city['slug']}/circulars/"
+    form = {"title": "予約の回覧", "summary": "あとで送ります。", "target_kind": "all", "when": "later"}
+    past = await client.post(url, data={**form, "publish_at": "2020-01-01T09:00"}, headers=await csrf_headers(client))
+    assert past.status_code == 400 and "送る日時が過ぎています" in past.text
+    later = (datetime.now(UTC) + timedelta(days=2)).astimezone(__import__("zoneinfo").ZoneInfo("Asia/Tokyo"))
+    response = await client.post(
+        url, data={**form, "publish_at": later.strftime("%Y-%m-%dT%H:%M")}, headers=await csrf_headers(client)
+    )
+    assert response.status_code == 303
+    circular = await Circular.select().first()
+    assert circular["status"] == "scheduled"
+    assert abs((circular["publish_at"] - later).total_seconds()) < 60  # 09:00 in the form is 09:00 JST
+    assert await CircularEntry.count() == 0

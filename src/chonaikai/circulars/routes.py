@@ -127,6 +127,8 @@ async def city_create(request: Request, city_slug: FromPath[str], principal: Nam
         publish_at, errors = None, [*errors, "送る日時の形が正しくありません。"]
     if values["when"] == "later" and publish_at is None and not errors:
         errors.append("送る日時を入れてください。")
+    elif values["when"] == "later" and publish_at is not None and publish_at <= datetime.now(UTC):
+        errors.append("送る日時が過ぎています。これから先の日時にするか「いますぐ送る」を選んでください。")
     uploads = []
     for item in form.getall("attachments") if "attachments" in form else []:
         if hasattr(item, "read") and getattr(item, "filename", ""):
