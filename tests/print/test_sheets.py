@@ -171,3 +171,12 @@ async def test_page_has_no_navigation_and_links_print_css(client, town):
     html = (await client.get(url(town, han=town.han["1班"]))).text
     assert "site-header" not in html and "site-footer" not in html
     assert "css/print.css" in html
+
+
+async def test_officers_only_notice_has_no_sheet(client, tenant):
+    town = await make_town(tenant, title="役員会のお知らせ", audience="officers")
+    await sign_in_as(client, "chair@example.jp", Role.CHAIR, tenant)
+    index = await client.get(url(town))
+    assert index.status_code == 200 and "役員向けなので、班に回す回覧板はありません" in index.text
+    refused = await client.get(url(town, han=town.han["1班"]))
+    assert refused.status_code == 400 and "青木" not in refused.text
