@@ -102,6 +102,8 @@ async def load_demo_roster(directory: Path) -> list[str]:
 # Demo officers, one set per demo association: sign in with these on /signin and open the
 # e-mailed link in the demo mailbox (/dev/mail). example.jp is reserved: nobody real gets mail.
 DEMO_OFFICERS = (("kaicho", "chair", "見本 太郎"), ("kouhou", "editor", "仮野 花子"))
+# And a 班長 for each of the first DEMO_HAN_LEADERS 班: {slug}-hancho1@example.jp, …
+DEMO_HAN_LEADERS = 2
 
 
 def demo_officer_email(slug: str, local: str) -> str:
@@ -109,7 +111,7 @@ def demo_officer_email(slug: str, local: str) -> str:
 
 
 async def load_demo_officers(directory: Path) -> list[str]:
-    """Give every demo association a 会長 and a 広報 account (idempotent)."""
+    """Give every demo association a 会長, a 広報 and a 班長 for its first 班 (idempotent)."""
     from chonaikai.accounts.signin import get_or_create_account
     from chonaikai.accounts.tables import RoleGrant
 
@@ -125,7 +127,26 @@ async def load_demo_officers(directory: Path) -> list[str]:
             if not await tenant.count(RoleGrant).where((RoleGrant.account == account_id) & (RoleGrant.role == role)):
                 await tenant.new(RoleGrant, account=account_id, role=role, created_at=datetime.now(UTC)).save()
             emails.append(email)
+        han_rows = await tenant.select(Han, Han.id, Han.name).order_by(Han.position).limit(DEMO_HAN_LEADERS)
+        for number, han in enumerate(han_rows, start=1):
+            email = demo_officer_email(spec.slug, f"hancho{number}")
+            account_id = await get_or_create_account(email, f"見本 {han['name']}班長")
+            if not await tenant.count(RoleGrant).where((RoleGrant.account == account_id) & (RoleGrant.role == "han_leader")):
+                await tenant.new(
+                    RoleGrant, account=account_id, role="han_leader", han=han["id"], created_at=datetime.now(UTC)
+                ).save()
+            emails.append(email)
     return emails
+
+
+async def demo_officer_lines(slug: str) -> list[str]:
+    """What the demo prints so a newcomer knows whom to sign in as."""
+    lines = [f"{demo_officer_email(slug, 'kaicho')} (会長)", f"{demo_officer_email(slug, 'kouhou')} (広報)"]
+    tenant = await find_tenant(slug)
+    han_rows = await tenant.select(Han, Han.name).order_by(Han.position).limit(DEMO_HAN_LEADERS) if tenant else []
+    for number, name in enumerate((row["name"] for row in han_rows), start=1):
+        lines.append(f"{demo_officer_email(slug, f'hancho{number}')} (班長 {name})")
+    return lines
 
 
 # A few notices per demo association, from the 文例 with their blanks filled in.
