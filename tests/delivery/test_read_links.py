@@ -128,3 +128,24 @@ async def test_one_click_unsubscribe_switches_to_paper_and_is_recorded(client, t
     assert again.status_code == 200
     assert await AuditEntry.count().where(AuditEntry.action == "delivery.unsubscribe") == 1
     assert (await client.post("/u/unknown-token-xyz")).status_code == 404
+
+
+async def test_many_confirmations_at_once_are_committed_together_and_each_answered(tenant):
+    import asyncio
+
+    from chonaikai.delivery.receipts import confirm_by_token, open_by_token
+    from tests.delivery.helpers import make_households
+
+    await make_households(tenant, 30, channel="paper")
+    notice = await make_notice(tenant)
+    await create_deliveries(notice)
+    tokens = [row["token"] for row in await Delivery.select(Delivery.token).where(Delivery.notice == notice)]
+    results = await asyncio.gather(
+        *(confirm_by_token(token) for token in tokens),
+        confirm_by_token("no-such-token-1"),
+        *(open_by_token(token) for token in tokens[:5]),
+    )
+    assert results[:30] == [True] * 30 and results[30] is None
+    assert all(view is not None for view in results[31:])
+    rows = await Delivery.select().where(Delivery.notice == notice)
+    assert all(row["confirmed_at"] and row["opened_at"] and row["confirmed_via"] == "web" for row in rows)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -89,9 +90,7 @@ async def open_by_token(token: str, now: datetime | None = None) -> ReadView | N
         return None
     association = await Association.select(Association.name).where(Association.id == row["association"]).first()
     if row["opened_at"] is None:
-        await Delivery.update({Delivery.opened_at: now or datetime.now(UTC)}).where(
-            (Delivery.id == row["id"]) & Delivery.opened_at.is_null()
-        )
+        await receipt_writer().write(OPEN, row["token"], "", now)
     return ReadView(row["id"], row["token"], notice, association["name"] if association else "", row["confirmed_at"])
 
 
@@ -99,16 +98,83 @@ async def confirm_by_token(token: str, via: str = "web", now: datetime | None = 
     """「読みました」: records the first confirmation (idempotent). None: unknown token."""
     if not token or len(token) > 64:
         return None
-    now = now or datetime.now(UTC)
-    exists = await Delivery.select(Delivery.id).where(Delivery.token == token).first()
-    if exists is None:
-        return None
-    await Delivery.raw(
-        "UPDATE delivery SET confirmed_at = {}, confirmed_via = {}, opened_at = COALESCE(opened_at, {}) "
-        "WHERE token = {} AND confirmed_at IS NULL",
-        now, via, now, token,
-    )
-    return True
+    return await receipt_writer().write(CONFIRM, token, via, now)
+
+
+OPEN = "open"
+CONFIRM = "confirm"
+
+
+class ReceiptWriter:
+    """Group commit for read receipts: visits and 「読みました」 arriving together are written in
+    one transaction, and each request is answered only after that commit (so a confirmation is
+    durable when the reader sees 「受け付けました」).
+
+    One transaction per request made SQLite writers queue on its lock (and fail with "database
+    is locked" under load); one per few milliseconds keeps both databases far from their limits.
+    """
+
+    def __init__(self, delay: float = 0.01, max_batch: int = 500) -> None:
+        self.delay = delay
+        self.max_batch = max_batch
+        self.pending: list[tuple[str, str, str, datetime, asyncio.Future]] = []
+        self.flusher: asyncio.Task | None = None
+
+    async def write(self, kind: str, token: str, via: str, now: datetime | None) -> bool | None:
+        future = asyncio.get_running_loop().create_future()
+        self.pending.append((kind, token, via, now or datetime.now(UTC), future))
+        if self.flusher is None or self.flusher.done():
+            self.flusher = asyncio.ensure_future(self._flush_soon())
+        return await future
+
+    async def _flush_soon(self) -> None:
+        await asyncio.sleep(self.delay)
+        while self.pending:
+            batch, self.pending = self.pending[: self.max_batch], self.pending[self.max_batch :]
+            try:
+                found = await self._commit(batch)
+            except Exception as error:  # every waiting request learns it failed
+                for *_, future in batch:
+                    if not future.done():
+                        future.set_exception(error)
+                continue
+            for _, token, _, _, future in batch:
+                if not future.done():
+                    future.set_result(True if token in found else None)
+
+    async def _commit(self, batch: list[tuple[str, str, str, datetime, asyncio.Future]]) -> set[str]:
+        tokens = sorted({token for _, token, *_ in batch})
+        async with write_transaction():
+            rows = await Delivery.select(Delivery.token).where(Delivery.token.is_in(tokens))
+            found = {row["token"] for row in rows}
+            for kind, token, via, now, _ in batch:
+                if token not in found:
+                    continue
+                if kind == CONFIRM:
+                    await Delivery.raw(
+                        "UPDATE delivery SET confirmed_at = {}, confirmed_via = {}, "
+                        "opened_at = COALESCE(opened_at, {}) WHERE token = {} AND confirmed_at IS NULL",
+                        now, via, now, token,
+                    )
+                else:
+                    await Delivery.raw(
+                        "UPDATE delivery SET opened_at = {} WHERE token = {} AND opened_at IS NULL", now, token
+                    )
+        return found
+
+
+_writers: dict[int, ReceiptWriter] = {}
+
+
+def receipt_writer() -> ReceiptWriter:
+    """The writer of this event loop (futures belong to the loop that made them)."""
+    loop_id = id(asyncio.get_running_loop())
+    writer = _writers.get(loop_id)
+    if writer is None:
+        if len(_writers) > 16:  # loops of finished test runs
+            _writers.clear()
+        writer = _writers[loop_id] = ReceiptWriter()
+    return writer
 
 
 # -- one-click unsubscribe (RFC 8058) ------------------------------------------------------
