@@ -144,21 +144,31 @@ class ReceiptWriter:
 
     async def _commit(self, batch: list[tuple[str, str, str, datetime, asyncio.Future]]) -> set[str]:
         tokens = sorted({token for _, token, *_ in batch})
+        # One statement per kind (and way of confirming) for the whole batch; the earliest
+        # request time of each token stands for it (they are milliseconds apart).
+        groups: dict[tuple[str, str], dict[str, datetime]] = {}
+        for kind, token, via, now, _ in batch:
+            group = groups.setdefault((kind, via), {})
+            group[token] = min(now, group.get(token, now))
         async with write_transaction():
             rows = await Delivery.select(Delivery.token).where(Delivery.token.is_in(tokens))
             found = {row["token"] for row in rows}
-            for kind, token, via, now, _ in batch:
-                if token not in found:
+            for (kind, via), times in sorted(groups.items()):
+                wanted = sorted(token for token in times if token in found)
+                if not wanted:
                     continue
+                now = min(times[token] for token in wanted)
+                marks = ", ".join("{}" for _ in wanted)
                 if kind == CONFIRM:
                     await Delivery.raw(
                         "UPDATE delivery SET confirmed_at = {}, confirmed_via = {}, "
-                        "opened_at = COALESCE(opened_at, {}) WHERE token = {} AND confirmed_at IS NULL",
-                        now, via, now, token,
+                        f"opened_at = COALESCE(opened_at, {{}}) WHERE token IN ({marks}) AND confirmed_at IS NULL",
+                        now, via, now, *wanted,
                     )
                 else:
                     await Delivery.raw(
-                        "UPDATE delivery SET opened_at = {} WHERE token = {} AND opened_at IS NULL", now, token
+                        f"UPDATE delivery SET opened_at = {{}} WHERE token IN ({marks}) AND opened_at IS NULL",
+                        now, *wanted,
                     )
         return found
 
@@ -379,9 +389,10 @@ async def tick(
     ).first()
     if row is None:
         return None
-    await tenant.update(
-        Delivery, {Delivery.confirmed_at: now, Delivery.confirmed_via: "officer"}
-    ).where((Delivery.id == row["id"]) & Delivery.confirmed_at.is_null())
+    async with write_transaction():
+        await tenant.update(
+            Delivery, {Delivery.confirmed_at: now, Delivery.confirmed_via: "officer"}
+        ).where((Delivery.id == row["id"]) & Delivery.confirmed_at.is_null())
     [updated] = await households_by_ids(tenant, access, notice_id, [row["id"]])
     return updated
 
