@@ -50,6 +50,8 @@ class ReadView:
     notice: dict[str, Any]
     association_name: str
     confirmed_at: datetime | None
+    tenant: Tenant | None = None
+    attachments: list[Any] = field(default_factory=list)
 
     @property
     def body_html(self) -> Any:
@@ -88,10 +90,50 @@ async def open_by_token(token: str, now: datetime | None = None) -> ReadView | N
     ).where((Notice.id == row["notice"]) & (Notice.association == row["association"])).first()
     if notice is None or notice["status"] not in ("published", "archived"):
         return None
-    association = await Association.select(Association.name).where(Association.id == row["association"]).first()
+    association = await Association.select().where(Association.id == row["association"]).first()
+    if association is None:
+        return None
     if row["opened_at"] is None:
         await receipt_writer().write(OPEN, row["token"], "", now)
-    return ReadView(row["id"], row["token"], notice, association["name"] if association else "", row["confirmed_at"])
+    tenant = Tenant.from_row(association)
+    return ReadView(
+        row["id"], row["token"], notice, association["name"], row["confirmed_at"],
+        tenant=tenant, attachments=await _attachments(tenant, notice["id"]),
+    )
+
+
+async def _attachments(tenant: Tenant, notice_id: int) -> list[Any]:
+    try:
+        from chonaikai.notices.attachments import list_attachments  # type: ignore[import-not-found]
+    except ImportError:
+        return []
+    return await list_attachments(tenant, notice_id)
+
+
+async def attachment_by_token(token: str, attachment_id: int) -> tuple[dict[str, Any], bytes] | None:
+    """A file of the notice behind a read link (and of no other notice)."""
+    if not token or len(token) > 64:
+        return None
+    row = await Delivery.select(Delivery.notice, Delivery.association).where(Delivery.token == token).first()
+    if row is None:
+        return None
+    notice = await Notice.select(Notice.status).where(
+        (Notice.id == row["notice"]) & (Notice.association == row["association"])
+    ).first()
+    association = await Association.select().where(Association.id == row["association"]).first()
+    if notice is None or notice["status"] not in ("published", "archived") or association is None:
+        return None
+    try:
+        from chonaikai.notices.attachments import find_attachment, read_attachment  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    attachment = await find_attachment(Tenant.from_row(association), row["notice"], attachment_id)
+    if attachment is None:
+        return None
+    try:
+        return attachment, await read_attachment(attachment)
+    except FileNotFoundError:
+        return None
 
 
 async def confirm_by_token(token: str, via: str = "web", now: datetime | None = None) -> bool | None:
