@@ -16,6 +16,7 @@ from litestar.static_files import create_static_files_router
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from chonaikai import __version__
+from chonaikai.accounts.menu import load_principal_for_pages
 from chonaikai.accounts.officer_routes import router as officers_router
 from chonaikai.accounts.principal import provide_principal
 from chonaikai.accounts.routes import router as accounts_router
@@ -110,6 +111,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         template_config=template_config(),
         plugins=[HTMXPlugin()],
         dependencies={"principal": Provide(provide_principal)},
+        before_request=load_principal_for_pages,
         middleware=[session_config(secure=not settings.is_dev).middleware],
         stores={"sessions": DatabaseStore()},
         csrf_config=CSRFConfig(

@@ -33,7 +33,15 @@ GLOBAL_PREFIXES = (
 
 def template_config(directory: Path = TEMPLATES_DIR) -> TemplateConfig:
     def configure(engine: Engine) -> None:
-        engine.engine.globals.update(htmx_file=HTMX_FILE, text_size_cookie=TEXT_SIZE_COOKIE)
+        from chonaikai.accounts.menu import association_menu, current_principal, role_summary
+
+        engine.engine.globals.update(
+            htmx_file=HTMX_FILE,
+            text_size_cookie=TEXT_SIZE_COOKIE,
+            current_principal=current_principal,
+            association_menu=association_menu,
+            role_summary=role_summary,
+        )
         engine.engine.trim_blocks = True
         engine.engine.lstrip_blocks = True
 

@@ -68,3 +68,19 @@ class AuditEntry(Table, tablename="audit_entry"):
     action = Varchar(length=50)
     detail = Text(default="")
     created_at = Timestamptz(index=True)
+
+
+class ApiToken(Table, tablename="api_token"):
+    """A bearer token for officers' tools: one role in one association (and a 班 for 班長).
+
+    Created by operators (`chonaikai token create`); only a hash is stored.
+    """
+
+    association = ForeignKey(Association, null=False, on_delete=OnDelete.cascade, index=True)
+    role = Varchar(length=20)
+    han = ForeignKey(Han, null=True, on_delete=OnDelete.cascade)
+    token_hash = Varchar(length=64, unique=True, index=True)
+    label = Varchar(length=100, default="")
+    created_at = Timestamptz()
+    last_used_at = Timestamptz(null=True, default=None)
+    revoked_at = Timestamptz(null=True, default=None)

@@ -69,7 +69,7 @@ async def line_go(request: Request, value: FromPath[str]) -> Redirect | Template
     if target:
         return Redirect(path=f"/r/{target}", status_code=303)
     association = await Association.select(Association.slug).where(Association.id == household["association"]).first()
-    return Redirect(path=f"/a/{association['slug']}/", status_code=303)
+    return Redirect(path=f"/a/{association['slug']}/my", status_code=303)  # the household's own page
 
 
 line_router = Router(path="/line", route_handlers=[line_webhook, line_go])
