@@ -704,11 +704,11 @@ def _bucket_time(value: Any) -> datetime:
     return datetime.fromisoformat(f"{value}:00:00").replace(tzinfo=UTC)
 
 
-def chart_svg(points: list[dict[str, Any]], width: int = 640, height: int = 240) -> dict[str, Any]:
+def chart_svg(points: list[dict[str, Any]], width: int = 560, height: int = 260) -> dict[str, Any]:
     """Coordinates for an inline SVG line chart drawn by the template (no JavaScript)."""
     if not points:
         return {"empty": True}
-    pad_left, pad_bottom, pad_top, pad_right = 56, 36, 16, 16
+    pad_left, pad_bottom, pad_top, pad_right = 64, 40, 16, 16
     plot_w, plot_h = width - pad_left - pad_right, height - pad_top - pad_bottom
     start, end = points[0]["time"], points[-1]["time"]
     span = max((end - start).total_seconds(), 3600.0)
