@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench clean screenshots
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,6 +17,10 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# Phone screenshots for the README from the demo data (needs chromium: apt-get install -y chromium fonts-noto-cjk).
+screenshots: $(STAMP)
+	$(BIN)/python -m tests.browser.make_screenshots
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

@@ -38,7 +38,7 @@ from chonaikai.tenancy.tables import Association, City  # noqa: E402
 SLUG = "bench-outbox"
 
 
-async def setup(n: int) -> tuple[int, int]:
+async def setup(n: int, channels: tuple[str, ...] = ("email", "paper", "line", "email")) -> tuple[int, int]:
     now = datetime.now(UTC)
     await cleanup()
     city = City(slug=SLUG, name="ベンチ市", municipality_code="999991", updated_at=now)
@@ -47,9 +47,9 @@ async def setup(n: int) -> tuple[int, int]:
     await association.save()
     han = Han(association=association.id, name="1班")
     await han.save()
-    channels = ("email", "paper", "line", "email")
     rows = [
-        (association.id, han.id, f"世帯{i}", channels[i % 4], f"h{i}@example.jp", False, now, now) for i in range(n)
+        (association.id, han.id, f"世帯{i}", channels[i % len(channels)], f"h{i}@example.jp", False, now, now)
+        for i in range(n)
     ]
     await bulk(
         "household",

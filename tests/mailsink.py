@@ -55,8 +55,11 @@ class Envelope:
 class MailSink:
     """The SMTP handler and the test's view of what arrived."""
 
-    def __init__(self, port: int | None = None, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self, port: int | None = None, host: str = "127.0.0.1", login: tuple[str, str] | None = None
+    ) -> None:
         self.host = host
+        self.login = login  # (user, password) the server insists on, if any
         self.port = port or free_port()
         self.messages: list[EmailMessage] = []
         self.envelopes: list[Envelope] = []
@@ -119,7 +122,14 @@ class MailSink:
         return list(self.messages)
 
     def start(self) -> MailSink:
-        self._controller = Controller(self, hostname=self.host, port=self.port, ready_timeout=5)
+        extra = {}
+        if self.login is not None:
+            extra = {
+                "auth_required": True,
+                "auth_require_tls": False,  # loopback only; real servers get STARTTLS or TLS
+                "authenticator": self._authenticate,
+            }
+        self._controller = Controller(self, hostname=self.host, port=self.port, ready_timeout=5, **extra)
         self._controller.start()
         return self
 
@@ -128,6 +138,14 @@ class MailSink:
         if self._controller is not None:
             self._controller.stop()
             self._controller = None
+
+    def _authenticate(self, server, session, envelope, mechanism, auth_data):
+        from aiosmtpd.smtp import AuthResult, LoginPassword
+
+        ok = isinstance(auth_data, LoginPassword) and (
+            auth_data.login.decode(), auth_data.password.decode()
+        ) == self.login
+        return AuthResult(success=ok, handled=False)  # let aiosmtpd answer 535 on failure
 
     @property
     def running(self) -> bool:

@@ -139,3 +139,19 @@ async def test_security_headers_on_every_page(client, tenant):
         csp = response.headers["content-security-policy"]
         assert "script-src 'self'" in csp and "unsafe-inline" not in csp
         assert response.headers["x-content-type-options"] == "nosniff"
+
+
+async def test_tenant_cache_reuses_a_lookup_for_its_ttl_and_never_caches_unknown_slugs(city):
+    from chonaikai.tenancy.logic import TenantCache
+    from chonaikai.tenancy.tables import Association
+
+    cache = TenantCache(ttl=60)
+    assert await cache.get("later") is None
+    await make_association(city, slug="later", name="後から町内会")
+    first = await cache.get("later")
+    assert first is not None and first.city["slug"] == city["slug"]
+    await Association.update({Association.name: "改名町内会"}).where(Association.slug == "later")
+    assert (await cache.get("later")).name == "後から町内会"  # within the TTL
+    assert (await TenantCache(ttl=0).get("later")).name == "改名町内会"
+    cache.clear()
+    assert (await cache.get("later")).name == "改名町内会"

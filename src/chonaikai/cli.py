@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import logging
+import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -29,9 +32,12 @@ def command(name: str, help_text: str, arguments: Callable[[argparse.ArgumentPar
 async def migrate() -> None:
     from piccolo.apps.migrations.commands.forwards import run_forwards
 
-    # Piccolo prints a heading per app; our operators only need the result.
-    result = await run_forwards(app_name="all")
+    # Piccolo prints a heading per app; our operators only need the result (or all of it on failure).
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        result = await run_forwards(app_name="all")
     if not result.success:
+        sys.stdout.write(printed.getvalue())
         raise RuntimeError(f"migration failed: {result.message}")
 
 
@@ -73,19 +79,21 @@ def _serve_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def serve(host: str, port: int, workers: int = 1) -> None:
-    import uvicorn
+    # Granian: measured here on a template page, p99 20 ms where uvicorn reached 234 ms at 64
+    # connections (docs/performance.md, bench/pages.py). Fly's proxy adds Fly-Client-IP, which
+    # the app reads itself (CHONAIKAI_BEHIND_PROXY), so no proxy-header parsing is needed here.
+    from granian import Granian
+    from granian.constants import Interfaces
 
-    uvicorn.run(
+    Granian(
         "chonaikai.app:create_asgi_app",
         factory=True,
-        host=host,
+        address=host,
         port=port,
         workers=workers,
-        proxy_headers=get_settings().behind_proxy,
-        forwarded_allow_ips="*" if get_settings().behind_proxy else None,
-        log_level="info",
-        access_log=False,
-    )
+        interface=Interfaces.ASGI,
+        log_access=False,
+    ).serve()
 
 
 @command("serve", "ウェブサーバーを動かす (run the web server)", _serve_arguments)
@@ -117,10 +125,13 @@ def run_demo(args: argparse.Namespace) -> int:
 
     from chonaikai.demo import (
         demo_officer_email,
+        demo_officer_lines,
         load_demo_city_staff,
+        load_demo_notices,
         load_demo_officers,
         load_demo_roster,
     )
+    from chonaikai.line.demo import link_demo_households, start_fake_line
     from chonaikai.mail.catcher import start_demo_mail
     from chonaikai.tenancy.tenant_files import sync_tenants
 
@@ -133,17 +144,22 @@ def run_demo(args: argparse.Namespace) -> int:
     # No mail server named: catch the demo's e-mails on loopback and show them at /dev/mail.
     catcher = start_demo_mail()
     settings = get_settings()
+    line_preview = start_fake_line(browser_host, args.port)
 
-    async def prepare() -> None:
+    async def prepare() -> list[str]:
         await migrate()
         await sync_tenants(settings.tenants_dir)
         await load_demo_roster(settings.tenants_dir)
         await load_demo_officers(settings.tenants_dir)
         city_staff.extend(await load_demo_city_staff(settings.tenants_dir))
+        if line_preview:
+            await link_demo_households()
+        await load_demo_notices(settings.tenants_dir)
+        return await demo_officer_lines("sakuragaoka")
 
     city_staff: list[tuple[str, str]] = []
 
-    run_with_database(prepare())
+    officer_lines = run_with_database(prepare())
     print()
     print("  電子町内会 chonaikai — demo")
     print(f"  Open {url} in your browser (ブラウザで開いてください)")
@@ -156,14 +172,55 @@ def run_demo(args: argparse.Namespace) -> int:
     else:
         print(f"  E-mail goes to the SMTP server {settings.smtp_host}:{settings.smtp_port}")
     print(f"  An association homepage: {url}a/sakuragaoka/")
+    if line_preview:
+        print(f"  LINE preview (fake LINE server): {line_preview}")
+    print("  Demo officers of sakuragaoka (other demo associations: same names with their slug):")
+    for line in officer_lines:
+        print(f"    {line}")
     print("  Stop with Ctrl+C")
     print()
+    # The delivery worker runs beside the server, so published notices really go out.
+    worker = start_demo_worker()
     try:
         serve(args.host, args.port, args.workers)
     finally:
+        stop_demo_worker(worker)
         if catcher is not None:
             catcher[0].stop()
     return 0
+
+
+def start_demo_worker():
+    return subprocess.Popen([sys.executable, "-m", "chonaikai", "worker"])
+
+
+def stop_demo_worker(process) -> None:
+    process.terminate()  # SIGTERM: the worker finishes its batch and lets go of its lock
+    try:
+        process.wait(timeout=40)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def _roster_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="roster_command", required=True, metavar="import|export")
+    imp = sub.add_parser("import", help="import a roster CSV (all rows or none)")
+    imp.add_argument("slug", help="association slug")
+    imp.add_argument("file", type=Path, help="CSV file (UTF-8, UTF-8 with BOM or Shift_JIS)")
+    imp.add_argument("--dry-run", action="store_true", help="check and show what would change; write nothing")
+    imp.add_argument("--create-han", action="store_true", help="create 班 that do not exist yet")
+    exp = sub.add_parser("export", help="write the roster as CSV (UTF-8 with BOM) to stdout")
+    exp.add_argument("slug", help="association slug")
+    exp.add_argument("--han", default="", help="only this 班 (its name)")
+
+
+@command("roster", "名簿のCSVを取り込む・書き出す (roster CSV import and export)", _roster_arguments)
+def run_roster(args: argparse.Namespace) -> int:
+    from chonaikai.roster.cli import export_roster, import_roster
+
+    if args.roster_command == "import":
+        return run_with_database(import_roster(args.slug, args.file, dry_run=args.dry_run, create_han=args.create_han))
+    return run_with_database(export_roster(args.slug, han=args.han))
 
 
 def build_parser() -> argparse.ArgumentParser:

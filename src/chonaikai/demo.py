@@ -102,6 +102,8 @@ async def load_demo_roster(directory: Path) -> list[str]:
 # Demo officers, one set per demo association: sign in with these on /signin and open the
 # e-mailed link in the demo mailbox (/dev/mail). example.jp is reserved: nobody real gets mail.
 DEMO_OFFICERS = (("kaicho", "chair", "見本 太郎"), ("kouhou", "editor", "仮野 花子"))
+# And a 班長 for each of the first DEMO_HAN_LEADERS 班: {slug}-hancho1@example.jp, …
+DEMO_HAN_LEADERS = 2
 
 
 def demo_officer_email(slug: str, local: str) -> str:
@@ -109,7 +111,7 @@ def demo_officer_email(slug: str, local: str) -> str:
 
 
 async def load_demo_officers(directory: Path) -> list[str]:
-    """Give every demo association a 会長 and a 広報 account (idempotent)."""
+    """Give every demo association a 会長, a 広報 and a 班長 for its first 班 (idempotent)."""
     from chonaikai.accounts.signin import get_or_create_account
     from chonaikai.accounts.tables import RoleGrant
 
@@ -125,9 +127,63 @@ async def load_demo_officers(directory: Path) -> list[str]:
             if not await tenant.count(RoleGrant).where((RoleGrant.account == account_id) & (RoleGrant.role == role)):
                 await tenant.new(RoleGrant, account=account_id, role=role, created_at=datetime.now(UTC)).save()
             emails.append(email)
+        han_rows = await tenant.select(Han, Han.id, Han.name).order_by(Han.position).limit(DEMO_HAN_LEADERS)
+        for number, han in enumerate(han_rows, start=1):
+            email = demo_officer_email(spec.slug, f"hancho{number}")
+            account_id = await get_or_create_account(email, f"見本 {han['name']}班長")
+            if not await tenant.count(RoleGrant).where((RoleGrant.account == account_id) & (RoleGrant.role == "han_leader")):
+                await tenant.new(
+                    RoleGrant, account=account_id, role="han_leader", han=han["id"], created_at=datetime.now(UTC)
+                ).save()
+            emails.append(email)
     return emails
 
 
+async def demo_officer_lines(slug: str) -> list[str]:
+    """What the demo prints so a newcomer knows whom to sign in as."""
+    lines = [f"{demo_officer_email(slug, 'kaicho')} (会長)", f"{demo_officer_email(slug, 'kouhou')} (広報)"]
+    tenant = await find_tenant(slug)
+    han_rows = await tenant.select(Han, Han.name).order_by(Han.position).limit(DEMO_HAN_LEADERS) if tenant else []
+    for number, name in enumerate((row["name"] for row in han_rows), start=1):
+        lines.append(f"{demo_officer_email(slug, f'hancho{number}')} (班長 {name})")
+    return lines
+
+
+# A few notices per demo association, from the 文例 with their blanks filled in.
+DEMO_NOTICES = (
+    ("issei-seisou", "public", False, {"日時": "12月6日（日）午前8時から9時", "集合場所": "第一公園",
+                                       "持ち物": "軍手、ごみ袋", "雨天の場合": "12月13日（日）に延期"}),
+    ("soukai", "members", True, {"日時": "1月25日（日）午後2時から", "場所": "町内会館 2階",
+                                 "議題": "令和8年度の事業計画と予算", "出欠の締め切り": "1月18日（日）"}),
+    ("bouhan", "public", False, {"内容": "夜間の空き巣が近くの町で続いています。戸締まりをお願いします。"}),
+)
+
+
+async def load_demo_notices(directory: Path) -> list[int]:
+    """Publish the demo notices of every demo association that has none yet (idempotent)."""
+    from chonaikai.notices.logic import NoticeInput, create_notice, publish_notice
+    from chonaikai.notices.ready_texts import get_ready_text
+    from chonaikai.notices.tables import Notice
+
+    _, associations = read_tenant_dir(directory)
+    published = []
+    for spec in associations:
+        tenant = await find_tenant(spec.slug)
+        if not spec.demo or tenant is None or await tenant.count(Notice) > 0:
+            continue
+        for name, visibility, needs_confirmation, blanks in DEMO_NOTICES:
+            text = get_ready_text(name)
+            if text is None:
+                continue
+            title, body = text.fill(blanks)
+            values = NoticeInput(
+                title=title, body=body, category=text.category, visibility=visibility,
+                needs_confirmation=needs_confirmation,
+            )
+            notice_id = await create_notice(tenant, values, author_title="会長")
+            await publish_notice(tenant, notice_id)
+            published.append(notice_id)
+    return published
 def demo_city_staff_email(city_slug: str) -> str:
     return f"{city_slug}-shokuin@example.jp"
 

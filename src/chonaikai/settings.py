@@ -47,6 +47,7 @@ class Settings:
     delivery_retry_seconds: int = 60
     sqlite_read_connections: int = 4
     behind_proxy: bool = False
+    tenant_cache_seconds: int = 5
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -111,6 +112,11 @@ DOCUMENTED = {
         "behind_proxy",
         "1 when behind Fly's proxy: client address from Fly-Client-IP",
         "0",
+    ),
+    "CHONAIKAI_TENANT_CACHE_SECONDS": (
+        "tenant_cache_seconds",
+        "how long a web process reuses an association it looked up (0: never)",
+        "5",
     ),
 }
 
@@ -217,6 +223,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         )
     if (raw := get("CHONAIKAI_BEHIND_PROXY")) is not None:
         values["behind_proxy"] = _bool("CHONAIKAI_BEHIND_PROXY", raw)
+    if (raw := get("CHONAIKAI_TENANT_CACHE_SECONDS")) is not None:
+        values["tenant_cache_seconds"] = _int("CHONAIKAI_TENANT_CACHE_SECONDS", raw, minimum=0, maximum=3600)
 
     for name, attr in (("CHONAIKAI_TENANTS_DIR", "tenants_dir"), ("CHONAIKAI_UPLOAD_DIR", "upload_dir")):
         if (raw := get(name)) is not None:

@@ -42,6 +42,10 @@ async def test_publish_send_read_confirm_and_see_it(client, tenant, mail_sink):
 
     officer = await sign_in_as(client, "han@example.jp", Role.CHAIR, tenant)
     assert officer
+    # The paper household is on the paper-only print sheet; the e-mail ones are not.
+    sheet = await client.get(f"/a/{tenant.slug}/notices/{notice}/print?han=all&paper=1")
+    assert sheet.status_code == 200
+    assert "紙の家" in sheet.text and "メール1" not in sheet.text
     tick = await client.post(
         f"/a/{tenant.slug}/notices/{notice}/receipts/{paper['id']}/tick", headers=await csrf_headers(client)
     )

@@ -293,3 +293,25 @@ async def test_worker_publishes_scheduled_notices_that_came_due(tenant, mail_sin
     await Worker([EmailChannel()], clock=clock).run(once=True)
     assert (await Notice.select(Notice.status).where(Notice.id == notice).first())["status"] == "published"
     assert len(mail_sink.messages) == 2
+
+
+@pytest.mark.skipif("__import__('chonaikai.db', fromlist=['x']).is_postgres()")
+async def test_sqlite_lock_is_renewed_during_a_long_round(tenant):
+    from chonaikai.delivery.tables import WorkerLock
+
+    await make_households(tenant, 6)
+    notice = await make_notice(tenant)
+    await create_deliveries(notice)
+    clock = Clock()
+    start = clock.now
+    seen = []
+
+    class Slow(RecordingChannel):
+        async def send(self, batch):
+            clock.advance(20)  # each batch takes 20 s of a 30 s lease
+            seen.append((await WorkerLock.select().first())["lease_until"])
+            return await super().send(batch)
+
+    await Worker([Slow(batch_size=1)], clock=clock, lease_seconds=30, lanes=1).run(once=True)
+    assert len(seen) == 6
+    assert max(seen) > start + timedelta(seconds=30 + 60)  # moved on with the work

@@ -1,5 +1,7 @@
 import asyncio
 
+import pytest
+
 from chonaikai.mail.compose import NoticeMail, signin_message
 from chonaikai.mail.smtp import SMTPSender, send_one
 from chonaikai.settings import get_settings
@@ -79,3 +81,25 @@ async def test_send_one_uses_the_settings(mail_sink):
     result = await send_one("hanako@example.jp", signin_message("hanako@example.jp", "http://testserver/signin/S"))
     assert result.ok
     assert "http://testserver/signin/S" in text_of(mail_sink.to("hanako@example.jp")[0])
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+async def test_login_and_a_wrong_password():
+    from dataclasses import replace
+
+    from tests.mailsink import MailSink
+
+    sink = MailSink(login=("chonaikai", "s3cret")).start()
+    try:
+        good = replace(get_settings(), smtp_port=sink.port, smtp_user="chonaikai", smtp_password="s3cret")
+        async with SMTPSender(good) as sender:
+            assert all(r.ok for r in await sender.send_many(batch(3)))
+        assert len(sink.messages) == 3
+        # A wrong password is our fault, not the households': temporary, so they are retried later.
+        bad = replace(good, smtp_password="wrong")
+        async with SMTPSender(bad) as sender:
+            results = await sender.send_many(batch(3))
+        assert all(r.temporary for r in results) and "not usable" in results[0].error
+        assert len(sink.messages) == 3
+    finally:
+        sink.stop()

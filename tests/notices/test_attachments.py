@@ -143,3 +143,26 @@ async def test_at_most_ten_files_per_notice(tenant):
         await files.add_attachment(tenant, notice_id, f"{i}.png", PNG)
     with pytest.raises(files.AttachmentRefused, match="10個まで"):
         await files.add_attachment(tenant, notice_id, "11.png", PNG)
+
+
+async def test_a_plain_browser_form_upload_without_javascript(client, tenant):
+    # No CSRF header: the token travels in the multipart form, as a browser without htmx sends it.
+    notice_id = await post_notice(tenant)
+    await sign_in_officer(client, tenant)
+    token = (await csrf_headers(client))["x-chonaikai-csrf"]
+    response = await client.post(
+        f"/a/sakura/notices/{notice_id}/attachments",
+        data={"_csrf_token": token},
+        files={"file": ("a.pdf", PDF, "application/pdf")},
+    )
+    assert response.status_code == 303
+    huge = b"%PDF-" + b"0" * (files.MAX_REQUEST_BYTES + 1024)
+    response = await client.post(
+        f"/a/sakura/notices/{notice_id}/attachments",
+        data={"_csrf_token": token},
+        files={"file": ("huge.pdf", huge, "application/pdf")},
+        headers={"accept": "text/html"},
+    )
+    assert response.status_code == 413
+    assert "ファイルが大きすぎます" in response.text
+    assert await tenant.count(Attachment) == 1

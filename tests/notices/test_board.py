@@ -21,6 +21,10 @@ async def test_newest_first_with_urgent_and_pinned_on_top(tenant):
     await post_notice(tenant, "新しいお知らせ", now=T0 + timedelta(days=3))
     board = await logic.list_notices(tenant, logic.Viewer(authenticated=True, member=True, officer=True))
     assert titles(board) == ["急ぎのお知らせ", "大切なお知らせ", "新しいお知らせ", "古いお知らせ"]
+    viewer = logic.Viewer(authenticated=True, member=True, officer=True)
+    assert titles(await logic.list_notices(tenant, viewer, q="お知らせ")) == titles(board)  # searching keeps the order
+    second = await logic.list_notices(tenant, viewer, per_page=3, page=2)
+    assert titles(second) == ["古いお知らせ"] and not second.has_next
 
 
 async def test_search_finds_japanese_words_inside_title_and_body(client, tenant):
@@ -78,11 +82,16 @@ async def test_pages(client, tenant):
     for i in range(25):
         await post_notice(tenant, f"お知らせ{i:02d}", visibility="public", now=T0 + timedelta(hours=i))
     first = await client.get("/a/sakura/notices/")
-    assert "お知らせ24" in first.text and "お知らせ04" not in first.text and "1 / 2 ページ" in first.text
+    assert "お知らせ24" in first.text and "お知らせ04" not in first.text and "1ページ目" in first.text
+    assert "次のページ" in first.text and "前のページ" not in first.text
     second = await client.get("/a/sakura/notices/", params={"page": 2})
     assert "お知らせ04" in second.text and "お知らせ24" not in second.text
+    assert "次のページ" not in second.text and "前のページ" in second.text
     beyond = await client.get("/a/sakura/notices/", params={"page": 99})
-    assert beyond.status_code == 200 and "お知らせ00" in beyond.text
+    assert beyond.status_code == 200 and "最初のページへ" in beyond.text
+    # Searching counts the matches, so it knows the number of pages.
+    found = await client.get("/a/sakura/notices/", params={"q": "お知らせ", "page": 99})
+    assert "25件" in found.text and "2 / 2 ページ" in found.text and "お知らせ00" in found.text
 
 
 async def test_unread_is_marked_per_household_until_opened(client, tenant):

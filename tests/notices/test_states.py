@@ -229,3 +229,63 @@ async def test_categories_are_configurable_per_association(client, tenant, city)
     response = await client.post("/a/sakura/notices/categories", data={"categories": "  \n"}, headers=headers)
     assert response.status_code == 400 and "ひとつ以上" in response.text
     assert await logic.categories(tenant) == ["行事", "子ども会"]
+
+
+async def test_widening_the_audience_after_publishing_reaches_the_new_households(tenant):
+    await make_household(tenant, "一班さん", han="1班")
+    await make_household(tenant, "二班さん", han="2班")
+    notice_id = await post_notice(tenant, "1班の当番", han=["1班"])
+    assert await deliveries(tenant, notice_id) == 1
+    form = logic.form_from_notice(await logic.get_notice(tenant, notice_id))
+    form.audience, form.han_ids = "all", []
+    await logic.update_notice(tenant, notice_id, form)
+    assert await deliveries(tenant, notice_id) == 2
+
+
+async def test_officer_tools_on_the_notice_page(client, tenant):
+    from tests.auth import sign_in_as
+    from tests.notices.helpers import han_id
+
+    notice_id = await post_notice(tenant, "総会")
+    await sign_in_as(client, "hancho@example.jp", Role.HAN_LEADER, tenant, han_id=await han_id(tenant, "1班"))
+    page = await client.get(f"/a/sakura/notices/{notice_id}")
+    assert f"/a/sakura/notices/{notice_id}/print" in page.text  # 班長 prints the 回覧板 of their 班
+    assert f"/a/sakura/notices/{notice_id}/receipts" in page.text
+    assert f"/a/sakura/notices/{notice_id}/edit" not in page.text  # but does not post
+
+
+async def test_a_ready_text_with_unfilled_marks_is_not_published(client, tenant):
+    await sign_in_officer(client, tenant)
+    headers = {"x-chonaikai-csrf": client.cookies["chonaikai_csrf"]}
+    form = {"title": "一斉清掃のお知らせ", "body": "日時：【日時】\n場所：公園", "category": "行事",
+            "audience": "all", "visibility": "members", "action": "publish"}
+    response = await client.post("/a/sakura/notices/new", data=form, headers=headers)
+    assert response.status_code == 400 and "【日時】 がまだ書きかえられていません" in response.text
+    assert await tenant.count(Notice) == 0
+    response = await client.post("/a/sakura/notices/new", data={**form, "action": "draft"}, headers=headers)
+    assert response.status_code == 303  # a draft may keep them
+    form["body"] = "日時：12月7日\n【重要】場所：公園"  # brackets that are not a 文例 placeholder are fine
+    response = await client.post("/a/sakura/notices/new", data=form, headers=headers)
+    assert response.status_code == 303
+
+
+async def test_deleting_a_draft_from_its_page(client, tenant):
+    notice_id = await post_notice(tenant, publish=False)
+    await sign_in_officer(client, tenant)
+    page = await client.get(f"/a/sakura/notices/{notice_id}")
+    assert 'value="delete"' in page.text
+    response = await client.post(
+        f"/a/sakura/notices/{notice_id}/state", data={"action": "delete"}, headers={"x-chonaikai-csrf": client.cookies["chonaikai_csrf"]}
+    )
+    assert response.status_code == 303 and response.headers["location"] == "/a/sakura/notices/"
+    assert await tenant.count(Notice) == 0
+
+
+async def test_publishing_a_draft_with_unfilled_marks_from_its_page_is_refused(client, tenant):
+    notice_id = await post_notice(tenant, publish=False, body="場所：【集合場所】")
+    await sign_in_officer(client, tenant)
+    response = await client.post(
+        f"/a/sakura/notices/{notice_id}/state", data={"action": "publish"}, headers={"x-chonaikai-csrf": client.cookies["chonaikai_csrf"]}
+    )
+    assert response.status_code == 409 and "【集合場所】 がまだ書きかえられていません" in response.text
+    assert await status_of(tenant, notice_id) == "draft"

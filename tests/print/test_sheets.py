@@ -154,8 +154,16 @@ async def test_body_is_escaped_and_attachments_listed(client, tenant):
     )
     await sign_in_as(client, "chair@example.jp", Role.CHAIR, tenant)
     html = (await client.get(url(town, han=town.han["1班"]))).text
-    assert "<script>alert" not in html and "<img src=x" not in html
+    assert "alert(1)" not in html.replace("&lt;script&gt;alert(1)", "") and "<img" not in html
     assert "地図.pdf（PDF・1.5MB）" in html
+
+
+async def test_body_markdown_is_rendered_as_on_the_board(client, tenant):
+    town = await make_town(tenant, body="**持ち物**\n\n- 軍手\n- ごみ袋")
+    await sign_in_as(client, "chair@example.jp", Role.CHAIR, tenant)
+    html = (await client.get(url(town, han=town.han["1班"]))).text
+    assert "<strong>持ち物</strong>" in html
+    assert "<li>軍手</li>" in html and "<li>ごみ袋</li>" in html
 
 
 async def test_page_has_no_navigation_and_links_print_css(client, town):

@@ -58,6 +58,14 @@ async def test_member_adds_and_removes_family(client, tenant, roster):
 
 
 async def test_member_downloads_everything_stored(client, tenant, roster):
+    from chonaikai.accounts.principal import Principal
+    from chonaikai.roster import logic
+
+    await cards.issue_card(tenant, Principal(), roster["hanako"]["id"])  # someone else's card
+    await cards.issue_card(tenant, Principal(), roster["taro"]["id"])
+    await AuditEntry.delete(force=True)
+    await logic.audit(tenant, None, "household.moved_back", "", roster["taro"]["id"])
+    await logic.audit(tenant, None, "household.update", "", roster["hanako"]["id"])
     await member(client, tenant, roster["taro"])
     response = await client.get("/a/sakura/my/data.json")
     assert response.status_code == 200 and "attachment" in response.headers["content-disposition"]
@@ -65,6 +73,8 @@ async def test_member_downloads_everything_stored(client, tenant, roster):
     assert data["household"]["世帯主"] == "見本 太郎" and data["household"]["メール"] == "taro@example.jp"
     assert data["household"]["連絡方法"] == "メール"
     assert "仮野" not in response.text
+    assert [item["内容"] for item in data["history"]] == ["household.moved_back"]
+    assert len(data["sign_in_cards"]) == 1
 
 
 async def test_member_of_another_association_is_refused_here(client, tenant, roster, other):

@@ -15,7 +15,9 @@ from datetime import UTC, datetime, timedelta
 from chonaikai.accounts.roles import ASSOCIATION_ROLES, Role
 from chonaikai.accounts.signin import hash_secret
 from chonaikai.accounts.tables import ApiToken
-from chonaikai.tenancy.tables import Association, City
+from chonaikai.roster.tables import Han
+from chonaikai.tenancy.logic import find_tenant
+from chonaikai.tenancy.tables import City
 
 TOKEN_PREFIX = "ckt_"
 # Writing last_used_at on every call would make each API read a write; once a minute is enough.
@@ -33,7 +35,12 @@ class CreatedToken:
 
 
 async def create_token(
-    *, role: str, city_slug: str | None = None, association_slug: str | None = None, label: str = ""
+    *,
+    role: str,
+    city_slug: str | None = None,
+    association_slug: str | None = None,
+    han_name: str | None = None,
+    label: str = "",
 ) -> CreatedToken:
     if (city_slug is None) == (association_slug is None):
         raise TokenError("give exactly one of --city or --association")
@@ -41,7 +48,7 @@ async def create_token(
         role_value = Role(role)
     except ValueError:
         raise TokenError(f"unknown role {role!r}; one of: {', '.join(r.value for r in Role)}") from None
-    city_id = association_id = None
+    city_id = association_id = han_id = None
     if city_slug is not None:
         if role_value != Role.CITY_STAFF:
             raise TokenError("a city token has the role city_staff")
@@ -51,11 +58,20 @@ async def create_token(
         city_id = row["id"]
     else:
         if role_value not in ASSOCIATION_ROLES or role_value == Role.MEMBER:
-            raise TokenError("an association token has an officer role (chair, vice_chair, treasurer, editor)")
-        row = await Association.select(Association.id).where(Association.slug == association_slug).first()
-        if row is None:
+            raise TokenError(
+                "an association token has an officer role (chair, vice_chair, treasurer, editor, han_leader)"
+            )
+        tenant = await find_tenant(association_slug)
+        if tenant is None:
             raise TokenError(f"no association {association_slug!r}")
-        association_id = row["id"]
+        association_id = tenant.id
+        if role_value == Role.HAN_LEADER:
+            if not han_name:
+                raise TokenError("a han_leader token needs --han (the 班's name)")
+            han = await tenant.select(Han, Han.id).where(Han.name == han_name).first()
+            if han is None:
+                raise TokenError(f"no 班 {han_name!r} in {association_slug!r}")
+            han_id = han["id"]
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     rows = await ApiToken.insert(
         ApiToken(
@@ -64,6 +80,7 @@ async def create_token(
             role=str(role_value),
             city=city_id,
             association=association_id,
+            han=han_id,
             created_at=datetime.now(UTC),
         )
     ).returning(ApiToken.id)

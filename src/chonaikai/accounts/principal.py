@@ -144,7 +144,7 @@ async def principal_from_bearer(authorization: str) -> Principal:
     row = await find_token(secret.strip())
     if row is None:
         raise NotAuthorizedException("トークンが正しくないか、無効です (invalid or revoked token)")
-    grant = Grant(role=Role(row["role"]), association_id=row["association"], city_id=row["city"])
+    grant = Grant(role=Role(row["role"]), association_id=row["association"], city_id=row["city"], han_id=row["han"])
     return Principal(display_name=row["label"] or f"API token {row['id']}", grants=(grant,))
 
 

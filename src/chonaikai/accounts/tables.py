@@ -71,7 +71,8 @@ class AuditEntry(Table, tablename="audit_entry"):
 
 
 class ApiToken(Table, tablename="api_token"):
-    """A bearer token for another system (a city's or an association's), acting with one role.
+    """A bearer token for another system (a city's or an association's), acting with one role
+    in one city or one association (and one 班 for a 班長 token).
 
     Only a hash of the secret is stored; the secret is shown once when the token is made.
     """
@@ -81,6 +82,7 @@ class ApiToken(Table, tablename="api_token"):
     role = Varchar(length=20)
     association = ForeignKey(Association, null=True, on_delete=OnDelete.cascade, index=True)
     city = ForeignKey(City, null=True, on_delete=OnDelete.cascade, index=True)
+    han = ForeignKey(Han, null=True, on_delete=OnDelete.cascade)
     created_at = Timestamptz()
     last_used_at = Timestamptz(null=True, default=None)
     revoked = Boolean(default=False)

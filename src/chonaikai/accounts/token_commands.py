@@ -15,7 +15,8 @@ def _token_arguments(parser: argparse.ArgumentParser) -> None:
     where = create.add_mutually_exclusive_group(required=True)
     where.add_argument("--city", help="city slug (role city_staff)")
     where.add_argument("--association", help="association slug (an officer role)")
-    create.add_argument("--role", required=True, help="city_staff, chair, vice_chair, treasurer or editor")
+    create.add_argument("--role", required=True, help="city_staff, chair, vice_chair, treasurer, editor or han_leader")
+    create.add_argument("--han", default=None, help="the 班 (its name) of a han_leader token")
     create.add_argument("--label", default="", help="what the token is for (shown to operators)")
     revoke = sub.add_parser("revoke", help="stop a token from working")
     revoke.add_argument("id", type=int)
@@ -33,7 +34,13 @@ def run_token(args: argparse.Namespace) -> int:
         return 0
     try:
         created = run_with_database(
-            create_token(role=args.role, city_slug=args.city, association_slug=args.association, label=args.label)
+            create_token(
+                role=args.role,
+                city_slug=args.city,
+                association_slug=args.association,
+                han_name=args.han,
+                label=args.label,
+            )
         )
     except TokenError as error:
         print(f"error: {error} — nothing was created", file=sys.stderr)

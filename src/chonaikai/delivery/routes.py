@@ -146,6 +146,7 @@ async def receipts_page(
             "channel_labels": receipts.CHANNEL_LABELS,
             "status_labels": receipts.STATUS_LABELS,
             "can_tick": principal.can(Permission.RECEIPTS_TICK, tenant.id),
+            "can_print": principal.can(Permission.PRINT_SHEETS, tenant.id),
             "resent": int(resent) if resent.isdigit() else None,
             "too_soon": int(too_soon) if too_soon.isdigit() else 0,
         },

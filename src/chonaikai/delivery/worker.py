@@ -114,6 +114,8 @@ class Worker:
         self.processed = 0
         self._last_publish = 0.0
         self._rng = random.Random()
+        self._locked = False
+        self._lock_renewed_at: datetime | None = None
 
     # -- running -------------------------------------------------------------------------
 
@@ -126,7 +128,7 @@ class Worker:
         locked = False
         if not is_postgres():
             await self.acquire_lock()
-            locked = True
+            locked = self._locked = True
         started: list[Channel] = []
         try:
             for channel in self.channels.values():
@@ -151,6 +153,7 @@ class Worker:
                 except Exception:  # closing must not hide the real error
                     log.exception("closing channel %s", channel.name)
             if locked:
+                self._locked = False
                 await self.release_lock()
         return self.processed
 
@@ -191,7 +194,18 @@ class Worker:
             outcomes = await self._send(channel, jobs)
             await self.record(jobs, outcomes)
             handled += len(jobs)
+            await self._keep_lock()
         return handled
+
+    async def _keep_lock(self) -> None:
+        """A long round (a city circular) must not outlive the SQLite lock: renew it on the way."""
+        if not self._locked or self._lock_renewed_at is None:
+            return
+        if (self.clock() - self._lock_renewed_at).total_seconds() > self.lease_seconds / 3:
+            try:
+                await self.renew_lock()
+            except WorkerBusy as error:  # the lanes finish their batch in hand, then stop
+                log.error("%s", error)
 
     async def _send(self, channel: Channel, jobs: list[DeliveryJob]) -> list[Outcome]:
         try:
@@ -359,6 +373,7 @@ class Worker:
                 await WorkerLock.insert(
                     WorkerLock(name=SQLITE_LOCK_NAME, holder=self.worker_id, lease_until=until)
                 )
+                self._lock_renewed_at = now
                 return
             if row["holder"] != self.worker_id and row["lease_until"] > now:
                 raise WorkerBusy(
@@ -369,9 +384,11 @@ class Worker:
             await WorkerLock.update({WorkerLock.holder: self.worker_id, WorkerLock.lease_until: until}).where(
                 WorkerLock.name == SQLITE_LOCK_NAME
             )
+        self._lock_renewed_at = now
 
     async def renew_lock(self) -> None:
-        until = self.clock() + timedelta(seconds=self.lease_seconds)
+        now = self.clock()
+        until = now + timedelta(seconds=self.lease_seconds)
         async with write_transaction():
             updated = await WorkerLock.update({WorkerLock.lease_until: until}).where(
                 (WorkerLock.name == SQLITE_LOCK_NAME) & (WorkerLock.holder == self.worker_id)
@@ -380,6 +397,7 @@ class Worker:
             # Our lease ran out and another worker took over: stop rather than work side by side.
             self.stop()
             raise WorkerBusy("this worker lost its SQLite lock to another worker; stopping")
+        self._lock_renewed_at = now
 
     async def release_lock(self) -> None:
         await WorkerLock.delete().where(

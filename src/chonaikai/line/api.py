@@ -112,10 +112,11 @@ class LineApi:
     async def close(self) -> None:
         await self._client.close()
 
-    async def multicast(self, user_ids: list[str], messages: list[dict[str, Any]], retry_key: str) -> SendOutcome:
+    async def multicast(self, user_ids: list[str], messages: list[dict[str, Any] | Message], retry_key: str) -> SendOutcome:
         if not 1 <= len(user_ids) <= MULTICAST_LIMIT:
             raise ValueError(f"multicast takes 1 to {MULTICAST_LIMIT} user ids, got {len(user_ids)}")
-        request = MulticastRequest(to=user_ids, messages=[Message.from_dict(m) for m in messages])
+        models = [m if isinstance(m, Message) else Message.from_dict(m) for m in messages]
+        request = MulticastRequest(to=user_ids, messages=models)
         try:
             await self.api.multicast(request, x_line_retry_key=retry_key, _request_timeout=self.timeout)
         except (TimeoutError, ApiException, aiohttp.ClientError) as error:

@@ -20,7 +20,7 @@ from chonaikai.accounts.roles import ROLE_LABELS, Permission, Role
 from chonaikai.db import is_postgres, write_transaction
 from chonaikai.delivery.outbox import create_deliveries
 from chonaikai.delivery.tables import Delivery
-from chonaikai.notices.render import excerpt, normalise_query
+from chonaikai.notices.render import normalise_query
 from chonaikai.notices.tables import (
     AUDIENCES,
     DEFAULT_CATEGORIES,
@@ -300,6 +300,10 @@ async def update_notice(tenant: Tenant, notice_id: int, values: NoticeInput, *, 
             changes[Notice.edited_at] = now
         await tenant.update(Notice, changes).where(Notice.id == notice_id)
         await _set_hans(tenant, notice_id, values)
+        if notice["status"] == "published":
+            # A widened audience (another 班, all households) reaches the households it now
+            # includes; those that had it already get nothing twice.
+            await create_deliveries(notice_id)
 
 
 async def get_notice(tenant: Tenant, notice_id: int) -> dict[str, Any] | None:
@@ -426,6 +430,9 @@ class Viewer:
     poster: bool = False
     household_id: int | None = None
     han_id: int | None = None
+    receipts: bool = False  # may see who has read a notice
+    printing: bool = False  # may print the paper 回覧板
+    settings: bool = False  # may change the categories
 
     @property
     def reader_known(self) -> bool:
@@ -451,6 +458,9 @@ async def load_viewer(principal: Principal, tenant: Tenant) -> Viewer:
         poster=principal.can(Permission.NOTICE_POST, tenant.id),
         household_id=household_id,
         han_id=han_id,
+        receipts=principal.can(Permission.RECEIPTS_VIEW, tenant.id),
+        printing=principal.can(Permission.PRINT_SHEETS, tenant.id),
+        settings=principal.can(Permission.SETTINGS_EDIT, tenant.id),
     )
 
 
@@ -475,22 +485,16 @@ def access_to(viewer: Viewer, notice: dict[str, Any]) -> str:
     return "ok"
 
 
-async def _han_notice_ids(tenant: Tenant, han_id: int | None) -> list[int]:
-    if han_id is None:
-        return []
-    rows = await tenant.select(NoticeHan, NoticeHan.notice).where(NoticeHan.han == han_id)
-    return [row["notice"] for row in rows]
-
-
 async def _visible(tenant: Tenant, viewer: Viewer, query: Any) -> Any:
     """Narrow a query on Notice to what ``viewer`` may read (the same rules as ``access_to``)."""
     if viewer.officer:
         return query
     if not viewer.member:
         return query.where(Notice.visibility == "public").where(Notice.audience == "all")
-    han_notices = await _han_notice_ids(tenant, viewer.han_id)
-    if han_notices:
-        return query.where((Notice.audience == "all") | ((Notice.audience == "han") & Notice.id.is_in(han_notices)))
+    if viewer.han_id is not None:
+        # A sub-select, so a 班 with years of notices does not become a long IN list.
+        for_my_han = tenant.select(NoticeHan, NoticeHan.notice).where(NoticeHan.han == viewer.han_id)
+        return query.where((Notice.audience == "all") | ((Notice.audience == "han") & Notice.id.is_in(for_my_han)))
     return query.where(Notice.audience == "all")
 
 
@@ -515,7 +519,6 @@ class NoticeCard:
     pinned: bool
     status: str
     date: str
-    excerpt: str
     needs_confirmation: bool
     edited: bool
     unread: bool = False
@@ -526,13 +529,14 @@ class NoticeCard:
 class Board:
     cards: list[NoticeCard]
     page: int
-    pages: int
-    total: int
+    has_next: bool
+    pages: int | None = None  # known when searching (the matches were counted)
+    total: int | None = None
     drafts: list[NoticeCard] = field(default_factory=list)
 
 
 CARD_COLUMNS = (
-    Notice.id, Notice.title, Notice.body, Notice.category, Notice.urgent, Notice.pinned, Notice.status,
+    Notice.id, Notice.title, Notice.category, Notice.urgent, Notice.pinned, Notice.status,
     Notice.published_at, Notice.publish_at, Notice.needs_confirmation, Notice.edited_at, Notice.updated_at,
 )
 
@@ -546,10 +550,19 @@ def _card(row: dict[str, Any]) -> NoticeCard:
         pinned=row["pinned"],
         status=row["status"],
         date=jp_date(row["published_at"] or row["updated_at"]),
-        excerpt=excerpt(row["body"], 60),
         needs_confirmation=row["needs_confirmation"],
         edited=row["edited_at"] is not None,
         publish_at=jp_date(row["publish_at"], with_time=True),
+    )
+
+
+def _board_order(query: Any) -> Any:
+    # The same order as the notice_board_order index, so the first page needs no sorting.
+    return (
+        query.order_by(Notice.urgent, ascending=False)
+        .order_by(Notice.pinned, ascending=False)
+        .order_by(Notice.published_at, ascending=False)
+        .order_by(Notice.id, ascending=False)
     )
 
 
@@ -564,34 +577,40 @@ async def list_notices(
     per_page: int = PER_PAGE,
 ) -> Board:
     """The board for ``viewer``: urgent and pinned first, then newest; searching also finds
-    archived notices, since past notices must be easy to find again."""
+    archived notices, since past notices must be easy to find again.
+
+    Browsing reads one row more than a page to know whether there is a next page (no count).
+    Searching scans the text once for the ids of every match, in board order, which gives
+    the number of matches too; the page's rows are then read by id.
+    """
     words = normalise_query(q)
-    states = ["published", "archived"] if (words or archived) else ["published"]
+    page = max(1, page)
 
     def narrowed(query: Any) -> Any:
-        query = query.where(Notice.status.is_in(states))
+        query = query.where(Notice.status.is_in(["published", "archived"] if (words or archived) else ["published"]))
         if category:
             query = query.where(Notice.category == category)
         return _search(query, words)
 
-    total = await (await _visible(tenant, viewer, narrowed(tenant.count(Notice))))
-    pages = max(1, math.ceil(total / per_page))
-    page = min(max(1, page), pages)
-    query = await _visible(tenant, viewer, narrowed(tenant.select(Notice, *CARD_COLUMNS)))
-    rows = await (
-        query.order_by(Notice.urgent, ascending=False)
-        .order_by(Notice.pinned, ascending=False)
-        .order_by(Notice.published_at, ascending=False)
-        .order_by(Notice.id, ascending=False)
-        .limit(per_page)
-        .offset((page - 1) * per_page)
-    )
-    cards = [_card(row) for row in rows]
-    if viewer.reader_known and cards:
-        read = await read_notice_ids(tenant, viewer, [card.id for card in cards])
-        for card in cards:
+    if words:
+        ids = [row["id"] for row in await _board_order(await _visible(tenant, viewer, narrowed(tenant.select(Notice, Notice.id))))]
+        total = len(ids)
+        pages = max(1, math.ceil(total / per_page))
+        page = min(page, pages)
+        page_ids = ids[(page - 1) * per_page : page * per_page]
+        rows = []
+        if page_ids:
+            by_id = {row["id"]: row for row in await tenant.select(Notice, *CARD_COLUMNS).where(Notice.id.is_in(page_ids))}
+            rows = [by_id[i] for i in page_ids if i in by_id]
+        board = Board(cards=[_card(row) for row in rows], page=page, has_next=page < pages, pages=pages, total=total)
+    else:
+        query = await _visible(tenant, viewer, narrowed(tenant.select(Notice, *CARD_COLUMNS)))
+        rows = await _board_order(query).limit(per_page + 1).offset((page - 1) * per_page)
+        board = Board(cards=[_card(row) for row in rows[:per_page]], page=page, has_next=len(rows) > per_page)
+    if viewer.reader_known and board.cards:
+        read = await read_notice_ids(tenant, viewer, [card.id for card in board.cards])
+        for card in board.cards:
             card.unread = card.id not in read
-    drafts: list[NoticeCard] = []
     if viewer.poster and page == 1 and not words:
         draft_rows = await (
             tenant.select(Notice, *CARD_COLUMNS)
@@ -599,17 +618,18 @@ async def list_notices(
             .order_by(Notice.updated_at, ascending=False)
             .limit(50)
         )
-        drafts = [_card(row) for row in draft_rows]
-    return Board(cards=cards, page=page, pages=pages, total=total, drafts=drafts)
+        board.drafts = [_card(row) for row in draft_rows]
+    return board
 
 
 async def public_notices(tenant: Tenant, limit: int = 5) -> list[dict[str, Any]]:
-    """The newest public notices for the association homepage."""
-    board = await list_notices(tenant, ANONYMOUS_VIEWER, per_page=limit)
-    return [
-        {"id": card.id, "title": card.title, "date": card.date, "urgent": card.urgent, "category": card.category}
-        for card in board.cards
-    ]
+    """The newest public notices for the association homepage (one query: it is the busiest page)."""
+    query = await _visible(
+        tenant, ANONYMOUS_VIEWER,
+        tenant.select(Notice, Notice.id, Notice.title, Notice.category, Notice.urgent, Notice.published_at),
+    )
+    rows = await _board_order(query.where(Notice.status.is_in(["published"]))).limit(limit)
+    return [{**row, "date": jp_date(row["published_at"])} for row in rows]
 
 
 # --- read marks and confirmations ----------------------------------------------------------

@@ -125,3 +125,9 @@ def ready_texts() -> dict[str, ReadyText]:
 
 def get_ready_text(name: str) -> ReadyText | None:
     return ready_texts().get(name)
+
+
+@lru_cache(maxsize=1)
+def placeholder_names() -> frozenset[str]:
+    """Every placeholder of every 文例: left in a notice, it was meant to be filled in."""
+    return frozenset(name for text in ready_texts().values() for name in text.placeholders)

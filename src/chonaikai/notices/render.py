@@ -121,8 +121,12 @@ def plain_text(body: str) -> str:
     return "".join(sep + text for sep, text in blocks).strip()
 
 
+@lru_cache(maxsize=2048)
 def excerpt(body: str, n: int = 80) -> str:
-    """The start of the body on one line, at most ``n`` characters (ending in … when cut)."""
+    """The start of the body on one line, at most ``n`` characters (ending in … when cut).
+
+    Cached: boards and homepages show the same few excerpts on every view, and parsing
+    Markdown was the largest cost of those pages (bench/pages.py)."""
     flat = " ".join(plain_text(body).split())
     if len(flat) <= n:
         return flat

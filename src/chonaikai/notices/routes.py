@@ -25,7 +25,12 @@ from chonaikai.accounts.principal import Principal, authorize
 from chonaikai.accounts.roles import Permission
 from chonaikai.notices import attachments as files
 from chonaikai.notices import logic
-from chonaikai.notices.ready_texts import get_ready_text, ready_texts, unfilled_placeholders
+from chonaikai.notices.ready_texts import (
+    get_ready_text,
+    placeholder_names,
+    ready_texts,
+    unfilled_placeholders,
+)
 from chonaikai.notices.render import render_html
 from chonaikai.tenancy.routes import provide_tenant
 from chonaikai.tenancy.scope import Tenant
@@ -246,6 +251,11 @@ async def preview_fragment(
     return Template("notices/_preview.html", context={"preview": preview_context(form)})
 
 
+def template_marks_left(text: str) -> str:
+    """「【日時】【場所】」 for 文例 placeholders still in ``text`` (empty when none)."""
+    return "".join(f"【{name}】" for name in unfilled_placeholders(text) if name in placeholder_names())
+
+
 async def _save(
     request: Request,
     tenant: Tenant,
@@ -269,6 +279,9 @@ async def _save(
             errors["publish_at"] = "予約する日時は、これから先の日時にしてください。"
     if notice is not None and notice["status"] in ("published", "archived") and action in ("publish", "schedule"):
         action = "save"
+    if action in ("publish", "schedule", "save"):
+        if left := template_marks_left(form.title + "\n" + form.body):
+            errors["body"] = f"{left} がまだ書きかえられていません。書きかえてから公開してください。"
     if errors:
         context = await form_context(tenant, form, errors=errors, notice=notice)
         return Template("notices/form.html", context=context, status_code=400)
@@ -337,12 +350,14 @@ async def change_state(
     request: Request, tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], notice_id: FromPath[int]
 ) -> Template | Redirect:
     authorize(principal, tenant, Permission.NOTICE_POST)
-    await editable_notice(tenant, notice_id)
+    notice = await editable_notice(tenant, notice_id)
     data = await form_data(request)
     action = (data.get("action") or [""])[0]
     base = base_url(tenant)
     try:
         if action == "publish":
+            if left := template_marks_left(notice["title"] + "\n" + notice["body"]):
+                raise logic.NoticeStateError(f"{left} がまだ書きかえられていません。「直す」から書きかえてください。")
             await logic.publish_notice(tenant, notice_id)
         elif action == "archive":
             await logic.archive_notice(tenant, notice_id)

@@ -12,12 +12,24 @@ from typing import Any
 
 from chonaikai.accounts.tables import AuditEntry
 from chonaikai.db import write_transaction
+from chonaikai.delivery.outbox import create_deliveries
 from chonaikai.delivery.tables import Delivery
 from chonaikai.printing.sheets import JST, PAPER, SheetRequestError
 from chonaikai.tenancy.scope import Tenant
 
 # Statuses a paper delivery can leave for "printed": not one a worker holds, not one already done.
 PRINTABLE_STATUSES = ("pending", "failed")
+
+
+NOT_PUBLISHED_MESSAGE = "まだ公開されていないお知らせなので、記録できません。公開してからもう一度どうぞ。"
+
+
+async def ensure_deliveries(notice: dict[str, Any]) -> None:
+    """Households that joined after publishing have no delivery yet: the outbox makes theirs
+    (exactly as publishing does, idempotent) before the paper sheet records anything for them."""
+    if notice["status"] != "published":
+        raise SheetRequestError(NOT_PUBLISHED_MESSAGE)
+    await create_deliveries(notice["id"])
 
 
 async def mark_printed(

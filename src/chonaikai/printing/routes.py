@@ -111,6 +111,7 @@ async def print_page(
             "sheets": chosen,
             "sheets_html": sheets.render_sheets_html(context),
             "paper_rows": paper_rows,
+            "published": notice["status"] == "published",
             "printed": printed,
             "can_tick": principal.can(Permission.RECEIPTS_TICK, tenant.id) and han != ALL_HAN,
             "url": lambda suffix="", **q: _print_url(tenant, notice_id, suffix, **q),
@@ -173,6 +174,8 @@ async def mark_printed(
     han = str(form.get("han", ""))
     paper = form.get("paper") in ("1", "true", "on")
     try:
+        _check_han_access(access, sheets.parse_han(han))
+        await receipts.ensure_deliveries(notice)
         _, chosen = await _sheets_for(tenant, access, notice, han, paper)
     except SheetRequestError as exc:
         return _bad_request(tenant, notice, str(exc))
@@ -197,6 +200,7 @@ def _tick_context(
         "print_url": _print_url(tenant, notice["id"], han=han),
         "index_url": _print_url(tenant, notice["id"]),
         "action": _print_url(tenant, notice["id"], "/confirmations", han=han),
+        "published": notice["status"] == "published",
         **extra,
     }
 
@@ -242,6 +246,8 @@ async def save_confirmations(
     form = await request.form()
     han = str(form.get("han", ""))
     try:
+        _check_han_access(access, sheets.parse_han(han))
+        await receipts.ensure_deliveries(notice)
         chosen = await _one_sheet(tenant, access, notice, han)
     except SheetRequestError as exc:
         return _bad_request(tenant, notice, str(exc))

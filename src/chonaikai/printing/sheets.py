@@ -15,9 +15,10 @@ from zoneinfo import ZoneInfo
 
 import segno
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from chonaikai.delivery.tables import Delivery
+from chonaikai.notices.render import render_html
 from chonaikai.notices.tables import Attachment, Notice, NoticeHan
 from chonaikai.roster.tables import Han, Household
 from chonaikai.settings import PROJECT_ROOT, get_settings
@@ -223,17 +224,9 @@ def qr_svg(url: str) -> Markup:
 
 
 def render_body(body: str) -> Markup:
-    """The notice body as safe HTML: the notice board's Markdown renderer when it is there,
-    otherwise plain escaped paragraphs."""
-    try:
-        from chonaikai.notices.markdown import render_markdown  # type: ignore[import-not-found]
-    except ImportError:
-        paragraphs = [p.strip() for p in body.replace("\r\n", "\n").split("\n\n") if p.strip()]
-        return Markup("").join(
-            Markup("<p>{}</p>").format(Markup("<br>").join(escape(line) for line in p.split("\n")))
-            for p in paragraphs
-        )
-    return Markup(render_markdown(body))
+    """The notice body as the board shows it: the board's Markdown renderer, sanitised (no images
+    from other sites, no scripts), so paper and screen say the same thing."""
+    return render_html(body)
 
 
 def japanese_date(value: datetime | None) -> str:

@@ -22,9 +22,10 @@ from datetime import UTC, datetime, timedelta
 
 import segno
 
+from chonaikai.accounts import ratelimit
 from chonaikai.accounts.principal import Principal
 from chonaikai.accounts.signin import hash_secret
-from chonaikai.accounts.tables import RateLimitHit, SignInToken
+from chonaikai.accounts.tables import SignInToken
 from chonaikai.db import write_transaction
 from chonaikai.roster import logic
 from chonaikai.roster.tables import Household
@@ -126,7 +127,7 @@ async def household_for_code(typed: str) -> tuple[int, int] | None:
     return await _household_for(hash_code(code))
 
 
-# --- rate limit on wrong attempts ---------------------------------------------------------------
+# --- rate limit on wrong attempts (shared counters in the database: every web process sees them) ---
 
 
 def _buckets(client: str) -> list[tuple[str, int]]:
@@ -134,14 +135,11 @@ def _buckets(client: str) -> list[tuple[str, int]]:
 
 
 async def attempts_blocked(client: str) -> bool:
-    since = datetime.now(UTC) - ATTEMPT_WINDOW
     for bucket, limit in _buckets(client):
-        count = await RateLimitHit.count().where((RateLimitHit.bucket == bucket) & (RateLimitHit.created_at > since))
-        if count >= limit:
+        if await ratelimit.over_limit(bucket, limit, ATTEMPT_WINDOW):
             return True
     return False
 
 
 async def record_failed_attempt(client: str) -> None:
-    now = datetime.now(UTC)
-    await RateLimitHit.insert(*[RateLimitHit(bucket=bucket, created_at=now) for bucket, _ in _buckets(client)])
+    await ratelimit.record(*(bucket for bucket, _ in _buckets(client)))

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from piccolo.table import Table
+
 from chonaikai.accounts.principal import Access, Principal
 from chonaikai.accounts.tables import AuditEntry
 from chonaikai.db import insert_many, write_transaction
@@ -348,29 +350,24 @@ async def apply_import(
         additions = plan.added
         for row in additions:
             row.values["han"] = han_ids.get(row.han_name) if row.han_name else None
-        new_ids: list[int] = []
-        for start in range(0, len(additions), 500):
-            chunk = additions[start : start + 500]
-            inserted = await Household.insert(
-                *[
-                    tenant.new(Household, **{k: row.values[k] for k in logic.EDITABLE_FIELDS},
-                               created_at=now, updated_at=now, updated_by=actor.account_id)
-                    for row in chunk
-                ]
-            ).returning(Household.id, Household.name, Household.kana, Household.address)
-            # Map returned ids back by content (unique within the file), not by position.
-            by_key = {match_key(r["name"], r["kana"], r["address"]): r["id"] for r in inserted}
-            for row in chunk:
-                row.household_id = by_key[match_key(row.values["name"], row.values["kana"], row.values["address"])]
-                new_ids.append(row.household_id)
-        await insert_many(
-            Member,
-            [
-                tenant.new(Member, household=row.household_id, name=row.values["name"], kana=row.values["kana"], relation="世帯主")
-                for row in additions
-            ],
+        columns = ["association", *logic.EDITABLE_FIELDS, "created_at", "updated_at", "updated_by"]
+        inserted = await bulk_insert(
+            Household,
+            columns,
+            [[tenant.id, *[row.values[k] for k in logic.EDITABLE_FIELDS], now, now, actor.account_id] for row in additions],
+            returning=("id", "name", "kana", "address"),
         )
-        entries.extend(entry("household.create", f"CSV 行 {row.row}", row.household_id) for row in additions)
+        # Map returned ids back by content (unique within the file), not by position.
+        by_key = {match_key(r["name"], r["kana"], r["address"]): r["id"] for r in inserted}
+        for row in additions:
+            row.household_id = by_key[match_key(row.values["name"], row.values["kana"], row.values["address"])]
+        await bulk_insert(
+            Member,
+            ["association", "household", "name", "kana", "relation"],
+            [[tenant.id, row.household_id, row.values["name"], row.values["kana"], "世帯主"] for row in additions],
+        )
+        # Added households carry updated_by/updated_at; one summary entry below records the import
+        # (an entry per added row doubled the time of a 5,000-row import).
 
         for row in plan.changed:
             if row.han_name:
@@ -392,6 +389,23 @@ async def apply_import(
         entries.append(entry("roster.import", summary, None))
         await insert_many(AuditEntry, entries)
     return plan
+
+
+async def bulk_insert(
+    table: type[Table], columns: list[str], rows: list[list[Any]], returning: tuple[str, ...] = ()
+) -> list[dict[str, Any]]:
+    """A multi-row INSERT in chunks, without building a Piccolo object per row (that cost ~0.2 ms
+    a row, most of a 5,000-row import). Column names are ours, never from the file."""
+    result: list[dict[str, Any]] = []
+    per_statement = max(1, 30_000 // len(columns))  # asyncpg allows 32,767 parameters
+    row_sql = "(" + ", ".join(["{}"] * len(columns)) + ")"
+    for start in range(0, len(rows), per_statement):
+        chunk = rows[start : start + per_statement]
+        sql = f"INSERT INTO {table._meta.tablename} ({', '.join(columns)}) VALUES " + ", ".join([row_sql] * len(chunk))
+        if returning:
+            sql += f" RETURNING {', '.join(returning)}"
+        result.extend(await table.raw(sql, *[value for row in chunk for value in row]) or [])
+    return result
 
 
 # --- export -------------------------------------------------------------------------------------

@@ -496,9 +496,15 @@ async def own_data(tenant: Tenant, household_id: int) -> dict[str, Any]:
         "members": [
             {"名前": m["name"], "フリガナ": m["kana"], "続柄": m["relation"]} for m in household["members"]
         ],
+        # A card is two rows (QR secret and short code) made at the same moment: list it once.
         "sign_in_cards": [
-            {"作成": t["created_at"].isoformat(), "期限": t["expires_at"].isoformat()}
-            for t in tokens
-            if t["purpose"] == "card"
+            {"作成": created.isoformat(), "期限": expires.isoformat()}
+            for created, expires in sorted({(t["created_at"], t["expires_at"]) for t in tokens if t["purpose"] == "card"})
+        ],
+        "history": [
+            {"日時": e["created_at"].isoformat(), "内容": e["action"], "詳細": e["detail"]}
+            for e in await AuditEntry.select(AuditEntry.created_at, AuditEntry.action, AuditEntry.detail).where(
+                (AuditEntry.household == household_id) & (AuditEntry.association == tenant.id)
+            ).order_by(AuditEntry.id)
         ],
     }

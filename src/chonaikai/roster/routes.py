@@ -21,9 +21,12 @@ from litestar.params import Body, FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from chonaikai.accounts.principal import Access, Principal, authorize
+from chonaikai.accounts.ratelimit import client_address
 from chonaikai.accounts.roles import Permission
+from chonaikai.accounts.sessions import begin_session
 from chonaikai.accounts.tables import Account, AuditEntry
 from chonaikai.roster import cards, csv_io, logic
+from chonaikai.roster.api import router as api_router
 from chonaikai.roster.tables import CHANNELS
 from chonaikai.settings import get_settings
 from chonaikai.tenancy.routes import provide_tenant
@@ -52,14 +55,6 @@ ACTION_LABELS = {
     "card.signin": "カードでログイン",
     "own.download": "会員が自分の情報を保存",
 }
-
-
-def client_address(request: Request) -> str:
-    if get_settings().behind_proxy:
-        forwarded = request.headers.get("fly-client-ip")
-        if forwarded:
-            return forwarded
-    return request.client.host if request.client else "unknown"
 
 
 def is_htmx(request: Request) -> bool:
@@ -477,8 +472,7 @@ async def _card_sign_in(request: Request, found: tuple[int, int]) -> Redirect:
 
     household_id, association_id = found
     association = await Association.select(Association.slug).where(Association.id == association_id).first()
-    request.clear_session()
-    request.set_session({"household_id": household_id})
+    begin_session(request, {"household_id": household_id})
     await AuditEntry.insert(
         AuditEntry(association=association_id, household=household_id, action="card.signin",
                    created_at=datetime.now(UTC))
@@ -543,4 +537,4 @@ association_roster_router = Router(
     dependencies={"tenant": Provide(provide_tenant)},
 )
 card_router = Router(path="/", route_handlers=[card_code_form, card_code_use, card_confirm, card_use])
-router = Router(path="/", route_handlers=[association_roster_router, card_router])
+router = Router(path="/", route_handlers=[association_roster_router, card_router, api_router])

@@ -22,6 +22,50 @@ async def find_tenant(slug: str) -> Tenant | None:
     return Tenant.from_row(row) if row else None
 
 
+class TenantCache:
+    """slug → Tenant (with its city) for a few seconds per web process.
+
+    Every association page resolves its tenant; associations change only through
+    `tenants sync` and the chair's settings, so a few seconds of staleness is harmless
+    and saves two queries per page. Unknown slugs are never cached.
+    """
+
+    MAX_ENTRIES = 5000
+
+    def __init__(self, ttl: float | None = None) -> None:
+        self._ttl = ttl
+        self._entries: dict[str, tuple[float, Tenant]] = {}
+
+    @property
+    def ttl(self) -> float:
+        if self._ttl is None:
+            from chonaikai.settings import get_settings
+
+            return get_settings().tenant_cache_seconds
+        return self._ttl
+
+    async def get(self, slug: str) -> Tenant | None:
+        ttl = self.ttl
+        now = time.monotonic()
+        entry = self._entries.get(slug)
+        if ttl > 0 and entry is not None and now - entry[0] < ttl:
+            return entry[1]
+        tenant = await find_tenant(slug)
+        if tenant is not None:
+            tenant = Tenant.from_row(tenant.row, city=await find_city_by_id(tenant.city_id))
+            if ttl > 0:
+                if len(self._entries) >= self.MAX_ENTRIES:
+                    self._entries.clear()
+                self._entries[slug] = (now, tenant)
+        return tenant
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+tenant_cache = TenantCache()
+
+
 async def list_cities() -> list[dict[str, Any]]:
     return await City.select(City.id, City.slug, City.name, City.kana, City.prefecture).order_by(City.kana)
 

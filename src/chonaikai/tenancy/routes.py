@@ -16,7 +16,7 @@ from chonaikai.web import TenantNotFound
 
 async def provide_tenant(slug: FromPath[str]) -> Tenant:
     """The current association, from ``/a/{slug}/…`` (custom hosts are rewritten to that form)."""
-    tenant = await logic.find_tenant(slug)
+    tenant = await logic.tenant_cache.get(slug)
     if tenant is None:
         raise TenantNotFound()
     return tenant
@@ -49,10 +49,9 @@ async def city_page(city_slug: FromPath[str]) -> Template:
 
 @get("/", name="association_home")
 async def association_home(tenant: NamedDependency[Tenant]) -> Template:
-    city = await logic.find_city_by_id(tenant.city_id)
     return Template(
         "tenancy/home.html",
-        context={"tenant": tenant, "association": tenant.row, "city": city, "notices": await public_notices(tenant)},
+        context={"tenant": tenant, "association": tenant.row, "city": tenant.city, "notices": await public_notices(tenant)},
     )
 
 

@@ -23,6 +23,7 @@ class Tenant:
     name: str
     city_id: int
     row: dict[str, Any] = field(compare=False, repr=False)
+    city: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def _owned(self, table: type[Table]) -> Column:
         column = getattr(table, "association", None)
@@ -50,5 +51,5 @@ class Tenant:
         return table(association=self.id, **values)
 
     @classmethod
-    def from_row(cls, row: dict[str, Any]) -> Tenant:
-        return cls(id=row["id"], slug=row["slug"], name=row["name"], city_id=row["city"], row=row)
+    def from_row(cls, row: dict[str, Any], city: dict[str, Any] | None = None) -> Tenant:
+        return cls(id=row["id"], slug=row["slug"], name=row["name"], city_id=row["city"], row=row, city=city or {})

@@ -1,0 +1,38 @@
+"""JSON API for officers' tools: ``GET /api/v1/associations/{slug}/households``.
+
+Authenticated only by bearer token (never by the session cookie: /api/ has no CSRF check), and
+authorized by the same matrix as the pages.
+"""
+
+from __future__ import annotations
+
+from litestar import Request, Router, get
+from litestar.di import NamedDependency, Provide
+
+from chonaikai.accounts.principal import authorize, principal_from_bearer
+from chonaikai.accounts.roles import Permission
+from chonaikai.roster import logic
+from chonaikai.tenancy.routes import provide_tenant
+from chonaikai.tenancy.scope import Tenant
+
+
+@get("/households", name="api_households")
+async def api_households(request: Request, tenant: NamedDependency[Tenant]) -> dict:
+    principal = await principal_from_bearer(request.headers.get("authorization", ""))
+    access = authorize(principal, tenant, Permission.ROSTER_VIEW)
+    rows = await logic.list_households(tenant, access)
+    await logic.audit(tenant, principal, "roster.view", f"API {principal.display_name}: {len(rows)} 世帯")
+    return {
+        "association": tenant.slug,
+        "households": [
+            {"id": row["id"], "name": row["name"], "han": row["han_name"] or None, "channel": row["channel"]}
+            for row in rows
+        ],
+    }
+
+
+router = Router(
+    path="/api/v1/associations/{slug:str}",
+    route_handlers=[api_households],
+    dependencies={"tenant": Provide(provide_tenant)},
+)
