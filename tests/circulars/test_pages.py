@@ -314,3 +314,17 @@ async def test_scheduled_from_the_form_in_japan_time_and_past_times_refused(clie
     assert circular["status"] == "scheduled"
     assert abs((circular["publish_at"] - later).total_seconds()) < 60  # 09:00 in the form is 09:00 JST
     assert await CircularEntry.count() == 0
+
+
+async def test_reminder_mail_refused_for_now_is_tried_again(city, mail_sink):
+    _, east_review, _ = await make_city_associations(city)
+    await make_account("chair@east-review.example", Role.CHAIR, east_review)
+    circular_id = await send(city, associations=["east-review"], target_kind="associations")
+    await logic.remind(circular_id)
+    mail_sink.refuse("chair@east-review.example", 451)
+    assert await logic.send_recorded_reminders() == 0
+    assert (await CircularReminder.select(CircularReminder.status).first())["status"] == "recorded"
+    mail_sink.refusals.clear()
+    assert await logic.send_recorded_reminders() == 1
+    assert (await CircularReminder.select(CircularReminder.status).first())["status"] == "sent"
+    assert await logic.send_recorded_reminders() == 0  # nothing sent twice

@@ -860,15 +860,22 @@ async def send_recorded_reminders(limit: int = 500) -> int:
     if messages:
         async with SMTPSender() as sender:
             results = await sender.send_many(messages)
-    sent_ids = {owner for owner, result in zip(owners, results, strict=True) if result.ok}
-    failed_ids = {owner for owner, result in zip(owners, results, strict=True) if not result.ok} - sent_ids
+    outcomes = list(zip(owners, results, strict=True))
+    sent_ids = {owner for owner, result in outcomes if result.ok}
+    # A mail server that is down (4xx, no connection): back to "recorded", the worker tries again.
+    retry_ids = {owner for owner, result in outcomes if result.temporary} - sent_ids
+    failed_ids = {owner for owner, result in outcomes if result.permanent and not result.ok} - sent_ids - retry_ids
     now = datetime.now(UTC)
+    if retry_ids:
+        await CircularReminder.update({CircularReminder.status: "recorded"}).where(
+            CircularReminder.id.is_in(sorted(retry_ids))
+        )
     for status, ids in (("sent", sent_ids), ("failed", failed_ids)):
         if ids:
             await CircularReminder.update({CircularReminder.status: status, CircularReminder.sent_at: now}).where(
                 CircularReminder.id.is_in(sorted(ids))
             )
-    nobody = [row["id"] for row in claimed if row["id"] not in sent_ids | failed_ids]
+    nobody = [row["id"] for row in claimed if row["id"] not in sent_ids | failed_ids | retry_ids]
     if nobody:
         await CircularReminder.update({CircularReminder.status: "no_address"}).where(
             CircularReminder.id.is_in(nobody)
