@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import quote
 
 from chonaikai.accounts.roles import Role
-from chonaikai.accounts.tables import Account, RoleGrant
+from chonaikai.accounts.tables import RoleGrant
 from chonaikai.circulars.tables import (
     TARGET_KINDS,
     Circular,
@@ -967,10 +967,3 @@ async def circular_status(circular: dict[str, Any]) -> dict[str, Any]:
             for row in board["rows"]
         ],
     }
-
-
-async def account_label(account_id: int | None) -> str:
-    if account_id is None:
-        return ""
-    row = await Account.select(Account.email).where(Account.id == account_id).first()
-    return row["email"] if row else ""
