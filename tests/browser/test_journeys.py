@@ -127,7 +127,9 @@ async def test_notice_from_ready_text_to_one_han_read_and_confirmed(
     await assert_accessible(member, "read page, confirmed")
 
     # 3. The officer sees the confirmation and the progress bar at 100%.
-    await officer.goto(f"/a/sakura/notices/{notice_id}/receipts")
+    await officer.goto(f"/a/sakura/notices/{notice_id}")
+    await _click(officer, False, officer.get_by_role("link", name="読んだ世帯を見る"))
+    await officer.wait_for_url(re.compile(rf"/a/sakura/notices/{notice_id}/receipts$"))
     progress = officer.locator("#receipts-progress")
     await progress.get_by_text("1 世帯が確認（100%）").wait_for()
     bar = progress.locator("progress").first
