@@ -43,3 +43,25 @@ async def test_officer_pages_have_no_accessibility_violations(phone, tenant):
         await assert_accessible(phone, path)
         checked.append(path)
     assert len(checked) == 10
+
+
+async def test_member_pages_have_no_accessibility_violations(phone, tenant):
+    from chonaikai.notices import logic
+
+    household = await make_household(tenant, "見本 太郎", han="1班", email="taro@example.jp", channel="email")
+    notice_id = await logic.create_notice(
+        tenant, logic.NoticeInput(title="総会のお知らせ", body="- 日時：5月18日", needs_confirmation=True),
+        author_title="会長",
+    )
+    await logic.publish_notice(tenant, notice_id)
+    member = await make_account("taro@example.jp", Role.MEMBER, tenant, household_id=household["id"])
+    await sign_in_quickly(phone, member, "/a/sakura/notices")
+    for path in ["/a/sakura/notices", f"/a/sakura/notices/{notice_id}", "/a/sakura/my", "/card"]:
+        response = await phone.goto(path)
+        assert response is not None and response.status == 200, f"{path}: {response and response.status}"
+        await assert_accessible(phone, path)
+    # The member's own 「読みました」 on the notice page.
+    await phone.goto(f"/a/sakura/notices/{notice_id}")
+    await phone.get_by_role("button", name="読みました").click()
+    await phone.get_by_text("確認しました").wait_for()
+    await assert_accessible(phone, "notice page, confirmed")
