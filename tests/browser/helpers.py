@@ -22,7 +22,7 @@ def link_in(message: EmailMessage, path: str) -> str:
     return match.group(0)
 
 
-async def wait_for_mail(mail_sink, address: str, subject_part: str = "", seconds: float = 10.0) -> EmailMessage:
+async def wait_for_mail(mail_sink, address: str, subject_part: str = "", seconds: float = 20.0) -> EmailMessage:
     import asyncio
     import time
 
