@@ -5,11 +5,17 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import asyncpg
 from litestar import Litestar
 from litestar.config.compression import CompressionConfig
 from litestar.config.csrf import CSRFConfig
 from litestar.di import Provide
-from litestar.exceptions import NotAuthorizedException, NotFoundException, PermissionDeniedException
+from litestar.exceptions import (
+    NotAuthorizedException,
+    NotFoundException,
+    PermissionDeniedException,
+    ValidationException,
+)
 from litestar.openapi.config import OpenAPIConfig
 from litestar.plugins.htmx import HTMXPlugin
 from litestar.static_files import create_static_files_router
@@ -21,6 +27,7 @@ from chonaikai.accounts.officer_routes import router as officers_router
 from chonaikai.accounts.principal import provide_principal
 from chonaikai.accounts.routes import router as accounts_router
 from chonaikai.accounts.sessions import DatabaseStore, session_config
+from chonaikai.circulars.routes import route_handlers as circular_routes
 from chonaikai.db import get_engine, postgres_pool
 from chonaikai.delivery.routes import ROUTERS as delivery_routers
 from chonaikai.health import healthz, liveness
@@ -35,9 +42,11 @@ from chonaikai.tenancy.routes import association_router, public_router
 from chonaikai.web import (
     STATIC_DIR,
     HostRoutingMiddleware,
+    client_error_handler,
     forbidden_handler,
     not_authorized_handler,
     not_found_handler,
+    out_of_range_handler,
     server_error_handler,
     set_text_size,
     template_config,
@@ -96,6 +105,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             public_router,
             association_router,
             accounts_router,
+            *circular_routes,
             *delivery_routers,
             officers_router,
             *dev_routes(settings.env),
@@ -120,13 +130,20 @@ def create_app(settings: Settings | None = None) -> Litestar:
             header_name=CSRF_HEADER,
             cookie_secure=not settings.is_dev,
             cookie_samesite="lax",
-            exclude=["/api/", "/line/webhook", "/healthz", "/u/"],  # /u/: RFC 8058 one-click unsubscribe
+            # Regular expressions searched anywhere in the path: anchored, or an association
+            # whose slug is "u" or "api" would lose CSRF protection. /u/: RFC 8058 one-click.
+            exclude=["^/api/", "^/line/webhook", "^/healthz", "^/u/"],
         ),
         compression_config=CompressionConfig(backend="gzip", minimum_size=500),
         exception_handlers={
             NotFoundException: not_found_handler,
             NotAuthorizedException: not_authorized_handler,
             PermissionDeniedException: forbidden_handler,
+            ValidationException: client_error_handler,
+            409: client_error_handler,
+            413: client_error_handler,
+            OverflowError: out_of_range_handler,
+            asyncpg.exceptions.DataError: out_of_range_handler,
             500: server_error_handler,
         },
         openapi_config=OpenAPIConfig(title="chonaikai", version=__version__, path="/schema"),

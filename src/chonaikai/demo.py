@@ -184,3 +184,18 @@ async def load_demo_notices(directory: Path) -> list[int]:
             await publish_notice(tenant, notice_id)
             published.append(notice_id)
     return published
+def demo_city_staff_email(city_slug: str) -> str:
+    return f"{city_slug}-shokuin@example.jp"
+
+
+async def load_demo_city_staff(directory: Path) -> list[tuple[str, str]]:
+    """Give every demo city a 市職員 account, to try sending a circular (idempotent)."""
+    from chonaikai.circulars.commands import grant_city_staff
+
+    cities, _ = read_tenant_dir(directory)
+    emails = []
+    for spec in cities:
+        email = demo_city_staff_email(spec.slug)
+        await grant_city_staff(spec.slug, email, display_name="見本 市職員")
+        emails.append((spec.slug, email))
+    return emails

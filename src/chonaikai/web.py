@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from litestar import Request, Response, post
-from litestar.exceptions import HTTPException, NotFoundException
+from litestar.exceptions import HTTPException, NotFoundException, ValidationException
 from litestar.params import URLEncodedBody
 from litestar.plugins.jinja import JinjaTemplateEngine as Engine
 from litestar.response import Redirect, Template
@@ -27,7 +27,7 @@ TEXT_SIZE_COOKIE = "chonaikai_text"
 # Paths that are never rewritten into an association's space on a custom host.
 GLOBAL_PREFIXES = (
     "/a/", "/c/", "/static/", "/healthz", "/schema", "/api/", "/prefs/", "/favicon.ico",
-    "/signin", "/signout", "/dev/", "/r/", "/u/", "/line/", "/card",
+    "/signin", "/signout", "/dev/", "/r/", "/u/", "/line/", "/card", "/circular-files/",
 )
 
 
@@ -97,6 +97,30 @@ def forbidden_handler(request: Request, exc: HTTPException) -> Response:
     if not _wants_html(request):
         return Response({"detail": "権限がありません (forbidden)", "status_code": 403}, status_code=403)
     return Template(template_name="errors/403.html", status_code=403)
+
+
+# What a browser is told for request errors that reach no page of their own.
+CLIENT_ERRORS = {
+    400: ("入力を確かめてください", "送られた内容に、使えない文字や値がありました。前の画面に戻って、入力を確かめてください。"),
+    409: ("この操作は今はできません", "ほかの人の操作と重なったか、お知らせの状態が変わりました。ページを開き直してください。"),
+    413: ("ファイルが大きすぎます", "送ったファイルが大きすぎます。小さいファイルに分けるか、写真の大きさを小さくしてください。"),
+}
+
+
+def client_error_handler(request: Request, exc: HTTPException) -> Response:
+    status = exc.status_code if exc.status_code in CLIENT_ERRORS else 400
+    if not _wants_html(request):
+        return Response({"detail": exc.detail, "status_code": status}, status_code=status)
+    heading, text = CLIENT_ERRORS[status]
+    return Template(template_name="errors/client.html", context={"heading": heading, "text": text}, status_code=status)
+
+
+def out_of_range_handler(request: Request, exc: Exception) -> Response:
+    """A value the database cannot store. In a link (``/notices/99999999999999999999``) it names
+    nothing that can exist: not found. In a form: the person is asked to check what they typed."""
+    if request.method in ("GET", "HEAD"):
+        return not_found_handler(request, NotFoundException())
+    return client_error_handler(request, ValidationException())
 
 
 def server_error_handler(request: Request, exc: Exception) -> Response:

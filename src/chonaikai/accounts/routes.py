@@ -12,6 +12,7 @@ from litestar.response import Redirect, Template
 
 from chonaikai.accounts import signin
 from chonaikai.accounts.ratelimit import client_address, over_limit, record
+from chonaikai.accounts.sessions import begin_session
 from chonaikai.mail.compose import InvalidAddress, check_address
 from chonaikai.web import safe_next
 
@@ -73,8 +74,7 @@ async def signin_use(request: Request, secret: FromPath[str], next: FromQuery[st
     result = await signin.consume_email_link(secret)
     if result is None:
         return Template("accounts/signin_confirm.html", context={"secret": secret, "usable": False}, status_code=410)
-    request.clear_session()
-    request.set_session({"account_id": result.account_id, "household_id": result.household_id})
+    begin_session(request, {"account_id": result.account_id, "household_id": result.household_id})
     return Redirect(path=safe_next(next), status_code=303)
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.middleware.session.server_side import (
     ServerSideSessionBackend,
@@ -33,29 +35,34 @@ def _worth_renewing(expires_at: datetime, renew_for: int | timedelta) -> bool:
     return renewed is not None and renewed - expires_at > timedelta(days=1)
 
 
+def _stored_key(key: str) -> str:
+    # Only a hash of the session id is stored: a leaked backup holds no usable session.
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
 class DatabaseStore(Store):
     async def set(self, key: str, value: str | bytes, expires_in: int | timedelta | None = None) -> None:
         data = value.encode() if isinstance(value, str) else value
         expires_at = _expiry(expires_in)
         updated = await WebSession.update({WebSession.value: data, WebSession.expires_at: expires_at}).where(
-            WebSession.key == key
+            WebSession.key == _stored_key(key)
         ).returning(WebSession.id)
         if not updated:
-            await WebSession.insert(WebSession(key=key, value=data, expires_at=expires_at))
+            await WebSession.insert(WebSession(key=_stored_key(key), value=data, expires_at=expires_at))
 
     async def get(self, key: str, renew_for: int | timedelta | None = None) -> bytes | None:
-        row = await WebSession.select(WebSession.value, WebSession.expires_at).where(WebSession.key == key).first()
+        row = await WebSession.select(WebSession.value, WebSession.expires_at).where(WebSession.key == _stored_key(key)).first()
         if row is None:
             return None
         if row["expires_at"] is not None and row["expires_at"] <= datetime.now(UTC):
             await self.delete(key)
             return None
         if renew_for is not None and row["expires_at"] is not None and _worth_renewing(row["expires_at"], renew_for):
-            await WebSession.update({WebSession.expires_at: _expiry(renew_for)}).where(WebSession.key == key)
+            await WebSession.update({WebSession.expires_at: _expiry(renew_for)}).where(WebSession.key == _stored_key(key))
         return bytes(row["value"])
 
     async def delete(self, key: str) -> None:
-        await WebSession.delete().where(WebSession.key == key)
+        await WebSession.delete().where(WebSession.key == _stored_key(key))
 
     async def delete_all(self) -> None:
         await WebSession.delete(force=True)
@@ -64,7 +71,7 @@ class DatabaseStore(Store):
         return await self.get(key) is not None
 
     async def expires_in(self, key: str) -> int | None:
-        row = await WebSession.select(WebSession.expires_at).where(WebSession.key == key).first()
+        row = await WebSession.select(WebSession.expires_at).where(WebSession.key == _stored_key(key)).first()
         if row is None or row["expires_at"] is None:
             return None
         return int((row["expires_at"] - datetime.now(UTC)).total_seconds())
@@ -73,6 +80,17 @@ class DatabaseStore(Store):
 async def purge_expired_sessions() -> int:
     rows = await WebSession.delete().where(WebSession.expires_at < datetime.now(UTC)).returning(WebSession.id)
     return len(rows)
+
+
+ROTATE_FLAG = "chonaikai_new_session_id"
+
+
+def begin_session(request: Request, data: dict) -> None:
+    """Sign someone in: a fresh session id every time, so an id planted in the browser
+    before sign-in (session fixation) never becomes a signed-in session."""
+    request.clear_session()
+    request.set_session(data)
+    request.state[ROTATE_FLAG] = True
 
 
 class QuietSessionBackend(ServerSideSessionBackend):
@@ -85,7 +103,18 @@ class QuietSessionBackend(ServerSideSessionBackend):
             return
         if not scope_session:
             scope_session = Empty  # signed out: delete the row and the cookie
+        elif connection.state.get(ROTATE_FLAG) is True:
+            old_id = connection.cookies.get(self.config.key)
+            if old_id:
+                await self.delete(old_id, store=self.config.get_store_from_app(connection.scope["app"]))
+            connection.state[ROTATE_FLAG] = self.generate_session_id()
         await super().store_in_message(scope_session, message, connection)
+
+    def get_session_id(self, connection: ASGIConnection) -> str:
+        rotated = connection.state.get(ROTATE_FLAG)
+        if isinstance(rotated, str):
+            return rotated
+        return super().get_session_id(connection)
 
 
 @dataclass
@@ -104,5 +133,5 @@ def session_config(secure: bool) -> ServerSideSessionConfig:
         store="sessions",
         # /api/ uses the session too (officer tools call it from the browser); the cookie is
         # SameSite=Lax, so another site cannot make a browser post to it with the cookie.
-        exclude=["/static/", "/healthz"],
+        exclude=["^/static/", "^/healthz"],
     )

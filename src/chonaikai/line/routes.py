@@ -13,6 +13,7 @@ from litestar.response import Redirect, Template
 
 from chonaikai.accounts.principal import Principal, authorize
 from chonaikai.accounts.roles import Permission
+from chonaikai.accounts.sessions import begin_session
 from chonaikai.accounts.tables import AuditEntry
 from chonaikai.line import links, quota, webhook
 from chonaikai.line.api import LineApi
@@ -64,8 +65,7 @@ async def line_go(request: Request, value: FromPath[str]) -> Redirect | Template
     session = request.scope.get("session")
     if not (isinstance(session, dict) and session.get("account_id")):
         # An officer's own session is kept; anyone else becomes this household.
-        request.clear_session()
-        request.set_session({"account_id": None, "household_id": household["id"]})
+        begin_session(request, {"account_id": None, "household_id": household["id"]})
     if target:
         return Redirect(path=f"/r/{target}", status_code=303)
     association = await Association.select(Association.slug).where(Association.id == household["association"]).first()

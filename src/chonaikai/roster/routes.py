@@ -23,6 +23,7 @@ from litestar.response import Redirect, Template
 from chonaikai.accounts.principal import Access, Principal, authorize
 from chonaikai.accounts.ratelimit import client_address
 from chonaikai.accounts.roles import Permission
+from chonaikai.accounts.sessions import begin_session
 from chonaikai.accounts.tables import Account, AuditEntry
 from chonaikai.roster import cards, csv_io, logic
 from chonaikai.roster.api import router as api_router
@@ -471,8 +472,7 @@ async def _card_sign_in(request: Request, found: tuple[int, int]) -> Redirect:
 
     household_id, association_id = found
     association = await Association.select(Association.slug).where(Association.id == association_id).first()
-    request.clear_session()
-    request.set_session({"household_id": household_id})
+    begin_session(request, {"household_id": household_id})
     await AuditEntry.insert(
         AuditEntry(association=association_id, household=household_id, action="card.signin",
                    created_at=datetime.now(UTC))
