@@ -25,6 +25,7 @@ from chonaikai.notices.tables import (
     AUDIENCES,
     DEFAULT_CATEGORIES,
     VISIBILITIES,
+    Attachment,
     Notice,
     NoticeCategory,
     NoticeHan,
@@ -381,12 +382,23 @@ async def unarchive_notice(tenant: Tenant, notice_id: int, *, now: datetime | No
 
 
 async def delete_draft(tenant: Tenant, notice_id: int) -> bool:
-    rows = (
-        await tenant.delete(Notice)
-        .where(Notice.id == notice_id)
-        .where(Notice.status.is_in(["draft", "scheduled"]))
-        .returning(Notice.id)
-    )
+    from chonaikai.notices.attachments import get_store
+
+    # The rows go by cascade, the files do not: note their keys before the rows are gone.
+    async with write_transaction():
+        keys = [row["storage_key"] for row in await tenant.select(Attachment, Attachment.storage_key).where(
+            Attachment.notice == notice_id
+        )]
+        rows = (
+            await tenant.delete(Notice)
+            .where(Notice.id == notice_id)
+            .where(Notice.status.is_in(["draft", "scheduled"]))
+            .returning(Notice.id)
+        )
+    if rows:
+        store = get_store()
+        for key in keys:
+            await store.delete(key)
     return bool(rows)
 
 
