@@ -27,6 +27,7 @@ from chonaikai.accounts.officer_routes import router as officers_router
 from chonaikai.accounts.principal import provide_principal
 from chonaikai.accounts.routes import router as accounts_router
 from chonaikai.accounts.sessions import DatabaseStore, session_config
+from chonaikai.circulars.routes import route_handlers as circular_routes
 from chonaikai.db import get_engine, postgres_pool
 from chonaikai.delivery.routes import ROUTERS as delivery_routers
 from chonaikai.health import healthz, liveness
@@ -104,6 +105,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             public_router,
             association_router,
             accounts_router,
+            *circular_routes,
             *delivery_routers,
             officers_router,
             *dev_routes(settings.env),

@@ -126,6 +126,7 @@ def run_demo(args: argparse.Namespace) -> int:
     from chonaikai.demo import (
         demo_officer_email,
         demo_officer_lines,
+        load_demo_city_staff,
         load_demo_notices,
         load_demo_officers,
         load_demo_roster,
@@ -150,10 +151,13 @@ def run_demo(args: argparse.Namespace) -> int:
         await sync_tenants(settings.tenants_dir)
         await load_demo_roster(settings.tenants_dir)
         await load_demo_officers(settings.tenants_dir)
+        city_staff.extend(await load_demo_city_staff(settings.tenants_dir))
         if line_preview:
             await link_demo_households()
         await load_demo_notices(settings.tenants_dir)
         return await demo_officer_lines("sakuragaoka")
+
+    city_staff: list[tuple[str, str]] = []
 
     officer_lines = run_with_database(prepare())
     print()
@@ -163,6 +167,8 @@ def run_demo(args: argparse.Namespace) -> int:
         print(f"  Sign in (ログイン): {url}signin  with  {demo_officer_email('sakuragaoka', 'kaicho')}  (会長)")
         print(f"  then open the demo mailbox {url}dev/mail and click the link in the mail")
         print(f"  (メールは外に出ず、ここに届きます — SMTP catcher on 127.0.0.1:{catcher[1]})")
+        for city_slug, email in city_staff:  # 市職員 send circulars to every association
+            print(f"  City staff (市職員): sign in with {email}, then open {url}c/{city_slug}/circulars/")
     else:
         print(f"  E-mail goes to the SMTP server {settings.smtp_host}:{settings.smtp_port}")
     print(f"  An association homepage: {url}a/sakuragaoka/")
@@ -217,45 +223,6 @@ def run_roster(args: argparse.Namespace) -> int:
     return run_with_database(export_roster(args.slug, han=args.han))
 
 
-def _token_arguments(parser: argparse.ArgumentParser) -> None:
-    sub = parser.add_subparsers(dest="token_command", required=True, metavar="create")
-    create = sub.add_parser("create", help="create an API bearer token for one role in one association")
-    create.add_argument("--association", required=True, help="association slug")
-    create.add_argument("--role", required=True, help="chair, vice_chair, treasurer, editor or han_leader")
-    create.add_argument("--han", default="", help="the 班 (its name) of a han_leader token")
-    create.add_argument("--label", default="", help="what the token is for")
-
-
-@command("token", "API用のトークンを作る (create an API bearer token)", _token_arguments)
-def run_token(args: argparse.Namespace) -> int:
-    from chonaikai.accounts.api_tokens import TokenError, create_token
-    from chonaikai.roster.tables import Han
-    from chonaikai.tenancy.logic import find_tenant
-
-    async def create() -> int:
-        tenant = await find_tenant(args.association)
-        if tenant is None:
-            print(f"error: no association {args.association!r}", file=sys.stderr)
-            return 2
-        han_id = None
-        if args.han:
-            row = await tenant.select(Han, Han.id).where(Han.name == args.han).first()
-            if row is None:
-                print(f"error: no 班 {args.han!r} in {args.association}", file=sys.stderr)
-                return 2
-            han_id = row["id"]
-        try:
-            token = await create_token(tenant.id, args.role, han_id, args.label)
-        except TokenError as error:
-            print(f"error: {error}", file=sys.stderr)
-            return 2
-        print(token)
-        print("Shown once: keep it like a password. Use: Authorization: Bearer <token>", file=sys.stderr)
-        return 0
-
-    return run_with_database(create())
-
-
 def build_parser() -> argparse.ArgumentParser:
     settings_help = "\n".join(f"  {name:<34} {info[1]} (default {info[2]})" for name, info in DOCUMENTED.items())
     parser = argparse.ArgumentParser(
@@ -282,3 +249,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+# Commands that live with their domain register themselves on import.
+from chonaikai.accounts import token_commands  # noqa: E402, F401
+from chonaikai.circulars import commands as circular_commands  # noqa: E402, F401

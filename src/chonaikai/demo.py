@@ -154,8 +154,9 @@ DEMO_NOTICES = (
     ("issei-seisou", "public", False, {"日時": "12月6日（日）午前8時から9時", "集合場所": "第一公園",
                                        "持ち物": "軍手、ごみ袋", "雨天の場合": "12月13日（日）に延期"}),
     ("soukai", "members", True, {"日時": "1月25日（日）午後2時から", "場所": "町内会館 2階",
-                                 "議題": "令和8年度の事業計画と予算", "出欠の締め切り": "1月18日（日）"}),
-    ("bouhan", "public", False, {"内容": "夜間の空き巣が近くの町で続いています。戸締まりをお願いします。"}),
+                                 "議題": "令和8年度の事業計画と予算", "委任状の締切": "1月18日（日）"}),
+    ("bouhan", "public", False, {"起きたこと": "夜間の空き巣", "場所": "となりの町内",
+                                 "気をつけること": "外出や就寝の前に、窓と玄関の鍵をかけてください"}),
 )
 
 
@@ -184,3 +185,18 @@ async def load_demo_notices(directory: Path) -> list[int]:
             await publish_notice(tenant, notice_id)
             published.append(notice_id)
     return published
+def demo_city_staff_email(city_slug: str) -> str:
+    return f"{city_slug}-shokuin@example.jp"
+
+
+async def load_demo_city_staff(directory: Path) -> list[tuple[str, str]]:
+    """Give every demo city a 市職員 account, to try sending a circular (idempotent)."""
+    from chonaikai.circulars.commands import grant_city_staff
+
+    cities, _ = read_tenant_dir(directory)
+    emails = []
+    for spec in cities:
+        email = demo_city_staff_email(spec.slug)
+        await grant_city_staff(spec.slug, email, display_name="見本 市職員")
+        emails.append((spec.slug, email))
+    return emails

@@ -19,6 +19,7 @@ APP_REGISTRY = AppRegistry(
         "chonaikai.accounts.piccolo_app",
         "chonaikai.notices.piccolo_app",
         "chonaikai.delivery.piccolo_app",
+        "chonaikai.circulars.piccolo_app",
         "chonaikai.line.piccolo_app",
     ]
 )

@@ -27,7 +27,7 @@ TEXT_SIZE_COOKIE = "chonaikai_text"
 # Paths that are never rewritten into an association's space on a custom host.
 GLOBAL_PREFIXES = (
     "/a/", "/c/", "/static/", "/healthz", "/schema", "/api/", "/prefs/", "/favicon.ico",
-    "/signin", "/signout", "/dev/", "/r/", "/u/", "/line/", "/card",
+    "/signin", "/signout", "/dev/", "/r/", "/u/", "/line/", "/card", "/circular-files/",
 )
 
 

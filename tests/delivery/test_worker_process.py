@@ -93,7 +93,7 @@ async def test_sigterm_finishes_the_batch_and_exits_cleanly(tenant, slow_sink):
     process = start_worker(smtp_port=slow_sink.port)
     await wait_for_messages(slow_sink, 1)
     process.send_signal(signal.SIGTERM)
-    out, err = process.communicate(timeout=20)
+    out, err = process.communicate(timeout=120)
     assert process.returncode == 0, err
     assert "stopped after 12 deliveries" in out
     rows = await Delivery.select().where(Delivery.notice == notice)
@@ -108,10 +108,10 @@ async def test_second_worker_on_sqlite_is_refused_with_a_clear_message(tenant):
     holder = Worker([], worker_id="first-worker")
     await holder.acquire_lock()
     process = start_worker("--once")
-    out, err = process.communicate(timeout=20)
+    out, err = process.communicate(timeout=120)
     assert process.returncode == 3
     assert "すでに動いています" in err and "only one worker" in err and "first-worker" in err
     await holder.release_lock()
     process = start_worker("--once")
-    out, err = process.communicate(timeout=20)
+    out, err = process.communicate(timeout=120)
     assert process.returncode == 0, err

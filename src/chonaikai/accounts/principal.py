@@ -134,11 +134,35 @@ async def load_principal(account_id: int | None = None, household_id: int | None
     return ANONYMOUS
 
 
+async def principal_from_bearer(authorization: str) -> Principal:
+    """``Authorization: Bearer …`` → the token's Principal; a bad or revoked token is a 401."""
+    from chonaikai.accounts.api_tokens import find_token
+
+    scheme, _, secret = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not secret.strip():
+        raise NotAuthorizedException("Authorization: Bearer <token> を付けてください (bearer token required)")
+    row = await find_token(secret.strip())
+    if row is None:
+        raise NotAuthorizedException("トークンが正しくないか、無効です (invalid or revoked token)")
+    grant = Grant(role=Role(row["role"]), association_id=row["association"], city_id=row["city"], han_id=row["han"])
+    return Principal(display_name=row["label"] or f"API token {row['id']}", grants=(grant,))
+
+
 async def provide_principal(request: Request) -> Principal:
-    """The dependency every page uses; loaded once per request."""
+    """The dependency every page uses; loaded once per request.
+
+    A request carrying ``Authorization: Bearer …`` (another system calling /api/) is judged by its
+    token alone, never by a session cookie; everything else by the session (other schemes, such as
+    Basic from a proxy in front of a staging site, are left alone).
+    """
     cached = request.state.get("principal")
     if cached is not None:
         return cached
+    authorization = request.headers.get("authorization", "")
+    if authorization[:7].lower() == "bearer ":
+        principal = await principal_from_bearer(authorization)
+        request.state["principal"] = principal
+        return principal
     session = request.scope.get("session")
     if not isinstance(session, dict):  # no session cookie: Litestar leaves a sentinel here
         session = {}

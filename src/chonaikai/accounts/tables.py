@@ -1,4 +1,4 @@
-from piccolo.columns import Bytea, ForeignKey, Text, Timestamptz, Varchar
+from piccolo.columns import Boolean, Bytea, ForeignKey, Text, Timestamptz, Varchar
 from piccolo.columns.base import OnDelete
 from piccolo.table import Table
 
@@ -71,16 +71,18 @@ class AuditEntry(Table, tablename="audit_entry"):
 
 
 class ApiToken(Table, tablename="api_token"):
-    """A bearer token for officers' tools: one role in one association (and a 班 for 班長).
+    """A bearer token for another system (a city's or an association's), acting with one role
+    in one city or one association (and one 班 for a 班長 token).
 
-    Created by operators (`chonaikai token create`); only a hash is stored.
+    Only a hash of the secret is stored; the secret is shown once when the token is made.
     """
 
-    association = ForeignKey(Association, null=False, on_delete=OnDelete.cascade, index=True)
-    role = Varchar(length=20)
-    han = ForeignKey(Han, null=True, on_delete=OnDelete.cascade)
-    token_hash = Varchar(length=64, unique=True, index=True)
+    secret_hash = Varchar(length=64, unique=True, index=True)
     label = Varchar(length=100, default="")
+    role = Varchar(length=20)
+    association = ForeignKey(Association, null=True, on_delete=OnDelete.cascade, index=True)
+    city = ForeignKey(City, null=True, on_delete=OnDelete.cascade, index=True)
+    han = ForeignKey(Han, null=True, on_delete=OnDelete.cascade)
     created_at = Timestamptz()
     last_used_at = Timestamptz(null=True, default=None)
-    revoked_at = Timestamptz(null=True, default=None)
+    revoked = Boolean(default=False)

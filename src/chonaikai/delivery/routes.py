@@ -6,6 +6,7 @@ import csv
 import io
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 from litestar import Request, Response, Router, get, post
 from litestar.di import NamedDependency, Provide
@@ -60,6 +61,23 @@ async def read_confirm(request: Request, token: FromPath[str]) -> Template | Red
     if _is_htmx(request):
         return Template("delivery/_read_confirmed.html", headers=READ_HEADERS)
     return Redirect(path=f"/r/{token}", status_code=303, headers=READ_HEADERS)
+
+
+@get("/r/{token:str}/files/{attachment_id:int}", name="read_file")
+async def read_file(token: FromPath[str], attachment_id: FromPath[int]) -> Response:
+    found = await receipts.attachment_by_token(token, attachment_id)
+    if found is None:
+        return _missing_read_link()
+    attachment, data = found
+    return Response(
+        content=data,
+        media_type=attachment["content_type"],
+        headers={
+            **READ_HEADERS,
+            "Content-Disposition": f"inline; filename*=UTF-8''{quote(attachment['filename'])}",
+            "Cache-Control": "private, max-age=3600",
+        },
+    )
 
 
 # -- one-click unsubscribe (RFC 8058; the POST is exempt from CSRF: mail programs send it) ----
@@ -306,7 +324,7 @@ async def api_receipts_by_notice(principal: NamedDependency[Principal], notice_i
 
 
 read_router = Router(
-    path="/", route_handlers=[read_page, read_confirm, unsubscribe_page, unsubscribe, api_receipts_by_notice]
+    path="/", route_handlers=[read_page, read_confirm, read_file, unsubscribe_page, unsubscribe, api_receipts_by_notice]
 )
 receipts_router = Router(
     path="/a/{slug:str}",

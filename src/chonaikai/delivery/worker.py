@@ -234,6 +234,12 @@ class Worker:
                 log.info("published %d scheduled notice(s)", len(published))
         except Exception:
             log.exception("publishing scheduled notices failed; trying again later")
+        try:  # the city's scheduled circulars and pending 催促 e-mails
+            from chonaikai.circulars.logic import run_due
+
+            await run_due(self.clock())
+        except Exception:
+            log.exception("city circulars: scheduled sends or reminders failed; trying again later")
 
     # -- claiming ------------------------------------------------------------------------
 

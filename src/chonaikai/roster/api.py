@@ -9,8 +9,7 @@ from __future__ import annotations
 from litestar import Request, Router, get
 from litestar.di import NamedDependency, Provide
 
-from chonaikai.accounts.api_tokens import principal_for_bearer
-from chonaikai.accounts.principal import authorize
+from chonaikai.accounts.principal import authorize, principal_from_bearer
 from chonaikai.accounts.roles import Permission
 from chonaikai.roster import logic
 from chonaikai.tenancy.routes import provide_tenant
@@ -19,7 +18,7 @@ from chonaikai.tenancy.scope import Tenant
 
 @get("/households", name="api_households")
 async def api_households(request: Request, tenant: NamedDependency[Tenant]) -> dict:
-    principal = await principal_for_bearer(request.headers.get("authorization", ""))
+    principal = await principal_from_bearer(request.headers.get("authorization", ""))
     access = authorize(principal, tenant, Permission.ROSTER_VIEW)
     rows = await logic.list_households(tenant, access)
     await logic.audit(tenant, principal, "roster.view", f"API {principal.display_name}: {len(rows)} 世帯")

@@ -1,6 +1,7 @@
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 from piccolo.columns.base import OnDelete
 from piccolo.columns.base import OnUpdate
+from piccolo.columns.column_types import Boolean
 from piccolo.columns.column_types import ForeignKey
 from piccolo.columns.column_types import Serial
 from piccolo.columns.column_types import Timestamptz
@@ -23,7 +24,7 @@ class Association(Table, tablename="association", schema=None):
     )
 
 
-class Han(Table, tablename="han", schema=None):
+class City(Table, tablename="city", schema=None):
     id = Serial(
         null=False,
         primary_key=True,
@@ -36,9 +37,9 @@ class Han(Table, tablename="han", schema=None):
     )
 
 
-ID = "2026-11-23T11:30:59:433809"
+ID = "2026-11-23T10:56:55:733224"
 VERSION = "1.38.0"
-DESCRIPTION = "ApiToken: bearer tokens for officers tools"
+DESCRIPTION = "api_token: bearer tokens for city and association systems"
 
 
 async def forwards():
@@ -53,19 +54,39 @@ async def forwards():
     manager.add_column(
         table_class_name="ApiToken",
         tablename="api_token",
-        column_name="association",
-        db_column_name="association",
-        column_class_name="ForeignKey",
-        column_class=ForeignKey,
+        column_name="secret_hash",
+        db_column_name="secret_hash",
+        column_class_name="Varchar",
+        column_class=Varchar,
         params={
-            "references": Association,
-            "on_delete": OnDelete.cascade,
-            "on_update": OnUpdate.cascade,
-            "target_column": None,
+            "length": 64,
+            "default": "",
+            "null": False,
+            "primary_key": False,
+            "unique": True,
+            "index": True,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="ApiToken",
+        tablename="api_token",
+        column_name="label",
+        db_column_name="label",
+        column_class_name="Varchar",
+        column_class=Varchar,
+        params={
+            "length": 100,
+            "default": "",
             "null": False,
             "primary_key": False,
             "unique": False,
-            "index": True,
+            "index": False,
             "index_method": IndexMethod.btree,
             "choices": None,
             "db_column_name": None,
@@ -99,40 +120,18 @@ async def forwards():
     manager.add_column(
         table_class_name="ApiToken",
         tablename="api_token",
-        column_name="han",
-        db_column_name="han",
+        column_name="association",
+        db_column_name="association",
         column_class_name="ForeignKey",
         column_class=ForeignKey,
         params={
-            "references": Han,
+            "references": Association,
             "on_delete": OnDelete.cascade,
             "on_update": OnUpdate.cascade,
             "target_column": None,
             "null": True,
             "primary_key": False,
             "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="ApiToken",
-        tablename="api_token",
-        column_name="token_hash",
-        db_column_name="token_hash",
-        column_class_name="Varchar",
-        column_class=Varchar,
-        params={
-            "length": 64,
-            "default": "",
-            "null": False,
-            "primary_key": False,
-            "unique": True,
             "index": True,
             "index_method": IndexMethod.btree,
             "choices": None,
@@ -145,17 +144,19 @@ async def forwards():
     manager.add_column(
         table_class_name="ApiToken",
         tablename="api_token",
-        column_name="label",
-        db_column_name="label",
-        column_class_name="Varchar",
-        column_class=Varchar,
+        column_name="city",
+        db_column_name="city",
+        column_class_name="ForeignKey",
+        column_class=ForeignKey,
         params={
-            "length": 100,
-            "default": "",
-            "null": False,
+            "references": City,
+            "on_delete": OnDelete.cascade,
+            "on_update": OnUpdate.cascade,
+            "target_column": None,
+            "null": True,
             "primary_key": False,
             "unique": False,
-            "index": False,
+            "index": True,
             "index_method": IndexMethod.btree,
             "choices": None,
             "db_column_name": None,
@@ -209,13 +210,13 @@ async def forwards():
     manager.add_column(
         table_class_name="ApiToken",
         tablename="api_token",
-        column_name="revoked_at",
-        db_column_name="revoked_at",
-        column_class_name="Timestamptz",
-        column_class=Timestamptz,
+        column_name="revoked",
+        db_column_name="revoked",
+        column_class_name="Boolean",
+        column_class=Boolean,
         params={
-            "default": None,
-            "null": True,
+            "default": False,
+            "null": False,
             "primary_key": False,
             "unique": False,
             "index": False,
