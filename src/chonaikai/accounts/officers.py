@@ -122,8 +122,9 @@ async def invite_officer(
                 granted_by=invited_by,
                 created_at=datetime.now(UTC),
             )
-            await RoleGrant.insert(grant).on_conflict(action="DO NOTHING")
-            existing = await tenant.select(RoleGrant, RoleGrant.id).where(same).first()
+            inserted = await RoleGrant.insert(grant).on_conflict(action="DO NOTHING").returning(RoleGrant.id)
+            already = not inserted  # another invitation got there first (PostgreSQL: it waited on the index)
+            existing = inserted[0] if inserted else await tenant.select(RoleGrant, RoleGrant.id).where(same).first()
     grant_id = existing["id"]
     label = ROLE_LABELS[invitation.role]
     if invitation.han_id is not None:
