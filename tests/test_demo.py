@@ -47,3 +47,9 @@ async def test_demo_names_are_obviously_fictional():
     names = [row["name"] for row in await Household.select(Household.name)]
     fictional = ("見本", "仮野", "例田", "試山", "架空", "模擬", "標本", "雛形", "手本", "試作", "仮谷", "例村")
     assert names and all(name.startswith(fictional) for name in names)
+
+
+async def test_demo_notices_have_every_blank_filled():
+    await load_all()
+    for row in await Notice.select(Notice.title, Notice.body):
+        assert "【" not in row["title"] + row["body"], row["title"]

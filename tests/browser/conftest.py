@@ -166,7 +166,7 @@ async def _context(browser, request, live_server, options: dict, *, javascript: 
     context = await browser.new_context(
         base_url=live_server.url, locale="ja-JP", java_script_enabled=javascript, **options
     )
-    context.set_default_timeout(10_000)
+    context.set_default_timeout(20_000)  # generous: CI machines have 2 busy cores
     # Remembered for assert_accessible: with JavaScript off a page cannot run axe (evaluate hangs).
     context.chonaikai_javascript = javascript
     return context

@@ -1,9 +1,9 @@
 """The demo, served on a loopback port with a few published notices, for screenshots and Lighthouse.
 
-It is the demo a newcomer gets from `make run` (demo tenants from tenants/*.toml and their fictional
-rosters), in its own SQLite file, plus what a running association has after a week: notices made from
-the 文例, published through the same code officers use, their deliveries, some of them confirmed.
-An officer's sign-in link (made as the e-mailed one is) opens the receipts view.
+It is the demo a newcomer gets from `make run` (demo tenants from tenants/*.toml, their fictional
+rosters, officers and notices), in its own SQLite file, after the worker sent the e-mails and two
+households in three answered 「読みました」. The demo 会長's sign-in link (made as the e-mailed one is)
+opens the receipts view.
 
     with DemoSite(Path("bench/out/site")) as site:
         site.url, site.read_link, site.officer_link, site.notice_id
@@ -22,62 +22,46 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 SLUG = "sakuragaoka"
-OFFICER_EMAIL = "kaicho@sakuragaoka.example.jp"
-
-# (文例 name, filled placeholders, options)
-NOTICES = [
-    ("gomi-touban", {"期間": "6月", "当番の班": "2班", "集積所": "集会所横の集積所",
-                     "当番の仕事": "ネットをかける・あと片付け"}, {"visibility": "public"}),
-    ("bousai-kunren", {"日時": "10月5日（日）午前9時", "集合場所": "桜ケ丘公園", "内容": "避難の練習と消火器の使い方",
-                       "持ち物": "タオル・飲み物"}, {"visibility": "public", "pinned": True}),
-    ("issei-seisou", {"日時": "6月1日（日）午前8時から1時間", "集合場所": "集会所前", "持ち物": "軍手・ごみ袋",
-                      "雨天の場合": "6月8日（日）に延期"}, {"visibility": "public", "needs_confirmation": True}),
-]
 
 
 async def seed() -> dict:
     """Runs in a child process whose environment points at the site's own database."""
-    from datetime import UTC, datetime
-
     from chonaikai.accounts import signin
-    from chonaikai.accounts.roles import Role
-    from chonaikai.accounts.tables import RoleGrant
     from chonaikai.cli import migrate
     from chonaikai.delivery import receipts
     from chonaikai.delivery.tables import Delivery
-    from chonaikai.demo import load_demo_roster
-    from chonaikai.notices import logic
-    from chonaikai.notices.ready_texts import get_ready_text
+    from chonaikai.demo import (
+        demo_officer_email,
+        load_demo_notices,
+        load_demo_officers,
+        load_demo_roster,
+    )
+    from chonaikai.notices.tables import Notice
     from chonaikai.settings import get_settings
     from chonaikai.tenancy.logic import find_tenant
     from chonaikai.tenancy.tenant_files import sync_tenants
 
     settings = get_settings()
+    # What `chonaikai demo` loads (src/chonaikai/cli.py, run_demo), in the same order.
     await migrate()
     await sync_tenants(settings.tenants_dir)
     await load_demo_roster(settings.tenants_dir)
+    await load_demo_officers(settings.tenants_dir)
+    await load_demo_notices(settings.tenants_dir)
     tenant = await find_tenant(SLUG)
     assert tenant is not None, f"the demo has no association {SLUG}"
-
-    notice_id = None
-    for name, fill, options in NOTICES:
-        text = get_ready_text(name)
-        assert text is not None, f"no 文例 {name}"
-        form = logic.form_from_ready_text(text)
-        for key, value in fill.items():
-            form.title = form.title.replace(f"【{key}】", value)
-            form.body = form.body.replace(f"【{key}】", value)
-        for key, value in options.items():
-            setattr(form, key, value)
-        notice_id = await logic.create_notice(tenant, form, author_title="会長")
-        await logic.publish_notice(tenant, notice_id)
 
     # The real worker e-mails the households that chose e-mail (to a loopback sink the site started).
     from chonaikai.delivery.worker import Worker, default_channels
 
     await Worker(default_channels()).run(once=True)
 
-    # The last one asks for 「読みました」: about two households in three have answered.
+    asking = await (
+        tenant.select(Notice, Notice.id).where(Notice.needs_confirmation == True).order_by(Notice.id).first()  # noqa: E712
+    )
+    assert asking is not None, "no demo notice asks for 「読みました」"
+    notice_id = asking["id"]
+    # About two households in three have answered.
     rows = await tenant.select(Delivery, Delivery.token).where(Delivery.notice == notice_id).order_by(Delivery.id)
     tokens = [row["token"] for row in rows]
     for index, token in enumerate(tokens):
@@ -86,10 +70,9 @@ async def seed() -> dict:
             await receipts.confirm_by_token(token)
     unconfirmed = [token for index, token in enumerate(tokens) if index % 3 == 2]
 
-    account_id = await signin.get_or_create_account(OFFICER_EMAIL, "見本 太郎")
-    await RoleGrant.insert(
-        RoleGrant(account=account_id, role=str(Role.CHAIR), association=tenant.id, created_at=datetime.now(UTC))
-    )
+    officer = await signin.find_account_by_email(demo_officer_email(SLUG, "kaicho"))
+    assert officer is not None, "the demo has no 会長 account"
+    account_id = officer["id"]
     secret = await signin.create_email_link_secret(account_id)
     return {
         "notice_id": notice_id,

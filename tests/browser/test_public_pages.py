@@ -105,7 +105,12 @@ async def test_text_size_switch_enlarges_text_without_horizontal_scroll(phone, p
 
     # 200% zoom on a 390px-wide phone: the page lays out in 195 CSS px. Nothing may need sideways scrolling.
     await page.set_viewport_size({"width": 195, "height": 422})
-    for path in ["/", "/a/minami/", f"/c/{public_site['city']['slug']}/", "/signin/not-a-real-secret"]:
+    from tests.browser.test_page_weight import published_notice_token
+
+    token = await published_notice_token(public_site["tenant"])
+    paths = ["/", "/a/minami/", f"/c/{public_site['city']['slug']}/", "/signin", "/signin/not-a-real-secret",
+             "/a/sakura/notices", f"/r/{token}"]
+    for path in paths:
         await page.goto(path)
         overflow = await _horizontal_overflow(page)
         assert overflow <= 0, f"{path} scrolls sideways by {overflow}px at 200% zoom with large text"

@@ -112,9 +112,12 @@ async def unsubscribe(token: FromPath[str]) -> Template:
 # -- officers: who has read ----------------------------------------------------------------
 
 
-async def _notice_or_404(tenant: Tenant, notice_id: int) -> dict[str, Any]:
+async def _notice_or_404(tenant: Tenant, principal: Principal, notice_id: int) -> dict[str, Any]:
     notice = await receipts.find_notice(tenant, notice_id)
     if notice is None:
+        raise NotFoundException()
+    # A draft or scheduled notice exists only for those who may post (as on the notice page).
+    if notice["status"] not in ("published", "archived") and not principal.can(Permission.NOTICE_POST, tenant.id):
         raise NotFoundException()
     return notice
 
@@ -142,7 +145,7 @@ async def receipts_page(
     too_soon: FromQuery[str] = "",
 ) -> Template:
     access = authorize(principal, tenant, Permission.RECEIPTS_VIEW)
-    notice = await _notice_or_404(tenant, notice_id)
+    notice = await _notice_or_404(tenant, principal, notice_id)
     summary = await receipts.summarize(tenant, access, notice_id)
     base = f"/a/{tenant.slug}/notices/{notice_id}/receipts"
     if fragment == "progress":
@@ -180,7 +183,7 @@ async def tick_receipt(
     household_id: FromPath[int],
 ) -> Template | Redirect:
     access = authorize(principal, tenant, Permission.RECEIPTS_TICK)
-    await _notice_or_404(tenant, notice_id)
+    await _notice_or_404(tenant, principal, notice_id)
     row = await receipts.tick(tenant, access, notice_id, household_id)
     if row is None:
         raise NotFoundException()
@@ -200,7 +203,7 @@ async def resend(
     notice_id: FromPath[int],
 ) -> Template | Redirect:
     access = authorize(principal, tenant, Permission.RECEIPTS_TICK)
-    await _notice_or_404(tenant, notice_id)
+    await _notice_or_404(tenant, principal, notice_id)
     result = await receipts.resend_unconfirmed(tenant, access, notice_id)
     if _is_htmx(request):
         return Template("delivery/_resend_result.html", context={"resent": result.queued, "too_soon": result.too_soon})
@@ -216,7 +219,7 @@ async def receipts_csv(
     tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], notice_id: FromPath[int]
 ) -> Response:
     access = authorize(principal, tenant, Permission.RECEIPTS_VIEW)
-    await _notice_or_404(tenant, notice_id)
+    await _notice_or_404(tenant, principal, notice_id)
     rows = await receipts.households(tenant, access, notice_id, limit=1_000_000)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
@@ -250,7 +253,7 @@ def _when(value: datetime | None) -> str:
 
 async def receipts_json(tenant: Tenant, principal: Principal, notice_id: int) -> dict[str, Any]:
     access = authorize(principal, tenant, Permission.RECEIPTS_VIEW)
-    await _notice_or_404(tenant, notice_id)
+    await _notice_or_404(tenant, principal, notice_id)
     summary = await receipts.summarize(tenant, access, notice_id)
     rows = await receipts.households(tenant, access, notice_id, limit=1_000_000)
     return {
