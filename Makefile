@@ -16,7 +16,7 @@ run: $(STAMP)
 	$(BIN)/chonaikai demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Phone screenshots for the README from the demo data (needs chromium: apt-get install -y chromium fonts-noto-cjk).
 screenshots: $(STAMP)

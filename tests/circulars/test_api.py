@@ -152,3 +152,12 @@ async def test_token_command_prints_the_secret_once(city):
     refused = run("token", "create", "--city", "nowhere", "--role", "city_staff")
     assert refused.returncode == 2 and "no city" in refused.stderr
     assert await ApiToken.count() == 1
+
+
+async def test_pages_ignore_other_authorization_schemes(client, city):
+    """A Basic header (a proxy in front of a staging site) neither signs in nor breaks pages."""
+    await make_city_associations(city)
+    basic = {"Authorization": "Basic dXNlcjpwYXNz"}
+    assert (await client.get(f"/c/{city['slug']}/circulars/", headers=basic)).status_code in (303, 401)
+    await sign_in_as(client, "staff@city.example", Role.CITY_STAFF, city_id=city["id"])
+    assert (await client.get(f"/c/{city['slug']}/circulars/", headers=basic)).status_code == 200

@@ -6,11 +6,12 @@ import csv
 import io
 from datetime import UTC, datetime, timedelta
 
+from chonaikai.accounts.api_tokens import create_token
 from chonaikai.accounts.roles import Role
 from chonaikai.circulars import logic
 from chonaikai.circulars.tables import Circular, CircularEntry, CircularReminder
 from chonaikai.notices.tables import Notice, NoticeHan
-from chonaikai.roster.tables import Han
+from chonaikai.roster.tables import Han, Household
 from tests.auth import csrf_headers, make_account, sign_in_as
 from tests.circulars.helpers import make_city_associations, send
 from tests.factories import make_association, make_city, make_household
@@ -84,9 +85,26 @@ async def test_city_staff_cannot_read_households_or_association_inboxes(client, 
     exported = await client.get(f"/c/{city['slug']}/circulars/{circular_id}/export.csv")
     for body in (dashboard.text, exported.text):
         assert "個人 情報子" not in body and "secret-person@example.jp" not in body and "090-0000-1111" not in body
-    # Association pages (the inbox, and whatever else needs an association role) refuse city staff.
-    assert (await client.get(f"/a/{east_auto.slug}/circulars/")).status_code == 403
-    assert (await client.get(f"/a/{east_auto.slug}/circulars/1")).status_code == 403
+    # Association pages refuse city staff: the inbox, the roster, who-has-read of the forwarded notice.
+    notice_id = (await east_auto.select(CircularEntry, CircularEntry.notice).first())["notice"]
+    household_id = (await east_auto.select(Household, Household.id).first())["id"]
+    for path in (
+        f"/a/{east_auto.slug}/circulars/",
+        f"/a/{east_auto.slug}/circulars/1",
+        f"/a/{east_auto.slug}/roster",
+        f"/a/{east_auto.slug}/roster/{household_id}",
+        f"/a/{east_auto.slug}/roster/export.csv",
+        f"/a/{east_auto.slug}/notices/{notice_id}/receipts",
+        f"/a/{east_auto.slug}/notices/{notice_id}/receipts.csv",
+        f"/a/{east_auto.slug}/notices/{notice_id}/receipts.json",
+    ):
+        response = await client.get(path)
+        assert response.status_code == 403, path
+        assert "secret-person@example.jp" not in response.text
+    # A city token on the association receipts API: refused too.
+    token = await create_token(role="city_staff", city_slug=city["slug"])
+    api = await client.get(f"/api/v1/notices/{notice_id}/receipts", headers={"Authorization": f"Bearer {token.secret}"})
+    assert api.status_code in (403, 404) and "secret-person@example.jp" not in api.text
 
 
 async def test_review_association_opens_forwards_to_chosen_han(client, city):
@@ -296,3 +314,17 @@ async def test_scheduled_from_the_form_in_japan_time_and_past_times_refused(clie
     assert circular["status"] == "scheduled"
     assert abs((circular["publish_at"] - later).total_seconds()) < 60  # 09:00 in the form is 09:00 JST
     assert await CircularEntry.count() == 0
+
+
+async def test_reminder_mail_refused_for_now_is_tried_again(city, mail_sink):
+    _, east_review, _ = await make_city_associations(city)
+    await make_account("chair@east-review.example", Role.CHAIR, east_review)
+    circular_id = await send(city, associations=["east-review"], target_kind="associations")
+    await logic.remind(circular_id)
+    mail_sink.refuse("chair@east-review.example", 451)
+    assert await logic.send_recorded_reminders() == 0
+    assert (await CircularReminder.select(CircularReminder.status).first())["status"] == "recorded"
+    mail_sink.refusals.clear()
+    assert await logic.send_recorded_reminders() == 1
+    assert (await CircularReminder.select(CircularReminder.status).first())["status"] == "sent"
+    assert await logic.send_recorded_reminders() == 0  # nothing sent twice

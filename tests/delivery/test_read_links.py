@@ -128,3 +128,46 @@ async def test_one_click_unsubscribe_switches_to_paper_and_is_recorded(client, t
     assert again.status_code == 200
     assert await AuditEntry.count().where(AuditEntry.action == "delivery.unsubscribe") == 1
     assert (await client.post("/u/unknown-token-xyz")).status_code == 404
+
+
+async def test_many_confirmations_at_once_are_committed_together_and_each_answered(tenant):
+    import asyncio
+
+    from chonaikai.delivery.receipts import confirm_by_token, open_by_token
+    from tests.delivery.helpers import make_households
+
+    await make_households(tenant, 30, channel="paper")
+    notice = await make_notice(tenant)
+    await create_deliveries(notice)
+    tokens = [row["token"] for row in await Delivery.select(Delivery.token).where(Delivery.notice == notice)]
+    results = await asyncio.gather(
+        *(confirm_by_token(token) for token in tokens),
+        confirm_by_token("no-such-token-1"),
+        *(open_by_token(token) for token in tokens[:5]),
+    )
+    assert results[:30] == [True] * 30 and results[30] is None
+    assert all(view is not None for view in results[31:])
+    rows = await Delivery.select().where(Delivery.notice == notice)
+    assert all(row["confirmed_at"] and row["opened_at"] and row["confirmed_via"] == "web" for row in rows)
+
+
+async def test_read_link_lists_and_serves_the_notices_own_files_only(client, tenant):
+    from chonaikai.notices.attachments import add_attachment
+
+    household = await make_household(tenant, "山田", han="1班", channel="paper")
+    notice = await make_notice(tenant, title="資料つき", visibility="members")
+    other = await make_notice(tenant, title="別のお知らせ")
+    pdf = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+    mine = await add_attachment(tenant, notice, "地図.pdf", pdf)
+    theirs = await add_attachment(tenant, other, "秘密.pdf", pdf)
+    await create_deliveries(notice)
+    token = (await _delivery(notice, household["id"]))["token"]
+
+    page = (await client.get(f"/r/{token}")).text
+    assert "地図.pdf" in page and f"/r/{token}/files/{mine.id}" in page and "秘密.pdf" not in page
+    response = await client.get(f"/r/{token}/files/{mine.id}")
+    assert response.status_code == 200 and response.content == pdf
+    assert response.headers["content-type"].startswith("application/pdf")
+    assert response.headers["referrer-policy"] == "no-referrer"
+    assert (await client.get(f"/r/{token}/files/{theirs.id}")).status_code == 404
+    assert (await client.get(f"/r/wrong-token-abc/files/{mine.id}")).status_code == 404

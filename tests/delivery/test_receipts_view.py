@@ -168,3 +168,27 @@ async def test_csv_export(client, tenant):
 async def test_unknown_notice_is_404(client, tenant):
     await sign_in_as(client, "chair@example.jp", Role.CHAIR, tenant)
     assert (await client.get(f"/a/{tenant.slug}/notices/999999/receipts")).status_code == 404
+
+
+async def test_receipts_api_with_bearer_tokens(client, tenant):
+    from chonaikai.accounts.api_tokens import create_token
+
+    notice, a, b, c = await setup_notice(tenant)
+    chair = (await create_token(role="chair", association_slug=tenant.slug, label="集計")).secret
+    response = await client.get(
+        f"/api/v1/associations/{tenant.slug}/notices/{notice}/receipts", headers={"Authorization": f"Bearer {chair}"}
+    )
+    assert response.status_code == 200
+    data = response.json()
+    assert data["totals"]["households"] == 3 and data["totals"]["confirmed"] == 1
+    assert {h["channel"] for h in data["households"]} == {"email", "paper"}
+    by_id = await client.get(f"/api/v1/notices/{notice}/receipts", headers={"Authorization": f"Bearer {chair}"})
+    assert by_id.json()["totals"] == data["totals"]
+
+    han2 = (await create_token(role="han_leader", association_slug=tenant.slug, han_name="2班")).secret
+    narrowed = (await client.get(
+        f"/api/v1/notices/{notice}/receipts", headers={"Authorization": f"Bearer {han2}"}
+    )).json()
+    assert [h["household_id"] for h in narrowed["households"]] == [c["id"]]
+    bad = await client.get(f"/api/v1/notices/{notice}/receipts", headers={"Authorization": "Bearer nope"})
+    assert bad.status_code == 401

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from chonaikai.accounts.signin import hash_secret
 from chonaikai.accounts.tables import SignInToken
 from chonaikai.delivery.tables import Delivery
+from chonaikai.line.links import hash_code
 from chonaikai.line.quota import check_notice, send_rest_another_way
 from chonaikai.roster.tables import Han
 from tests.auth import csrf_headers, sign_in_as
@@ -26,7 +26,7 @@ async def test_api_issues_a_code_for_officers_only(client, line_tenant, fake_lin
     assert response.status_code == 201, response.text
     code = response.json()["code"]
     assert len(code) == 9 and code[4] == "-"
-    token = await SignInToken.select().where(SignInToken.secret_hash == hash_secret(code.replace("-", ""))).first()
+    token = await SignInToken.select().where(SignInToken.secret_hash == hash_code(code.replace("-", ""))).first()
     assert token["household"] == household["id"] and token["purpose"] == "line_code"
     # Another association's household is not reachable through this one.
     assert (await client.post(f"/api/v1/associations/{line_tenant.slug}/households/999999/line-code")).status_code == 404

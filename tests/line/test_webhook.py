@@ -6,11 +6,10 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from chonaikai.accounts.signin import hash_secret
 from chonaikai.accounts.tables import AuditEntry, SignInToken
 from chonaikai.delivery.tables import Delivery
 from chonaikai.line import messages
-from chonaikai.line.links import find_code, issue_code
+from chonaikai.line.links import find_code, hash_code, issue_code
 from chonaikai.line.tables import LineLink, LineWebhookEvent
 from chonaikai.roster.tables import Household
 from tests.delivery.helpers import make_notice
@@ -93,7 +92,7 @@ async def test_wrong_and_expired_codes_are_refused_kindly(client, line_tenant, f
     household = await make_household(line_tenant, "仮野 花子", han="1班")
     code, _ = await issue_code(line_tenant, household["id"])
     await SignInToken.update({SignInToken.expires_at: datetime.now(UTC) - timedelta(minutes=1)}).where(
-        SignInToken.secret_hash == hash_secret(code.replace("-", ""))
+        SignInToken.secret_hash == hash_code(code.replace("-", ""))
     )
     user = fake_line.add_friend()
     await send(fake_line, client, "message", user, text=code)

@@ -122,3 +122,30 @@ async def test_anonymous_visitors_see_no_unread_marks(client, tenant):
     await post_notice(tenant, "公開", visibility="public")
     page = await client.get("/a/sakura/notices/")
     assert "公開" in page.text and "badge-unread" not in page.text
+
+
+async def test_search_folds_width_case_and_kana(client, tenant):
+    await post_notice(tenant, "ゴミ当番のお知らせ", body="２０２６年の当番表です。ＡＥＤの場所も載せました。", visibility="public")
+    await post_notice(tenant, "夏祭り", body="ごみは持ち帰ってください。", visibility="public")
+    viewer = logic.Viewer(authenticated=True, member=True, officer=True)
+
+    async def found(q):
+        return sorted(titles(await logic.list_notices(tenant, viewer, q=q)))
+
+    assert await found("ごみ") == ["ゴミ当番のお知らせ", "夏祭り"]  # hiragana finds katakana too
+    assert await found("ゴミ") == ["ゴミ当番のお知らせ", "夏祭り"]
+    assert await found("2026") == ["ゴミ当番のお知らせ"]  # half width finds full width
+    assert await found("aed") == ["ゴミ当番のお知らせ"]
+    assert await found("ｺﾞﾐ当番") == ["ゴミ当番のお知らせ"]  # half-width katakana
+
+
+async def test_rows_written_elsewhere_are_still_found_by_their_raw_text(tenant):
+    from datetime import UTC, datetime
+
+    from chonaikai.notices.tables import Notice
+
+    now = datetime.now(UTC)
+    await tenant.new(Notice, title="市からの回覧", body="防災マップ", status="published", published_at=now,
+                     created_at=now, updated_at=now).save()  # no search_text, as a city circular might be
+    viewer = logic.Viewer(authenticated=True, member=True, officer=True)
+    assert titles(await logic.list_notices(tenant, viewer, q="防災マップ")) == ["市からの回覧"]

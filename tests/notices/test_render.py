@@ -127,3 +127,10 @@ def test_excerpt_is_one_line_and_cut_with_an_ellipsis():
     short = excerpt(body, 10)
     assert len(short) == 10 and short.endswith("…") and "\n" not in short
     assert excerpt("", 10) == ""
+
+
+def test_fold_for_search():
+    from chonaikai.notices.render import fold
+
+    assert fold("ゴミ　ＡＥＤ ２０２６ ｶﾞｽ") == "ごみ aed 2026 がす"
+    assert fold("ヴ") == "ゔ" and fold("ー") == "ー"  # the long vowel mark is not a kana letter

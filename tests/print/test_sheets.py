@@ -171,3 +171,33 @@ async def test_page_has_no_navigation_and_links_print_css(client, town):
     html = (await client.get(url(town, han=town.han["1班"]))).text
     assert "site-header" not in html and "site-footer" not in html
     assert "css/print.css" in html
+
+
+async def test_officers_only_notice_has_no_sheet(client, tenant):
+    town = await make_town(tenant, title="役員会のお知らせ", audience="officers")
+    await sign_in_as(client, "chair@example.jp", Role.CHAIR, tenant)
+    index = await client.get(url(town))
+    assert index.status_code == 200 and "役員向けなので、班に回す回覧板はありません" in index.text
+    refused = await client.get(url(town, han=town.han["1班"]))
+    assert refused.status_code == 400 and "青木" not in refused.text
+
+
+async def test_before_publishing_the_sheet_marks_whom_the_outbox_will_put_on_paper(client, tenant):
+    from datetime import UTC, datetime
+
+    from chonaikai.line.tables import LineLink
+
+    notice = await make_notice(tenant, title="下書き", status="draft", published_at=None)
+    no_address = await make_household(tenant, "小林", "2班", channel="email", email="", kana="こばやし")
+    await make_household(tenant, "斉藤", "2班", channel="email", email="saito@example.jp", kana="さいとう")
+    await make_household(tenant, "清水", "2班", channel="line", kana="しみず")
+    linked = await make_household(tenant, "杉山", "2班", channel="line", kana="すぎやま")
+    await LineLink.insert(
+        tenant.new(LineLink, household=linked["id"], channel_id="c1", line_user_id="U1", linked_at=datetime.now(UTC))
+    )
+    assert no_address["channel"] == "email"
+    await sign_in_as(client, "chair@example.jp", Role.CHAIR, tenant)
+    han2 = (await client.get(f"/a/{tenant.slug}/notices/{notice['id']}/print")).text
+    assert re.findall(r'<th scope="row">2班</th>\s*<td>(\d+)</td>\s*<td>(\d+)</td>', han2) == [("4", "2")]
+    html = (await client.get(f"/a/{tenant.slug}/notices/{notice['id']}/print?han=all")).text
+    assert paper_names(html) == ["小林", "清水"]

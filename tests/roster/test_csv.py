@@ -31,6 +31,19 @@ async def snapshot(tenant) -> list[dict]:
     return await tenant.select(Household).order_by(Household.id)
 
 
+async def assert_refused_and_unchanged(tenant, data: bytes) -> None:
+    """Confirming a bad file is refused and leaves the roster exactly as it was."""
+    before = await snapshot(tenant)
+    try:
+        await csv_io.apply_import(tenant, FULL, ACTOR, data, create_missing_han=True)
+    except csv_io.ImportRefused:
+        pass
+    else:
+        raise AssertionError("a bad file was imported")
+    assert await snapshot(tenant) == before
+    assert await tenant.count(Han) == 3
+
+
 async def test_utf8_bom_and_cp932_and_utf16_all_read_the_same(tenant):
     text = csv_text(*GOOD_ROWS)
     encodings = {
@@ -109,7 +122,9 @@ async def test_unknown_han_is_created_when_the_officer_asks(tenant):
     assert await tenant.count(Household).where(Household.han == han9["id"]) == 2
 
 
-async def test_missing_unknown_and_repeated_columns(tenant):
+async def test_missing_unknown_and_repeated_columns(tenant, roster):
+    for data in ("フリガナ,班\r\nミホン,9班\r\n", HEADER + ",FAX\r\n,見本 一,,9班,,,,紙,,\r\n", "世帯主,世帯主\r\na,b\r\n"):
+        await assert_refused_and_unchanged(tenant, data.encode())
     missing = await csv_io.plan_import(tenant, FULL, "フリガナ,班\r\nミホン,1班\r\n".encode())
     assert [str(e) for e in missing.errors] == ["行 1（世帯主）: 列「世帯主」がありません。1行目に列の名前を書いてください"]
     unknown = await csv_io.plan_import(tenant, FULL, csv_text(",見本 一,,,,,,紙,,", header=HEADER + ",FAX").encode())
@@ -121,7 +136,9 @@ async def test_missing_unknown_and_repeated_columns(tenant):
     assert partial.ok and len(partial.added) == 1
 
 
-async def test_empty_file_header_only_and_unreadable_bytes(tenant):
+async def test_empty_file_header_only_and_unreadable_bytes(tenant, roster):
+    for data in (b"", b"\xef\xbb\xbf", (HEADER + "\r\n").encode(), b"\x89PNG\r\n\x1a\n\x00\xff\xfe\xfd" * 10):
+        await assert_refused_and_unchanged(tenant, data)
     assert [str(e) for e in (await csv_io.plan_import(tenant, FULL, b"")).errors] == ["ファイル: ファイルが空です"]
     header_only = await csv_io.plan_import(tenant, FULL, (HEADER + "\r\n").encode())
     assert "世帯の行がありません" in str(header_only.errors[0])
@@ -139,6 +156,7 @@ async def test_duplicate_households_in_one_file(tenant, roster):
     ).encode()
     plan = await csv_io.plan_import(tenant, FULL, data)
     messages = [str(e) for e in plan.errors]
+    await assert_refused_and_unchanged(tenant, data)
     assert any(m.startswith("行 3（世帯主）: 行 2 と同じ世帯") for m in messages)
     assert any(m.startswith(f"行 5（番号）: 番号「{taro}」は行 4 と同じです") for m in messages)
 
@@ -222,7 +240,7 @@ async def test_oversized_upload_is_refused(client, tenant):
     await sign_in_as(client, "kaicho@example.jp", Role.CHAIR, tenant)
     big = b"a" * (csv_io.MAX_UPLOAD_BYTES + 100 * 1024)
     response = await client.post("/a/sakura/roster/import", files={"file": ("big.csv", big)}, headers=await csrf_headers(client))
-    assert response.status_code == 413
+    assert response.status_code == 413 and "ファイルが大きすぎます" in response.text
     assert await tenant.count(Household) == 0
 
 

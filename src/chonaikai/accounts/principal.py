@@ -151,14 +151,15 @@ async def principal_from_bearer(authorization: str) -> Principal:
 async def provide_principal(request: Request) -> Principal:
     """The dependency every page uses; loaded once per request.
 
-    A request carrying ``Authorization`` (another system calling /api/) is judged by its bearer
-    token alone, never by a session cookie; everything else by the session.
+    A request carrying ``Authorization: Bearer …`` (another system calling /api/) is judged by its
+    token alone, never by a session cookie; everything else by the session (other schemes, such as
+    Basic from a proxy in front of a staging site, are left alone).
     """
     cached = request.state.get("principal")
     if cached is not None:
         return cached
-    authorization = request.headers.get("authorization")
-    if authorization:
+    authorization = request.headers.get("authorization", "")
+    if authorization[:7].lower() == "bearer ":
         principal = await principal_from_bearer(authorization)
         request.state["principal"] = principal
         return principal

@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import quote
 
 from chonaikai.accounts.roles import Role
-from chonaikai.accounts.tables import Account, RoleGrant
+from chonaikai.accounts.tables import RoleGrant
 from chonaikai.circulars.tables import (
     TARGET_KINDS,
     Circular,
@@ -704,11 +704,11 @@ def _bucket_time(value: Any) -> datetime:
     return datetime.fromisoformat(f"{value}:00:00").replace(tzinfo=UTC)
 
 
-def chart_svg(points: list[dict[str, Any]], width: int = 640, height: int = 240) -> dict[str, Any]:
+def chart_svg(points: list[dict[str, Any]], width: int = 560, height: int = 260) -> dict[str, Any]:
     """Coordinates for an inline SVG line chart drawn by the template (no JavaScript)."""
     if not points:
         return {"empty": True}
-    pad_left, pad_bottom, pad_top, pad_right = 56, 36, 16, 16
+    pad_left, pad_bottom, pad_top, pad_right = 64, 40, 16, 16
     plot_w, plot_h = width - pad_left - pad_right, height - pad_top - pad_bottom
     start, end = points[0]["time"], points[-1]["time"]
     span = max((end - start).total_seconds(), 3600.0)
@@ -860,15 +860,22 @@ async def send_recorded_reminders(limit: int = 500) -> int:
     if messages:
         async with SMTPSender() as sender:
             results = await sender.send_many(messages)
-    sent_ids = {owner for owner, result in zip(owners, results, strict=True) if result.ok}
-    failed_ids = {owner for owner, result in zip(owners, results, strict=True) if not result.ok} - sent_ids
+    outcomes = list(zip(owners, results, strict=True))
+    sent_ids = {owner for owner, result in outcomes if result.ok}
+    # A mail server that is down (4xx, no connection): back to "recorded", the worker tries again.
+    retry_ids = {owner for owner, result in outcomes if result.temporary} - sent_ids
+    failed_ids = {owner for owner, result in outcomes if result.permanent and not result.ok} - sent_ids - retry_ids
     now = datetime.now(UTC)
+    if retry_ids:
+        await CircularReminder.update({CircularReminder.status: "recorded"}).where(
+            CircularReminder.id.is_in(sorted(retry_ids))
+        )
     for status, ids in (("sent", sent_ids), ("failed", failed_ids)):
         if ids:
             await CircularReminder.update({CircularReminder.status: status, CircularReminder.sent_at: now}).where(
                 CircularReminder.id.is_in(sorted(ids))
             )
-    nobody = [row["id"] for row in claimed if row["id"] not in sent_ids | failed_ids]
+    nobody = [row["id"] for row in claimed if row["id"] not in sent_ids | failed_ids | retry_ids]
     if nobody:
         await CircularReminder.update({CircularReminder.status: "no_address"}).where(
             CircularReminder.id.is_in(nobody)
@@ -960,10 +967,3 @@ async def circular_status(circular: dict[str, Any]) -> dict[str, Any]:
             for row in board["rows"]
         ],
     }
-
-
-async def account_label(account_id: int | None) -> str:
-    if account_id is None:
-        return ""
-    row = await Account.select(Account.email).where(Account.id == account_id).first()
-    return row["email"] if row else ""

@@ -353,7 +353,7 @@ def _api_error(status: int, messages: list[tuple[str, str]]) -> Response:
 
 def _require_token(request: Request) -> None:
     # The API is for systems with tokens; a browser's session cookie is never enough (no CSRF here).
-    if not request.headers.get("authorization"):
+    if request.headers.get("authorization", "")[:7].lower() != "bearer ":
         raise NotAuthorizedException("Authorization: Bearer <token> を付けてください (bearer token required)")
 
 

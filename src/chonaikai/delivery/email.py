@@ -4,6 +4,7 @@ reused SMTP connections (``SMTPSender``), each with its read link and one-click 
 from __future__ import annotations
 
 from collections import OrderedDict
+from datetime import datetime
 
 from chonaikai.delivery.channels import DeliveryJob, Outcome
 from chonaikai.mail.compose import InvalidAddress, NoticeMail
@@ -41,7 +42,8 @@ class EmailChannel:
     def __init__(self, settings: Settings | None = None, *, connections: int | None = None) -> None:
         self.settings = settings or get_settings()
         self.sender = SMTPSender(self.settings, connections=connections)
-        self._mails: OrderedDict[tuple[int, bool], NoticeMail | None] = OrderedDict()
+        # Keyed by the notice's updated_at too: a notice corrected after publishing is sent corrected.
+        self._mails: OrderedDict[tuple[int, bool, datetime | None], NoticeMail | None] = OrderedDict()
 
     async def start(self) -> None:
         """Connections open on first use and stay open."""
@@ -49,8 +51,8 @@ class EmailChannel:
     async def close(self) -> None:
         await self.sender.close()
 
-    async def _mail(self, notice_id: int, reminder: bool) -> NoticeMail | None:
-        key = (notice_id, reminder)
+    async def _mail(self, notice_id: int, reminder: bool, stamp: datetime | None = None) -> NoticeMail | None:
+        key = (notice_id, reminder, stamp)
         if key in self._mails:
             self._mails.move_to_end(key)
             return self._mails[key]
@@ -82,12 +84,17 @@ class EmailChannel:
         outcomes: list[Outcome] = []
         messages: list[tuple[str, bytes]] = []
         waiting: list[DeliveryJob] = []
+        notice_ids = list({job.notice_id for job in batch})
+        stamps = {
+            row["id"]: row["updated_at"]
+            for row in await Notice.select(Notice.id, Notice.updated_at).where(Notice.id.is_in(notice_ids or [0]))
+        }
         for job in batch:
             address = job.email.strip()
             if not address:
                 outcomes.append(Outcome.permanent(job.delivery_id, REASON_NO_ADDRESS))
                 continue
-            mail = await self._mail(job.notice_id, job.reminder)
+            mail = await self._mail(job.notice_id, job.reminder, stamps.get(job.notice_id))
             if mail is None:
                 outcomes.append(Outcome.permanent(job.delivery_id, REASON_NOTICE_GONE))
                 continue

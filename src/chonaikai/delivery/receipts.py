@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -49,6 +50,8 @@ class ReadView:
     notice: dict[str, Any]
     association_name: str
     confirmed_at: datetime | None
+    tenant: Tenant | None = None
+    attachments: list[Any] = field(default_factory=list)
 
     @property
     def body_html(self) -> Any:
@@ -87,28 +90,143 @@ async def open_by_token(token: str, now: datetime | None = None) -> ReadView | N
     ).where((Notice.id == row["notice"]) & (Notice.association == row["association"])).first()
     if notice is None or notice["status"] not in ("published", "archived"):
         return None
-    association = await Association.select(Association.name).where(Association.id == row["association"]).first()
+    association = await Association.select().where(Association.id == row["association"]).first()
+    if association is None:
+        return None
     if row["opened_at"] is None:
-        await Delivery.update({Delivery.opened_at: now or datetime.now(UTC)}).where(
-            (Delivery.id == row["id"]) & Delivery.opened_at.is_null()
-        )
-    return ReadView(row["id"], row["token"], notice, association["name"] if association else "", row["confirmed_at"])
+        await receipt_writer().write(OPEN, row["token"], "", now)
+    tenant = Tenant.from_row(association)
+    return ReadView(
+        row["id"], row["token"], notice, association["name"], row["confirmed_at"],
+        tenant=tenant, attachments=await _attachments(tenant, notice["id"]),
+    )
+
+
+async def _attachments(tenant: Tenant, notice_id: int) -> list[Any]:
+    try:
+        from chonaikai.notices.attachments import list_attachments  # type: ignore[import-not-found]
+    except ImportError:
+        return []
+    return await list_attachments(tenant, notice_id)
+
+
+async def attachment_by_token(token: str, attachment_id: int) -> tuple[dict[str, Any], bytes] | None:
+    """A file of the notice behind a read link (and of no other notice)."""
+    if not token or len(token) > 64:
+        return None
+    row = await Delivery.select(Delivery.notice, Delivery.association).where(Delivery.token == token).first()
+    if row is None:
+        return None
+    notice = await Notice.select(Notice.status).where(
+        (Notice.id == row["notice"]) & (Notice.association == row["association"])
+    ).first()
+    association = await Association.select().where(Association.id == row["association"]).first()
+    if notice is None or notice["status"] not in ("published", "archived") or association is None:
+        return None
+    try:
+        from chonaikai.notices.attachments import find_attachment, read_attachment  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    attachment = await find_attachment(Tenant.from_row(association), row["notice"], attachment_id)
+    if attachment is None:
+        return None
+    try:
+        return attachment, await read_attachment(attachment)
+    except FileNotFoundError:
+        return None
 
 
 async def confirm_by_token(token: str, via: str = "web", now: datetime | None = None) -> bool | None:
     """「読みました」: records the first confirmation (idempotent). None: unknown token."""
     if not token or len(token) > 64:
         return None
-    now = now or datetime.now(UTC)
-    exists = await Delivery.select(Delivery.id).where(Delivery.token == token).first()
-    if exists is None:
-        return None
-    await Delivery.raw(
-        "UPDATE delivery SET confirmed_at = {}, confirmed_via = {}, opened_at = COALESCE(opened_at, {}) "
-        "WHERE token = {} AND confirmed_at IS NULL",
-        now, via, now, token,
-    )
-    return True
+    return await receipt_writer().write(CONFIRM, token, via, now)
+
+
+OPEN = "open"
+CONFIRM = "confirm"
+
+
+class ReceiptWriter:
+    """Group commit for read receipts: visits and 「読みました」 arriving together are written in
+    one transaction, and each request is answered only after that commit (so a confirmation is
+    durable when the reader sees 「受け付けました」).
+
+    One transaction per request made SQLite writers queue on its lock (and fail with "database
+    is locked" under load); one per few milliseconds keeps both databases far from their limits.
+    """
+
+    def __init__(self, delay: float = 0.01, max_batch: int = 500) -> None:
+        self.delay = delay
+        self.max_batch = max_batch
+        self.pending: list[tuple[str, str, str, datetime, asyncio.Future]] = []
+        self.flusher: asyncio.Task | None = None
+
+    async def write(self, kind: str, token: str, via: str, now: datetime | None) -> bool | None:
+        future = asyncio.get_running_loop().create_future()
+        self.pending.append((kind, token, via, now or datetime.now(UTC), future))
+        if self.flusher is None or self.flusher.done():
+            self.flusher = asyncio.ensure_future(self._flush_soon())
+        return await future
+
+    async def _flush_soon(self) -> None:
+        await asyncio.sleep(self.delay)
+        while self.pending:
+            batch, self.pending = self.pending[: self.max_batch], self.pending[self.max_batch :]
+            try:
+                found = await self._commit(batch)
+            except Exception as error:  # every waiting request learns it failed
+                for *_, future in batch:
+                    if not future.done():
+                        future.set_exception(error)
+                continue
+            for _, token, _, _, future in batch:
+                if not future.done():
+                    future.set_result(True if token in found else None)
+
+    async def _commit(self, batch: list[tuple[str, str, str, datetime, asyncio.Future]]) -> set[str]:
+        tokens = sorted({token for _, token, *_ in batch})
+        # One statement per kind (and way of confirming) for the whole batch; the earliest
+        # request time of each token stands for it (they are milliseconds apart).
+        groups: dict[tuple[str, str], dict[str, datetime]] = {}
+        for kind, token, via, now, _ in batch:
+            group = groups.setdefault((kind, via), {})
+            group[token] = min(now, group.get(token, now))
+        async with write_transaction():
+            rows = await Delivery.select(Delivery.token).where(Delivery.token.is_in(tokens))
+            found = {row["token"] for row in rows}
+            for (kind, via), times in sorted(groups.items()):
+                wanted = sorted(token for token in times if token in found)
+                if not wanted:
+                    continue
+                now = min(times[token] for token in wanted)
+                marks = ", ".join("{}" for _ in wanted)
+                if kind == CONFIRM:
+                    await Delivery.raw(
+                        "UPDATE delivery SET confirmed_at = {}, confirmed_via = {}, "
+                        f"opened_at = COALESCE(opened_at, {{}}) WHERE token IN ({marks}) AND confirmed_at IS NULL",
+                        now, via, now, *wanted,
+                    )
+                else:
+                    await Delivery.raw(
+                        f"UPDATE delivery SET opened_at = {{}} WHERE token IN ({marks}) AND opened_at IS NULL",
+                        now, *wanted,
+                    )
+        return found
+
+
+_writers: dict[int, ReceiptWriter] = {}
+
+
+def receipt_writer() -> ReceiptWriter:
+    """The writer of this event loop (futures belong to the loop that made them)."""
+    loop_id = id(asyncio.get_running_loop())
+    writer = _writers.get(loop_id)
+    if writer is None:
+        if len(_writers) > 16:  # loops of finished test runs
+            _writers.clear()
+        writer = _writers[loop_id] = ReceiptWriter()
+    return writer
 
 
 # -- one-click unsubscribe (RFC 8058) ------------------------------------------------------
@@ -313,9 +431,10 @@ async def tick(
     ).first()
     if row is None:
         return None
-    await tenant.update(
-        Delivery, {Delivery.confirmed_at: now, Delivery.confirmed_via: "officer"}
-    ).where((Delivery.id == row["id"]) & Delivery.confirmed_at.is_null())
+    async with write_transaction():
+        await tenant.update(
+            Delivery, {Delivery.confirmed_at: now, Delivery.confirmed_via: "officer"}
+        ).where((Delivery.id == row["id"]) & Delivery.confirmed_at.is_null())
     [updated] = await households_by_ids(tenant, access, notice_id, [row["id"]])
     return updated
 

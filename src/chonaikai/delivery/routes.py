@@ -6,6 +6,7 @@ import csv
 import io
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 from litestar import Request, Response, Router, get, post
 from litestar.di import NamedDependency, Provide
@@ -62,6 +63,23 @@ async def read_confirm(request: Request, token: FromPath[str]) -> Template | Red
     return Redirect(path=f"/r/{token}", status_code=303, headers=READ_HEADERS)
 
 
+@get("/r/{token:str}/files/{attachment_id:int}", name="read_file")
+async def read_file(token: FromPath[str], attachment_id: FromPath[int]) -> Response:
+    found = await receipts.attachment_by_token(token, attachment_id)
+    if found is None:
+        return _missing_read_link()
+    attachment, data = found
+    return Response(
+        content=data,
+        media_type=attachment["content_type"],
+        headers={
+            **READ_HEADERS,
+            "Content-Disposition": f"inline; filename*=UTF-8''{quote(attachment['filename'])}",
+            "Cache-Control": "private, max-age=3600",
+        },
+    )
+
+
 # -- one-click unsubscribe (RFC 8058; the POST is exempt from CSRF: mail programs send it) ----
 
 
@@ -94,9 +112,12 @@ async def unsubscribe(token: FromPath[str]) -> Template:
 # -- officers: who has read ----------------------------------------------------------------
 
 
-async def _notice_or_404(tenant: Tenant, notice_id: int) -> dict[str, Any]:
+async def _notice_or_404(tenant: Tenant, principal: Principal, notice_id: int) -> dict[str, Any]:
     notice = await receipts.find_notice(tenant, notice_id)
     if notice is None:
+        raise NotFoundException()
+    # A draft or scheduled notice exists only for those who may post (as on the notice page).
+    if notice["status"] not in ("published", "archived") and not principal.can(Permission.NOTICE_POST, tenant.id):
         raise NotFoundException()
     return notice
 
@@ -124,7 +145,7 @@ async def receipts_page(
     too_soon: FromQuery[str] = "",
 ) -> Template:
     access = authorize(principal, tenant, Permission.RECEIPTS_VIEW)
-    notice = await _notice_or_404(tenant, notice_id)
+    notice = await _notice_or_404(tenant, principal, notice_id)
     summary = await receipts.summarize(tenant, access, notice_id)
     base = f"/a/{tenant.slug}/notices/{notice_id}/receipts"
     if fragment == "progress":
@@ -162,7 +183,7 @@ async def tick_receipt(
     household_id: FromPath[int],
 ) -> Template | Redirect:
     access = authorize(principal, tenant, Permission.RECEIPTS_TICK)
-    await _notice_or_404(tenant, notice_id)
+    await _notice_or_404(tenant, principal, notice_id)
     row = await receipts.tick(tenant, access, notice_id, household_id)
     if row is None:
         raise NotFoundException()
@@ -182,7 +203,7 @@ async def resend(
     notice_id: FromPath[int],
 ) -> Template | Redirect:
     access = authorize(principal, tenant, Permission.RECEIPTS_TICK)
-    await _notice_or_404(tenant, notice_id)
+    await _notice_or_404(tenant, principal, notice_id)
     result = await receipts.resend_unconfirmed(tenant, access, notice_id)
     if _is_htmx(request):
         return Template("delivery/_resend_result.html", context={"resent": result.queued, "too_soon": result.too_soon})
@@ -198,7 +219,7 @@ async def receipts_csv(
     tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], notice_id: FromPath[int]
 ) -> Response:
     access = authorize(principal, tenant, Permission.RECEIPTS_VIEW)
-    await _notice_or_404(tenant, notice_id)
+    await _notice_or_404(tenant, principal, notice_id)
     rows = await receipts.households(tenant, access, notice_id, limit=1_000_000)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
@@ -232,7 +253,7 @@ def _when(value: datetime | None) -> str:
 
 async def receipts_json(tenant: Tenant, principal: Principal, notice_id: int) -> dict[str, Any]:
     access = authorize(principal, tenant, Permission.RECEIPTS_VIEW)
-    await _notice_or_404(tenant, notice_id)
+    await _notice_or_404(tenant, principal, notice_id)
     summary = await receipts.summarize(tenant, access, notice_id)
     rows = await receipts.households(tenant, access, notice_id, limit=1_000_000)
     return {
@@ -303,7 +324,7 @@ async def api_receipts_by_notice(principal: NamedDependency[Principal], notice_i
 
 
 read_router = Router(
-    path="/", route_handlers=[read_page, read_confirm, unsubscribe_page, unsubscribe, api_receipts_by_notice]
+    path="/", route_handlers=[read_page, read_confirm, read_file, unsubscribe_page, unsubscribe, api_receipts_by_notice]
 )
 receipts_router = Router(
     path="/a/{slug:str}",

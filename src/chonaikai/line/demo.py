@@ -81,3 +81,4 @@ async def link_demo_households(limit: int = 5) -> int:
                                     json={"user_id": link["line_user_id"], "display_name": link["display_name"]}) as response:
                 response.raise_for_status()
     return len(links)
+

@@ -14,6 +14,8 @@ pending deliveries and the next notices; an ``AuditEntry`` tells officers.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 import secrets
 import unicodedata
@@ -21,13 +23,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from chonaikai.accounts.signin import hash_secret
 from chonaikai.accounts.tables import AuditEntry, RateLimitHit, SignInToken
 from chonaikai.db import write_transaction
 from chonaikai.delivery.tables import Delivery
 from chonaikai.line.config import channel_id_for_association
 from chonaikai.line.tables import LineLink
 from chonaikai.roster.tables import Household
+from chonaikai.settings import get_settings
 from chonaikai.tenancy.scope import Tenant
 from chonaikai.tenancy.tables import Association
 
@@ -37,6 +39,12 @@ CODE_LIFETIME = timedelta(days=14)
 CODE_PURPOSE = "line_code"
 MAX_WRONG_CODES_PER_HOUR = 10
 _CODE_RE = re.compile(f"[{CODE_ALPHABET}]{{{CODE_LENGTH}}}")
+
+
+def hash_code(code: str) -> str:
+    """Keyed: 8 characters are few enough to try them all against a leaked plain SHA-256."""
+    key = get_settings().secret_key.encode()
+    return hmac.new(key, b"line-code:" + code.encode(), hashlib.sha256).hexdigest()
 
 
 def format_code(code: str) -> str:
@@ -71,10 +79,16 @@ async def issue_code(tenant: Tenant, household_id: int, account_id: int | None =
     now = datetime.now(UTC)
     code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
     expires = now + CODE_LIFETIME
-    await SignInToken.insert(
-        SignInToken(secret_hash=hash_secret(code), purpose=CODE_PURPOSE, household=household_id,
-                    expires_at=expires, created_at=now)
-    )
+    async with write_transaction():
+        # A new code replaces the household's earlier unused ones (a lost slip must not stay valid).
+        await SignInToken.delete().where(
+            (SignInToken.household == household_id) & (SignInToken.purpose == CODE_PURPOSE)
+            & SignInToken.used_at.is_null()
+        )
+        await SignInToken.insert(
+            SignInToken(secret_hash=hash_code(code), purpose=CODE_PURPOSE, household=household_id,
+                        expires_at=expires, created_at=now)
+        )
     await audit(tenant.id, household_id, "line.code", "LINE登録コードを発行しました", account_id)
     return format_code(code), expires
 
@@ -100,7 +114,7 @@ async def link_with_code(channel_id: str, line_user_id: str, code: str, display_
         return LinkResult(False, "too_many")
     now = datetime.now(UTC)
     token = await SignInToken.select().where(
-        (SignInToken.secret_hash == hash_secret(code)) & (SignInToken.purpose == CODE_PURPOSE)
+        (SignInToken.secret_hash == hash_code(code)) & (SignInToken.purpose == CODE_PURPOSE)
     ).first()
     reason = ""
     if token is None or token["household"] is None:

@@ -141,13 +141,13 @@ async def _settings_context(tenant: Tenant) -> dict[str, Any]:
 
 @get("/settings/line", name="line_settings")
 async def line_settings(tenant: NamedDependency[Tenant], principal: NamedDependency[Principal]) -> Template:
-    authorize(principal, tenant, Permission.NOTICE_POST)
+    authorize(principal, tenant, Permission.SETTINGS_EDIT)
     return Template("line/settings.html", context=await _settings_context(tenant))
 
 
 @post("/settings/line/check", name="line_check", status_code=200)
 async def line_check(tenant: NamedDependency[Tenant], principal: NamedDependency[Principal]) -> Template:
-    authorize(principal, tenant, Permission.NOTICE_POST)
+    authorize(principal, tenant, Permission.SETTINGS_EDIT)
     context = await _settings_context(tenant)
     if not context["error"]:
         async with LineApi(await channel_for_association(tenant.id)) as api:

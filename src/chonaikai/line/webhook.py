@@ -26,7 +26,7 @@ from chonaikai.db import write_transaction
 from chonaikai.delivery.tables import Delivery
 from chonaikai.line import links, messages
 from chonaikai.line.config import LineChannel
-from chonaikai.line.tables import LineWebhookEvent
+from chonaikai.line.tables import LineLink, LineWebhookEvent
 from chonaikai.roster.tables import Household
 from chonaikai.settings import get_settings
 
@@ -173,5 +173,9 @@ async def household_for_signed_link(value: str) -> tuple[dict[str, Any], str] | 
     household_id, target = parsed
     household = await Household.select().where(Household.id == household_id).first()
     if household is None or household["moved_out"]:
+        return None
+    # An old button must not sign in a household that unfollowed or was unlinked since.
+    tenant = await links.tenant_by_id(household["association"])
+    if not await tenant.count(LineLink).where((LineLink.household == household_id) & (LineLink.active == True)):  # noqa: E712
         return None
     return household, target

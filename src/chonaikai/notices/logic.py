@@ -20,11 +20,12 @@ from chonaikai.accounts.roles import ROLE_LABELS, Permission, Role
 from chonaikai.db import is_postgres, write_transaction
 from chonaikai.delivery.outbox import create_deliveries
 from chonaikai.delivery.tables import Delivery
-from chonaikai.notices.render import normalise_query
+from chonaikai.notices.render import fold, normalise_query
 from chonaikai.notices.tables import (
     AUDIENCES,
     DEFAULT_CATEGORIES,
     VISIBILITIES,
+    Attachment,
     Notice,
     NoticeCategory,
     NoticeHan,
@@ -253,6 +254,7 @@ def _columns(values: NoticeInput) -> dict[Any, Any]:
         Notice.pinned: values.pinned,
         Notice.needs_confirmation: values.needs_confirmation,
         Notice.answer_by: values.answer_by,
+        Notice.search_text: fold(values.title + "\n" + values.body),
     }
 
 
@@ -380,12 +382,23 @@ async def unarchive_notice(tenant: Tenant, notice_id: int, *, now: datetime | No
 
 
 async def delete_draft(tenant: Tenant, notice_id: int) -> bool:
-    rows = (
-        await tenant.delete(Notice)
-        .where(Notice.id == notice_id)
-        .where(Notice.status.is_in(["draft", "scheduled"]))
-        .returning(Notice.id)
-    )
+    from chonaikai.notices.attachments import get_store
+
+    # The rows go by cascade, the files do not: note their keys before the rows are gone.
+    async with write_transaction():
+        keys = [row["storage_key"] for row in await tenant.select(Attachment, Attachment.storage_key).where(
+            Attachment.notice == notice_id
+        )]
+        rows = (
+            await tenant.delete(Notice)
+            .where(Notice.id == notice_id)
+            .where(Notice.status.is_in(["draft", "scheduled"]))
+            .returning(Notice.id)
+        )
+    if rows:
+        store = get_store()
+        for key in keys:
+            await store.delete(key)
     return bool(rows)
 
 
@@ -499,12 +512,17 @@ async def _visible(tenant: Tenant, viewer: Viewer, query: Any) -> Any:
 
 
 def _search(query: Any, words: list[str]) -> Any:
-    # Japanese has no spaces between words: match each word as a substring of title or body.
-    # instr/strpos compare literally, so % and _ typed by a member need no escaping.
-    find = "strpos(lower({column}), lower({{}})) > 0" if is_postgres() else "instr(lower({column}), lower({{}})) > 0"
+    # Japanese has no spaces between words: each word must appear as a substring, either in
+    # the folded search_text (width, case and kana folded) or in the raw title or body (rows
+    # written by other code may have no search_text). instr/strpos compare literally, so a %
+    # or _ typed by a member needs no escaping.
+    find = "strpos({column}, {{}}) > 0" if is_postgres() else "instr({column}, {{}}) > 0"
     for word in words:
-        clause = f"({find.format(column='notice.title')} OR {find.format(column='notice.body')})"
-        query = query.where(WhereRaw(clause, word, word))
+        clause = (
+            f"({find.format(column='notice.search_text')} OR {find.format(column='lower(notice.title)')}"
+            f" OR {find.format(column='lower(notice.body)')})"
+        )
+        query = query.where(WhereRaw(clause, fold(word), word.lower(), word.lower()))
     return query
 
 

@@ -8,6 +8,7 @@ channels use ``plain_text`` and ``excerpt``.
 
 from __future__ import annotations
 
+import unicodedata
 from functools import lru_cache
 
 import nh3
@@ -131,6 +132,15 @@ def excerpt(body: str, n: int = 80) -> str:
     if len(flat) <= n:
         return flat
     return flat[: max(n - 1, 0)].rstrip() + "…"
+
+
+_KATAKANA_TO_HIRAGANA = {code: code - 0x60 for code in range(0x30A1, 0x30F7)}
+
+
+def fold(text: str) -> str:
+    """Text as search compares it: full/half width unified (NFKC), lower case, katakana as
+    hiragana — so 「ゴミ」 finds 「ごみ」 and 「ＡＥＤ」 finds 「AED」."""
+    return unicodedata.normalize("NFKC", text or "").lower().translate(_KATAKANA_TO_HIRAGANA)
 
 
 def normalise_query(text: str) -> list[str]:

@@ -34,6 +34,10 @@ class Notice(Table, tablename="notice"):
     source_city = ForeignKey(City, null=True, on_delete=OnDelete.set_null)  # forwarded city circular
     created_at = Timestamptz()
     updated_at = Timestamptz()
+    # Title and body folded for search (NFKC, lower case, katakana as hiragana): 「ゴミ」 finds
+    # 「ごみ」, 「２０２６」 finds 「2026」. Kept by notices.logic; rows made elsewhere are still
+    # found by their raw title and body.
+    search_text = Text(default="")
 
 
 class NoticeHan(Table, tablename="notice_han"):

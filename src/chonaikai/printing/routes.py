@@ -29,9 +29,12 @@ def _check_han_access(access: Access, han: str) -> None:
         raise PermissionDeniedException("この班の回覧板を扱う権限がありません")
 
 
-async def _notice_or_404(tenant: Tenant, notice_id: int) -> dict[str, Any]:
+async def _notice_or_404(tenant: Tenant, principal: Principal, notice_id: int) -> dict[str, Any]:
     notice = await sheets.load_notice(tenant, notice_id)
     if notice is None:
+        raise NotFoundException()
+    # A draft or scheduled notice exists only for those who may post (as on the notice page).
+    if notice["status"] not in ("published", "archived") and not principal.can(Permission.NOTICE_POST, tenant.id):
         raise NotFoundException()
     return notice
 
@@ -76,7 +79,7 @@ async def print_page(
 ) -> Template:
     """Without ?han=: the list of 班 with counts. With it: that 班's sheet, ready to print."""
     access = authorize(principal, tenant, Permission.PRINT_SHEETS)
-    notice = await _notice_or_404(tenant, notice_id)
+    notice = await _notice_or_404(tenant, principal, notice_id)
     if han is None:
         groups = await sheets.han_groups(tenant, notice, access.han_ids)
         return Template(
@@ -128,7 +131,7 @@ async def print_pdf(
     paper: FromQuery[bool] = False,
 ) -> Response | Template:
     access = authorize(principal, tenant, Permission.PRINT_SHEETS)
-    notice = await _notice_or_404(tenant, notice_id)
+    notice = await _notice_or_404(tenant, principal, notice_id)
     try:
         _, chosen = await _sheets_for(tenant, access, notice, han, paper)
     except SheetRequestError as exc:
@@ -169,7 +172,7 @@ async def mark_printed(
     """「印刷しました」: the sheet's paper households now have their copy (a POST, never a GET,
     so a preview or a link checker marks nothing)."""
     access = authorize(principal, tenant, Permission.PRINT_SHEETS)
-    notice = await _notice_or_404(tenant, notice_id)
+    notice = await _notice_or_404(tenant, principal, notice_id)
     form = await request.form()
     han = str(form.get("han", ""))
     paper = form.get("paper") in ("1", "true", "on")
@@ -223,7 +226,7 @@ async def confirmations_page(
 ) -> Template:
     """Ticks from a returned sheet: which households wrote their 確認."""
     access = authorize(principal, tenant, Permission.RECEIPTS_TICK)
-    notice = await _notice_or_404(tenant, notice_id)
+    notice = await _notice_or_404(tenant, principal, notice_id)
     try:
         chosen = await _one_sheet(tenant, access, notice, han)
     except SheetRequestError as exc:
@@ -242,7 +245,7 @@ async def save_confirmations(
     notice_id: FromPath[int],
 ) -> Response | Template:
     access = authorize(principal, tenant, Permission.RECEIPTS_TICK)
-    notice = await _notice_or_404(tenant, notice_id)
+    notice = await _notice_or_404(tenant, principal, notice_id)
     form = await request.form()
     han = str(form.get("han", ""))
     try:

@@ -18,6 +18,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 from chonaikai.delivery.tables import Delivery
+from chonaikai.line.tables import LineLink
 from chonaikai.notices.render import render_html
 from chonaikai.notices.tables import Attachment, Notice, NoticeHan
 from chonaikai.roster.tables import Han, Household
@@ -111,8 +112,11 @@ async def han_groups(
         and (allowed_han_ids is None or row["id"] in allowed_han_ids)
     }
     no_han = HanGroup(None, "班なし") if allowed_han_ids is None and audience is None else None
-    paper_ids = await _paper_delivery_household_ids(tenant, notice["id"])
-    households = await tenant.select(Household, Household.id, Household.han, Household.channel).where(
+    delivery_channels = await _delivery_channels(tenant, notice["id"])
+    line_linked = await _line_linked_household_ids(tenant)
+    households = await tenant.select(
+        Household, Household.id, Household.han, Household.channel, Household.email
+    ).where(
         Household.moved_out == False  # noqa: E712 (a piccolo expression, not a Python comparison)
     )
     for row in households:
@@ -120,7 +124,7 @@ async def han_groups(
         if group is None:
             continue
         group.households += 1
-        if row["channel"] == PAPER or row["id"] in paper_ids:
+        if _on_paper(row, delivery_channels.get(row["id"]), line_linked):
             group.paper_households += 1
     result = list(groups.values())
     if no_han is not None and no_han.households:
@@ -128,13 +132,32 @@ async def han_groups(
     return result
 
 
-async def _paper_delivery_household_ids(tenant: Tenant, notice_id: int) -> set[int]:
-    """Households this notice reaches on paper although their own channel is another one
-    (a LINE or e-mail household that fell back to paper)."""
-    rows = await tenant.select(Delivery, Delivery.household).where(
-        (Delivery.notice == notice_id) & (Delivery.channel == PAPER)
-    )
+async def _delivery_channels(tenant: Tenant, notice_id: int) -> dict[int, str]:
+    """Household id → the channel its delivery of this notice was given (a LINE or e-mail
+    household may have fallen back to paper)."""
+    rows = await tenant.select(Delivery, Delivery.household, Delivery.channel).where(Delivery.notice == notice_id)
+    return {row["household"]: row["channel"] for row in rows}
+
+
+async def _line_linked_household_ids(tenant: Tenant) -> set[int]:
+    rows = await tenant.select(LineLink, LineLink.household).where(LineLink.active == True)  # noqa: E712
     return {row["household"] for row in rows}
+
+
+def _on_paper(household: dict[str, Any], delivery_channel: str | None, line_linked: set[int]) -> bool:
+    """Whether this notice reaches the household on paper: its own choice, the channel its
+    delivery was given, or, before a delivery exists, the outbox's fallback (an e-mail household
+    without an address, a LINE household not linked yet)."""
+    if household["channel"] == PAPER:
+        return True
+    if delivery_channel is not None:
+        return delivery_channel == PAPER
+    if household["channel"] == "email":
+        local, _, domain = (household["email"] or "").partition("@")
+        return not (local and domain)
+    if household["channel"] == "line":
+        return household["id"] not in line_linked
+    return True
 
 
 def pick_groups(groups: list[HanGroup], han: str) -> list[HanGroup]:
@@ -168,7 +191,10 @@ async def build_sheets(
     if wants_no_han:
         han_clause = Household.han.is_null() if han_clause is None else (han_clause | Household.han.is_null())
     households = await (
-        tenant.select(Household, Household.id, Household.han, Household.name, Household.kana, Household.address, Household.channel)
+        tenant.select(
+            Household, Household.id, Household.han, Household.name, Household.kana, Household.address,
+            Household.channel, Household.email,
+        )
         .where(where & han_clause)
         .order_by(Household.kana)
         .order_by(Household.name)
@@ -185,10 +211,11 @@ async def build_sheets(
             Delivery.confirmed_via,
         ).where(Delivery.notice == notice["id"])
     }
+    line_linked = await _line_linked_household_ids(tenant)
     sheets = {g.id: Sheet(g) for g in groups}
     for row in households:
         delivery = deliveries.get(row["id"])
-        paper = row["channel"] == PAPER or (delivery is not None and delivery["channel"] == PAPER)
+        paper = _on_paper(row, delivery["channel"] if delivery else None, line_linked)
         if paper_only and not paper:
             continue
         sheets[row["han"]].rows.append(

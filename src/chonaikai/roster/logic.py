@@ -15,6 +15,7 @@ from typing import Any
 from chonaikai.accounts.principal import Access, Principal
 from chonaikai.accounts.tables import AuditEntry, RoleGrant, SignInToken
 from chonaikai.db import write_transaction
+from chonaikai.line.tables import LineLink
 from chonaikai.roster.tables import CHANNELS, Han, Household, Member
 from chonaikai.tenancy.scope import Tenant
 
@@ -425,6 +426,7 @@ async def erase_household(tenant: Tenant, actor: Principal, household_id: int) -
         ).where(Household.id == household_id)
         await tenant.delete(Member).where(Member.household == household_id)
         await SignInToken.delete().where(SignInToken.household == household_id)
+        await tenant.delete(LineLink).where(LineLink.household == household_id)  # LINE user ids are personal data
         await RoleGrant.delete().where(
             (RoleGrant.household == household_id) & (RoleGrant.association == tenant.id)
         )

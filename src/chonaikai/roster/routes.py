@@ -526,6 +526,17 @@ async def card_use(request: Request, secret: FromPath[str]) -> Redirect | Templa
     return await _card_sign_in(request, found)
 
 
+def upload_too_large(request: Request, exc: Exception) -> Response:
+    """Litestar refuses a body over request_max_body_size before the handler runs: say so in Japanese."""
+    return Template(
+        "roster/import.html",
+        context={"association": {"slug": request.path_params.get("slug", ""), "name": ""}, "can": {},
+                 "plan": None, "columns": csv_io.COLUMNS,
+                 "message": "ファイルが大きすぎます（5MBまで）。名簿は何も変わっていません。"},
+        status_code=413,
+    )
+
+
 association_roster_router = Router(
     path="/a/{slug:str}",
     route_handlers=[
@@ -535,6 +546,7 @@ association_roster_router = Router(
         roster_import_confirm, audit_page, my_page, my_update, my_member_add, my_member_remove, my_data,
     ],
     dependencies={"tenant": Provide(provide_tenant)},
+    exception_handlers={413: upload_too_large},
 )
 card_router = Router(path="/", route_handlers=[card_code_form, card_code_use, card_confirm, card_use])
 router = Router(path="/", route_handlers=[association_roster_router, card_router, api_router])

@@ -1,0 +1,124 @@
+"""Benchmark (not a test): the 「読みました」 endpoint against a hello route in the same server.
+
+    .venv/bin/python bench/confirm.py                    # SQLite (temporary file)
+    CHONAIKAI_BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/bench .venv/bin/python bench/confirm.py
+
+Seeds one notice delivered to N households (default 20,000), starts `chonaikai serve`, then
+with `wrk` (Debian package `wrk`) loads `/healthz/live` (the reference) and
+`POST /r/{token}/confirm` (htmx fragment) with tokens picked at random, and prints
+confirm_rps ÷ hello_rps (target ≥ 0.3). Every confirmation is committed before its answer is
+sent, so it is durable when the reader sees 「受け付けました」; the script checks the count.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import outbox  # noqa: E402  (sets the database from CHONAIKAI_BENCH_DATABASE_URL)
+from pages import free_port, wait_until_up, wrk  # noqa: E402
+
+from chonaikai.db import get_engine, postgres_pool  # noqa: E402
+from chonaikai.delivery.outbox import create_deliveries  # noqa: E402
+from chonaikai.delivery.tables import Delivery  # noqa: E402
+
+LUA = """
+tokens = {%s}
+cookie = "chonaikai_csrf=%s"
+csrf = "%s"
+request = function()
+  local token = tokens[math.random(#tokens)]
+  return wrk.format("POST", "/r/" .. token .. "/confirm",
+    {["Cookie"] = cookie, ["x-chonaikai-csrf"] = csrf, ["HX-Request"] = "true",
+     ["Content-Length"] = "0"}, "")
+end
+"""
+
+
+async def seed(n: int) -> tuple[int, list[str]]:
+    async with postgres_pool(get_engine()):
+        await outbox.migrate()
+        _, notice_id = await outbox.setup(n, channels=("email",))
+        await create_deliveries(notice_id)
+        rows = await Delivery.select(Delivery.token).where(Delivery.notice == notice_id)
+    return notice_id, [row["token"] for row in rows]
+
+
+async def confirmed(notice_id: int) -> int:
+    async with postgres_pool(get_engine()):
+        count = await Delivery.count().where(
+            (Delivery.notice == notice_id) & Delivery.confirmed_at.is_not_null()
+        )
+        await outbox.cleanup()
+    return count
+
+
+def csrf_cookie(base: str, token: str) -> str:
+    with urllib.request.urlopen(f"{base}/r/{token}") as response:
+        for header in response.headers.get_all("set-cookie") or []:
+            if header.startswith("chonaikai_csrf="):
+                return header.split(";")[0].split("=", 1)[1]
+    raise SystemExit("the read page set no CSRF cookie")
+
+
+def main() -> None:
+    n = int(os.environ.get("N", 20_000))
+    duration = int(os.environ.get("DURATION", 10))
+    connections = int(os.environ.get("CONNECTIONS", 64))
+    notice_id, tokens = asyncio.run(seed(n))
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = dict(os.environ, CHONAIKAI_ENV="dev")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "chonaikai", "serve", "--port", str(port)],
+        env=env, stdout=subprocess.DEVNULL, stderr=open(Path(tempfile.gettempdir()) / "bench-confirm-server.log", "w"),
+    )
+    try:
+        wait_until_up(f"{base}/healthz/live")
+        cookie = csrf_cookie(base, tokens[0])
+        script = Path(tempfile.mkdtemp()) / "confirm.lua"
+        script.write_text(LUA % (",".join(f'"{t}"' for t in tokens), cookie, cookie))
+        wrk(f"{base}/healthz/live", 8, 1)  # warm up
+        hello_rps, hello_p99 = wrk(f"{base}/healthz/live", connections, duration)
+        started = time.perf_counter()
+        confirm_rps, confirm_p99 = wrk_script(base, script, connections, duration)
+        elapsed = time.perf_counter() - started
+    finally:
+        server.terminate()
+        server.wait()
+    count = asyncio.run(confirmed(notice_id))
+    database = "PostgreSQL" if outbox.url.startswith("postgres") else "SQLite"
+    print(f"{database}: {n} households, wrk {connections} connections, {duration} s each")
+    print(f"  hello /healthz/live: {hello_rps:,.0f} rps (p99 {hello_p99:.1f} ms)")
+    print(f"  POST /r/{{token}}/confirm: {confirm_rps:,.0f} rps (p99 {confirm_p99:.1f} ms)")
+    print(f"  ratio: {confirm_rps / hello_rps:.2f} (target >= 0.3)")
+    print(f"  confirmed rows afterwards: {count} (≈ distinct tokens hit in {elapsed:.0f} s; committed before each answer)")
+
+
+def wrk_script(base: str, script: Path, connections: int, duration: int) -> tuple[float, float]:
+    import re
+
+    result = subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(script), base],
+        capture_output=True, text=True, check=True,
+    )
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", result.stdout)
+    if non2xx:
+        print(f"  !! {non2xx.group(1)} error responses")
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", result.stdout).group(1))
+    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)\b", result.stdout)
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[p99.group(2)]
+    return rps, float(p99.group(1)) * scale
+
+
+if __name__ == "__main__":
+    main()
