@@ -47,3 +47,14 @@ async def test_demo_names_are_obviously_fictional():
     names = [row["name"] for row in await Household.select(Household.name)]
     fictional = ("見本", "仮野", "例田", "試山", "架空", "模擬", "標本", "雛形", "手本", "試作", "仮谷", "例村")
     assert names and all(name.startswith(fictional) for name in names)
+
+
+def test_demo_notices_fill_every_blank_of_their_ready_text():
+    from chonaikai.demo import DEMO_NOTICES
+    from chonaikai.notices.ready_texts import get_ready_text, unfilled_placeholders
+
+    for name, _visibility, _confirm, blanks in DEMO_NOTICES:
+        text = get_ready_text(name)
+        assert text is not None, name
+        title, body = text.fill(blanks)
+        assert unfilled_placeholders(title + "\n" + body) == [], name
