@@ -47,7 +47,7 @@ async def grant(
             household=household_id,
             created_at=datetime.now(UTC),
         )
-    )
+    ).on_conflict(action="DO NOTHING")  # signing in twice as the same role: one grant (unique index)
 
 
 async def csrf_headers(client: httpx.AsyncClient) -> dict[str, str]:

@@ -31,3 +31,28 @@ async def test_an_edited_notice_is_mailed_with_its_new_text(tenant, mail_sink):
         await channel.close()
     assert "8月1日" in mail_sink.to("h1@example.jp")[0]["subject"]
     assert "8月2日" in mail_sink.to("h2@example.jp")[0]["subject"]
+
+
+async def test_read_page_links_to_the_associations_board_and_shows_nothing_more(client, tenant):
+    from chonaikai.delivery.outbox import create_deliveries
+    from chonaikai.delivery.tables import Delivery
+    from tests.factories import make_household
+
+    household = await make_household(tenant, "山田", han="1班", channel="email", email="y@example.jp")
+    notice_id = await make_notice(tenant, title="回覧その一")
+    other = await make_notice(tenant, title="会員だけの回覧", visibility="members")
+    await create_deliveries(notice_id)
+    token = (await Delivery.select(Delivery.token).where(
+        (Delivery.notice == notice_id) & (Delivery.household == household["id"])
+    ).first())["token"]
+    page = (await client.get(f"/r/{token}")).text
+    name = tenant.row["name"]
+    assert f'href="/a/{tenant.slug}/notices/"' in page and f"{name}のお知らせ一覧へ" in page
+    assert f'href="/r/{token}"' not in page  # 「ホーム」 no longer points at the page itself
+    assert f'href="/a/{tenant.slug}/"' in page  # the footer leads to the association
+    assert "会員だけの回覧" not in page
+    # Following the link, a visitor without sign-in still sees no members-only notice.
+    client.cookies.clear()
+    board = await client.get(f"/a/{tenant.slug}/notices/")
+    assert board.status_code == 200 and "会員だけの回覧" not in board.text
+    assert other

@@ -51,9 +51,9 @@ async def test_member_adds_and_removes_family(client, tenant, roster):
     assert added["household"] == roster["hanako"]["id"]
     # Someone else's member id cannot be removed from here.
     other = await Member.insert(tenant.new(Member, household=roster["taro"]["id"], name="見本 夏美")).returning(Member.id)
-    await client.post(f"/a/sakura/my/members/{other[0]['id']}/delete", headers=headers)
+    await client.post(f"/a/sakura/my/members/{other[0]['id']}/delete", data={"confirm": "1"}, headers=headers)
     assert await tenant.count(Member).where(Member.name == "見本 夏美") == 1
-    await client.post(f"/a/sakura/my/members/{added['id']}/delete", headers=headers)
+    await client.post(f"/a/sakura/my/members/{added['id']}/delete", data={"confirm": "1"}, headers=headers)
     assert await tenant.count(Member).where(Member.name == "仮野 秋代") == 0
 
 

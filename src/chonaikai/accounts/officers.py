@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from chonaikai.accounts import signin
 from chonaikai.accounts.roles import ROLE_LABELS, Role
 from chonaikai.accounts.tables import AuditEntry, RoleGrant
+from chonaikai.db import write_transaction
 from chonaikai.mail.compose import InvalidAddress, check_address, invitation_message
 from chonaikai.mail.smtp import send_one
 from chonaikai.roster.tables import Han
@@ -101,24 +102,29 @@ async def invite_officer(
 ) -> InvitationResult:
     """Grant the role (once) and mail a sign-in link valid for 7 days."""
     account_id = await signin.get_or_create_account(invitation.email, invitation.display_name)
-    existing = await tenant.select(RoleGrant, RoleGrant.id).where(
+    same = (
         (RoleGrant.account == account_id)
         & (RoleGrant.role == invitation.role.value)
         & (RoleGrant.han.is_null() if invitation.han_id is None else RoleGrant.han == invitation.han_id)
-    ).first()
-    if existing:
-        grant_id, already = existing["id"], True
-    else:
-        grant = tenant.new(
-            RoleGrant,
-            account=account_id,
-            role=invitation.role.value,
-            han=invitation.han_id,
-            granted_by=invited_by,
-            created_at=datetime.now(UTC),
-        )
-        await grant.save()
-        grant_id, already = grant.id, False
+        & RoleGrant.household.is_null()
+    )
+    # Check and insert in one write transaction; the unique index role_grant_once (and DO NOTHING)
+    # keeps two invitations at the same moment from granting twice.
+    async with write_transaction():
+        existing = await tenant.select(RoleGrant, RoleGrant.id).where(same).first()
+        already = existing is not None
+        if not already:
+            grant = tenant.new(
+                RoleGrant,
+                account=account_id,
+                role=invitation.role.value,
+                han=invitation.han_id,
+                granted_by=invited_by,
+                created_at=datetime.now(UTC),
+            )
+            await RoleGrant.insert(grant).on_conflict(action="DO NOTHING")
+            existing = await tenant.select(RoleGrant, RoleGrant.id).where(same).first()
+    grant_id = existing["id"]
     label = ROLE_LABELS[invitation.role]
     if invitation.han_id is not None:
         han = await tenant.select(Han, Han.name).where(Han.id == invitation.han_id).first()

@@ -54,6 +54,11 @@ class ReadView:
     attachments: list[Any] = field(default_factory=list)
 
     @property
+    def association_slug(self) -> str:
+        """For a plain link to the association's board (nothing more is shown here)."""
+        return self.tenant.slug if self.tenant else ""
+
+    @property
     def body_html(self) -> Any:
         """The body as the notice board renders it (sanitised), or None to show plain text."""
         return render_body_html(self.notice["body"])

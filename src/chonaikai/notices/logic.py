@@ -199,9 +199,11 @@ async def parse_notice_form(tenant: Tenant, data: dict[str, Any]) -> tuple[Notic
     if values.publish_at_text:
         try:
             local = datetime.fromisoformat(values.publish_at_text)
+            if not 2000 <= local.year <= 2100:
+                raise ValueError("year out of range")
             values.publish_at = (local if local.tzinfo else local.replace(tzinfo=LOCAL_TZ)).astimezone(UTC)
-        except ValueError:
-            errors["publish_at"] = "公開する日時を選び直してください。"
+        except (ValueError, OverflowError):  # year 0001 in Tokyo overflows when moved to UTC
+            errors["publish_at"] = "公開する日時を選び直してください（2000年から2100年までの日時にしてください）。"
     return values, errors
 
 

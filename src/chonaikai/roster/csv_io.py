@@ -254,11 +254,11 @@ async def plan_import(
         if han_name:
             han_id = han_by_name.get(han_name)
             if han_id is None:
-                if create_missing_han:
+                if len(han_name) > 50:  # checked before creating it too: Han.name is Varchar(50)
+                    row_errors.append(RowError(number, "班", "班の名前は50文字までです"))
+                elif create_missing_han:
                     if han_name not in new_han:
                         new_han.append(han_name)
-                elif len(han_name) > 50:
-                    row_errors.append(RowError(number, "班", "班の名前は50文字までです"))
                 else:
                     row_errors.append(
                         RowError(number, "班", f"班「{han_name}」はありません。班の名前を直すか、「ない班を作る」を選んでください")

@@ -213,7 +213,8 @@ async def household_member_add(
         return Template(
             "roster/form.html",
             context=officer_context(tenant, principal, household=household, values=household, errors={},
-                                    member_error=error, han_choices=await logic.list_han(tenant, access),
+                                    member_error=error, member_values=data,
+                                    han_choices=await logic.list_han(tenant, access),
                                     whole=access.whole_association, can_edit=True),
             status_code=400,
         )
@@ -439,15 +440,22 @@ async def my_member_add(tenant: NamedDependency[Tenant], principal: NamedDepende
     household_id = await _own_household(tenant, principal)
     error = await logic.add_member(tenant, None, principal, household_id, data)
     if error:
-        return await _my_template(tenant, principal, household_id, status_code=400, member_error=error)
+        return await _my_template(
+            tenant, principal, household_id, status_code=400, member_error=error, member_values=data
+        )
     return Redirect(path=f"/a/{tenant.slug}/my?saved=1", status_code=303)
 
 
 @post("/my/members/{member_id:int}/delete", name="my_member_remove", status_code=303)
 async def my_member_remove(
-    tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], member_id: FromPath[int]
-) -> Redirect:
+    tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], member_id: FromPath[int], data: FormData
+) -> Redirect | Template:
     household_id = await _own_household(tenant, principal)
+    if data.get("confirm") != "1":  # one mistaken tap must not remove a family member
+        return await _my_template(
+            tenant, principal, household_id, status_code=400, confirm_member=member_id,
+            member_error="はずすときは「本当にはずす」に印をつけてから、「はずす」を押してください",
+        )
     await logic.remove_member(tenant, None, principal, household_id, member_id)
     return Redirect(path=f"/a/{tenant.slug}/my?saved=1", status_code=303)
 
