@@ -103,4 +103,4 @@ async def test_forwarded_circulars_get_the_boards_folded_search_text(city):
     ).first()
     # 「ごみ」 typed in hiragana finds the katakana title, as on every other notice.
     assert notice["search_text"] == fold(notice["title"] + "\n" + notice["body"])
-    assert fold("ごみだし") in notice["search_text"]
+    assert fold("ごみ出し") in notice["search_text"]
