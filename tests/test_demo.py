@@ -53,12 +53,3 @@ async def test_demo_notices_have_every_blank_filled():
     await load_all()
     for row in await Notice.select(Notice.title, Notice.body):
         assert "【" not in row["title"] + row["body"], row["title"]
-def test_demo_notices_fill_every_blank_of_their_ready_text():
-    from chonaikai.demo import DEMO_NOTICES
-    from chonaikai.notices.ready_texts import get_ready_text, unfilled_placeholders
-
-    for name, _visibility, _confirm, blanks in DEMO_NOTICES:
-        text = get_ready_text(name)
-        assert text is not None, name
-        title, body = text.fill(blanks)
-        assert unfilled_placeholders(title + "\n" + body) == [], name
