@@ -68,6 +68,11 @@ class TenantNotFound(NotFoundException):
     detail = "association not found"
 
 
+def is_htmx(request: Request) -> bool:
+    """An htmx request wants a fragment; the same URL without it answers a whole page."""
+    return request.headers.get("hx-request") == "true"
+
+
 def _wants_html(request: Request) -> bool:
     if request.url.path.startswith("/api/"):
         return False

@@ -90,3 +90,17 @@ async def test_scheduled_circular_waits_for_its_time(city):
     assert await logic.send_due_circulars(now + timedelta(hours=1)) == []
     assert await logic.send_due_circulars(now + timedelta(hours=3)) == [circular_id]
     assert await CircularEntry.count() == 3
+
+
+
+async def test_forwarded_circulars_get_the_boards_folded_search_text(city):
+    from chonaikai.notices.render import fold
+
+    await make_city_associations(city)
+    await send(city, title="ゴミ出しのルール変更", summary="資源ごみの日が変わります。")
+    notice = await Notice.select(Notice.title, Notice.body, Notice.search_text).where(
+        Notice.title == "ゴミ出しのルール変更"
+    ).first()
+    # 「ごみ」 typed in hiragana finds the katakana title, as on every other notice.
+    assert notice["search_text"] == fold(notice["title"] + "\n" + notice["body"])
+    assert fold("ごみ出し") in notice["search_text"]

@@ -41,7 +41,7 @@ def start_worker(*args: str, smtp_port: int | None = None) -> subprocess.Popen:
     )
 
 
-async def wait_for_messages(sink: MailSink, count: int, seconds: float = 20) -> None:
+async def wait_for_messages(sink: MailSink, count: int, seconds: float = 90) -> None:
     deadline = time.monotonic() + seconds
     while len(sink.messages) < count:
         assert time.monotonic() < deadline, f"only {len(sink.messages)} messages arrived"

@@ -28,6 +28,7 @@ from chonaikai.circulars.tables import (
     CircularReminder,
 )
 from chonaikai.db import is_postgres, write_transaction
+from chonaikai.notices.render import fold
 from chonaikai.notices.tables import Notice, NoticeHan
 from chonaikai.roster.tables import Han
 from chonaikai.settings import get_settings
@@ -293,6 +294,7 @@ def _notice_row(circular: dict[str, Any], city_name: str, association_id: int, b
         "association": association_id,
         "title": circular["title"],
         "body": body,
+        "search_text": fold(circular["title"] + "\n" + body),
         "category": NOTICE_CATEGORY,
         "audience": "all",
         "visibility": "members",

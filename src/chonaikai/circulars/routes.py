@@ -24,6 +24,7 @@ from chonaikai.roster.tables import Han
 from chonaikai.tenancy.routes import provide_tenant
 from chonaikai.tenancy.scope import Tenant
 from chonaikai.tenancy.tables import City
+from chonaikai.web import is_htmx
 
 JST = ZoneInfo("Asia/Tokyo")
 NOTICES = {
@@ -43,10 +44,6 @@ def jst(value: datetime | None, with_date: bool = True) -> str:
         value = datetime.fromisoformat(str(value))
     local = value.astimezone(JST)
     return local.strftime("%-m月%-d日 %H:%M") if with_date else local.strftime("%H:%M")
-
-
-def _wants_fragment(request: Request) -> bool:
-    return request.headers.get("hx-request") == "true"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -195,7 +192,7 @@ async def city_dashboard(
         "flash": flash,
         "attachment_url": logic.attachment_url,
     }
-    if _wants_fragment(request):
+    if is_htmx(request):
         return Template("circulars/_dashboard_table.html", context=context)
     return Template("circulars/city_dashboard.html", context=context)
 

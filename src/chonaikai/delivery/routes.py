@@ -21,6 +21,7 @@ from chonaikai.roster.tables import CHANNELS, Han
 from chonaikai.tenancy import logic
 from chonaikai.tenancy.routes import provide_tenant
 from chonaikai.tenancy.scope import Tenant
+from chonaikai.web import is_htmx
 
 # The read link's token must not travel to other sites in Referer, and the page is nobody's to index.
 READ_HEADERS = {
@@ -28,10 +29,6 @@ READ_HEADERS = {
     "X-Robots-Tag": "noindex, nofollow",
     "Cache-Control": "no-store",
 }
-
-
-def _is_htmx(request: Request) -> bool:
-    return request.headers.get("hx-request") == "true"
 
 
 def _missing_read_link() -> Template:
@@ -58,7 +55,7 @@ async def read_confirm(request: Request, token: FromPath[str]) -> Template | Red
     confirmed = await receipts.confirm_by_token(token, via="web")
     if confirmed is None:
         return _missing_read_link()
-    if _is_htmx(request):
+    if is_htmx(request):
         return Template("delivery/_read_confirmed.html", headers=READ_HEADERS)
     return Redirect(path=f"/r/{token}", status_code=303, headers=READ_HEADERS)
 
@@ -187,7 +184,7 @@ async def tick_receipt(
     row = await receipts.tick(tenant, access, notice_id, household_id)
     if row is None:
         raise NotFoundException()
-    if _is_htmx(request):
+    if is_htmx(request):
         return Template(
             "delivery/_receipt_row.html",
             context={"row": row, "can_tick": True, "base": f"/a/{tenant.slug}/notices/{notice_id}/receipts"},
@@ -205,7 +202,7 @@ async def resend(
     access = authorize(principal, tenant, Permission.RECEIPTS_TICK)
     await _notice_or_404(tenant, principal, notice_id)
     result = await receipts.resend_unconfirmed(tenant, access, notice_id)
-    if _is_htmx(request):
+    if is_htmx(request):
         return Template("delivery/_resend_result.html", context={"resent": result.queued, "too_soon": result.too_soon})
     return Redirect(
         path=f"/a/{tenant.slug}/notices/{notice_id}/receipts",

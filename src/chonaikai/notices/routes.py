@@ -34,13 +34,10 @@ from chonaikai.notices.ready_texts import (
 from chonaikai.notices.render import render_html
 from chonaikai.tenancy.routes import provide_tenant
 from chonaikai.tenancy.scope import Tenant
+from chonaikai.web import is_htmx
 
 ACTIONS = ("preview", "draft", "save", "publish", "schedule")
 STATE_ACTIONS = ("publish", "archive", "unarchive", "unschedule", "delete")
-
-
-def is_htmx(request: Request) -> bool:
-    return request.headers.get("hx-request") == "true"
 
 
 async def form_data(request: Request) -> dict[str, list[Any]]:

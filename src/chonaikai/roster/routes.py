@@ -31,6 +31,7 @@ from chonaikai.roster.tables import CHANNELS
 from chonaikai.settings import get_settings
 from chonaikai.tenancy.routes import provide_tenant
 from chonaikai.tenancy.scope import Tenant
+from chonaikai.web import is_htmx
 
 FormData = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 MultipartData = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)]
@@ -55,10 +56,6 @@ ACTION_LABELS = {
     "card.signin": "カードでログイン",
     "own.download": "会員が自分の情報を保存",
 }
-
-
-def is_htmx(request: Request) -> bool:
-    return request.headers.get("hx-request") == "true"
 
 
 def officer_context(tenant: Tenant, principal: Principal, **values: Any) -> dict[str, Any]:
