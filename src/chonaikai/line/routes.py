@@ -29,6 +29,7 @@ from chonaikai.roster.tables import Household
 from chonaikai.tenancy.routes import provide_tenant
 from chonaikai.tenancy.scope import Tenant
 from chonaikai.tenancy.tables import Association
+from chonaikai.web import is_htmx
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +106,7 @@ async def line_code_issue(request: Request, tenant: NamedDependency[Tenant], pri
     household = await _household(tenant, principal, household_id)
     code, expires = await links.issue_code(tenant, household["id"], principal.account_id)
     context = await _code_context(tenant, household, code, expires)
-    name = "line/code_fragment.html" if request.headers.get("hx-request") else "line/code.html"
+    name = "line/code_fragment.html" if is_htmx(request) else "line/code.html"
     return Template(name, context=context)
 
 

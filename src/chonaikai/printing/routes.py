@@ -19,6 +19,7 @@ from chonaikai.printing import pdf, receipts, sheets
 from chonaikai.printing.sheets import ALL_HAN, NO_HAN, HanGroup, SheetRequestError
 from chonaikai.tenancy.routes import provide_tenant
 from chonaikai.tenancy.scope import Tenant
+from chonaikai.web import is_htmx
 
 
 def _check_han_access(access: Access, han: str) -> None:
@@ -184,7 +185,7 @@ async def mark_printed(
         return _bad_request(tenant, notice, str(exc))
     household_ids = [row.household_id for sheet in chosen for row in sheet.rows if row.paper]
     count = await receipts.mark_printed(tenant, notice_id, household_ids, principal.account_id)
-    if request.headers.get("hx-request"):
+    if is_htmx(request):
         return Template("print/printed_fragment.html", context={"printed": count}, status_code=200)
     return Redirect(path=_print_url(tenant, notice_id, han=han, paper=paper, printed=count), status_code=303)
 
