@@ -133,7 +133,8 @@ async def test_channel_that_raises_or_forgets_a_job_loses_nothing(tenant):
         async def send(self, batch):
             return [Outcome.sent(batch[0].delivery_id)]  # says nothing about the others
 
-    await Worker([Forgetful()], clock=Clock()).run(once=True)
+    # One lane, so all three rows are one batch (two lanes may split them on PostgreSQL).
+    await Worker([Forgetful()], clock=Clock(), lanes=1).run(once=True)
     rows = await _rows(notice)
     assert sorted(row["status"] for row in rows.values()) == ["pending", "pending", "sent"]
 
@@ -315,3 +316,24 @@ async def test_sqlite_lock_is_renewed_during_a_long_round(tenant):
     await Worker([Slow(batch_size=1)], clock=clock, lease_seconds=30, lanes=1).run(once=True)
     assert len(seen) == 6
     assert max(seen) > start + timedelta(seconds=30 + 60)  # moved on with the work
+
+
+async def test_rows_sharing_a_retry_key_are_claimed_together(tenant):
+    # Backoff jitter spreads one multicast's rows over time; sending only some of them again under
+    # the same key would make LINE answer 409 for the rest even if the first call never arrived.
+    households = await make_households(tenant, 4, channel="email")
+    notice = await make_notice(tenant)
+    await create_deliveries(notice)
+    clock = Clock()
+    now = clock()
+    ids = [row["id"] for row in await Delivery.select(Delivery.id).where(Delivery.notice == notice).order_by(Delivery.id)]
+    await Delivery.update({Delivery.retry_key: "group-a", Delivery.next_attempt_at: now + timedelta(hours=1)}).where(
+        Delivery.id.is_in(ids[:3])
+    )
+    await Delivery.update({Delivery.next_attempt_at: now - timedelta(minutes=1)}).where(Delivery.id == ids[0])
+    await Delivery.update({Delivery.retry_key: "group-b", Delivery.next_attempt_at: now + timedelta(hours=1)}).where(
+        Delivery.id == ids[3]
+    )
+    jobs = await Worker([RecordingChannel()], clock=clock).claim("email", 1)
+    assert sorted(job.delivery_id for job in jobs) == ids[:3]  # the whole of group-a, nothing of group-b
+    assert len(households) == 4

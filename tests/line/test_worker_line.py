@@ -38,7 +38,9 @@ async def test_worker_retry_after_accepted_timeout_sends_once(line_tenant, fake_
     clock = Clock()
     sender = LineChannelSender(timeout=0.5)
     try:
-        await Worker([sender], clock=clock, retry_seconds=60, publish_due=False).run(once=True)
+        # One lane: two lanes may split the four rows into two multicasts (SKIP LOCKED on PostgreSQL),
+        # and only the first call is the one that times out.
+        await Worker([sender], clock=clock, retry_seconds=60, publish_due=False, lanes=1).run(once=True)
         rows = await line_tenant.select(Delivery).where(Delivery.notice == notice_id)
         assert {(row["status"], row["attempts"]) for row in rows} == {("pending", 1)}
         first_keys = {row["retry_key"] for row in rows}
@@ -48,7 +50,7 @@ async def test_worker_retry_after_accepted_timeout_sends_once(line_tenant, fake_
     clock.advance(3600)
     sender = LineChannelSender()  # the normal timeout: a loaded CI machine may be slow
     try:
-        await Worker([sender], clock=clock, retry_seconds=60, publish_due=False).run(once=True)
+        await Worker([sender], clock=clock, retry_seconds=60, publish_due=False, lanes=1).run(once=True)
     finally:
         await sender.close()
     rows = await line_tenant.select(Delivery).where(Delivery.notice == notice_id)

@@ -181,7 +181,12 @@ class Worker:
     async def drain_round(self) -> int:
         """Each channel's lanes claim, send and record until nothing is due (or stopping)."""
         results = await asyncio.gather(
-            *(self._lane(channel) for channel in self.channels.values() for _ in range(self.lanes))
+            *(
+                self._lane(channel)
+                for channel in self.channels.values()
+                # A channel may ask for one lane (LINE: a retry group must not be split between lanes).
+                for _ in range(min(self.lanes, getattr(channel, "max_lanes", self.lanes)))
+            )
         )
         return sum(results)
 
@@ -271,6 +276,7 @@ class Worker:
                 ).run()
             if not rows:
                 return []
+            rows += await self._claim_rest_of_retry_groups(rows, lease_until)
             self.held.update(row["id"] for row in rows)
             households = await Delivery.raw(
                 f"SELECT id, email, name FROM household WHERE id IN ({_placeholders(len(rows))})",
@@ -294,6 +300,22 @@ class Worker:
             )
             for row in rows
         ]
+
+    async def _claim_rest_of_retry_groups(self, rows: list[dict], lease_until) -> list[dict]:
+        """Rows that share a retry key (one LINE multicast that may have been accepted) must go
+        out together again: if a later call carried the same key for only some of them, LINE
+        would answer 409 for the others even when the first call had not been accepted, and
+        they would be counted sent without ever arriving. So the rest of each group comes along,
+        whatever its own next attempt time (backoff jitter spreads a group's rows out)."""
+        keys = sorted({row["retry_key"] for row in rows if row["retry_key"]})
+        if not keys:
+            return []
+        returning = "id, association, notice, household, channel, token, attempts, retry_key, reminded_at"
+        return await Delivery.raw(
+            "UPDATE delivery SET status = 'sending', lease_until = {}, claimed_by = {}, attempts = attempts + 1 "
+            f"WHERE status = 'pending' AND retry_key IN ({_placeholders(len(keys))}) RETURNING {returning}",
+            lease_until, self.worker_id, *keys,
+        ).run()
 
     # -- recording -----------------------------------------------------------------------
 

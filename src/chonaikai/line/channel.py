@@ -73,6 +73,9 @@ def chunk_households(households: list[tuple[int, list[str]]], limit: int = MULTI
 class LineChannelSender:
     name = "line"
     batch_size = MULTICAST_LIMIT
+    # One lane per worker: two lanes could split the rows of one retry key between two calls
+    # (see Worker._claim_rest_of_retry_groups).
+    max_lanes = 1
 
     def __init__(self, api_base: str | None = None, timeout: float | None = None) -> None:
         self.api_base = api_base
