@@ -99,3 +99,27 @@ async def test_enough_quota_changes_nothing(line_tenant, fake_line):
     await line_jobs(line_tenant, notice_id)
     assert (await check_notice(line_tenant, notice_id)).enough
     assert await send_rest_another_way(line_tenant, notice_id, 200) == {"line": 2, "email": 0, "paper": 0}
+
+
+async def test_printed_sign_in_card_carries_a_line_link_code_that_links(client, line_tenant):
+    import re
+
+    from chonaikai.line.config import channel_id_for_association
+    from chonaikai.line.links import find_code, link_with_code
+
+    household = await make_household(line_tenant, "見本 太郎", han="1班", channel="paper")
+    await sign_in_as(client, "kaicho@example.jp", "chair", line_tenant)
+    page = await client.post(f"/a/line-town/roster/{household['id']}/card", headers=await csrf_headers(client))
+    assert page.status_code == 200 and "LINEでお知らせを受け取るには" in page.text
+    codes = re.findall(r'<p class="card-code">([^<]+)</p>', page.text)
+    assert len(codes) == 2  # the sign-in code and the LINE code
+    channel_id = await channel_id_for_association(line_tenant.id)
+    result = await link_with_code(channel_id, "U" + "1" * 32, find_code(codes[1]))  # as the webhook reads it
+    assert result.ok and result.household["id"] == household["id"]
+
+
+async def test_card_of_an_association_without_line_has_no_line_code(client, tenant):
+    household = await make_household(tenant, "例田 花子", han="1班", channel="paper")
+    await sign_in_as(client, "kaicho@example.jp", "chair", tenant)
+    page = await client.post(f"/a/sakura/roster/{household['id']}/card", headers=await csrf_headers(client))
+    assert page.status_code == 200 and "LINEでお知らせ" not in page.text

@@ -25,6 +25,8 @@ from chonaikai.accounts.ratelimit import client_address
 from chonaikai.accounts.roles import Permission
 from chonaikai.accounts.sessions import begin_session
 from chonaikai.accounts.tables import Account, AuditEntry
+from chonaikai.line.config import channel_id_for_association
+from chonaikai.line.links import issue_code as issue_line_code
 from chonaikai.roster import cards, csv_io, logic
 from chonaikai.roster.api import router as api_router
 from chonaikai.roster.tables import CHANNELS
@@ -265,10 +267,16 @@ async def card_issue(
     if household["moved_out"]:
         raise NotFoundException()
     card = await cards.issue_card(tenant, principal, household_id)
+    # Where the association reaches members by LINE, the card also carries a one-time link code
+    # the member sends to the LINE account (a household without e-mail may still use LINE).
+    line_code = None
+    if await channel_id_for_association(tenant.id):
+        line_code = await issue_line_code(tenant, household_id, principal.account_id)
     return Template(
         "roster/card_print.html",
         context=officer_context(tenant, principal, household=household, card=card,
-                                code=cards.format_code(card.code), base_url=get_settings().base_url.rstrip("/")),
+                                code=cards.format_code(card.code), base_url=get_settings().base_url.rstrip("/"),
+                                line_code=line_code),
         headers={"cache-control": "no-store"},
     )
 
