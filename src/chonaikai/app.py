@@ -33,6 +33,7 @@ from chonaikai.delivery.routes import ROUTERS as delivery_routers
 from chonaikai.health import healthz, liveness
 from chonaikai.line.routes import api_line_router, association_line_router, line_router
 from chonaikai.mail.routes import dev_routes
+from chonaikai.notices.api import router as notices_api_router
 from chonaikai.notices.routes import router as notices_router
 from chonaikai.printing.routes import router as printing_router
 from chonaikai.roster.routes import router as roster_router
@@ -110,6 +111,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             officers_router,
             *dev_routes(settings.env),
             notices_router,
+            notices_api_router,
             roster_router,
             printing_router,
             line_router, association_line_router, api_line_router,
