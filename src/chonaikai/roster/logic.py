@@ -311,6 +311,21 @@ def changed_fields(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
     return [name for name in EDITABLE_FIELDS if name in after and (before.get(name) or "") != (after[name] or "")]
 
 
+def changes_text(changed: list[str]) -> str:
+    """What changed, for the audit log: field names only, never their values."""
+    return "変更: " + "、".join(FIELD_LABELS[name] for name in changed)
+
+
+async def _write_changes(
+    tenant: Tenant, actor: Principal, household_id: int, after: dict[str, Any], changed: list[str]
+) -> None:
+    await tenant.update(
+        Household,
+        {**{getattr(Household, name): after[name] for name in changed},
+         Household.updated_at: datetime.now(UTC), Household.updated_by: actor.account_id},
+    ).where(Household.id == household_id)
+
+
 async def update_household(
     tenant: Tenant, access: Access, actor: Principal, household_id: int, values: HouseholdValues
 ) -> list[str]:
@@ -323,17 +338,13 @@ async def update_household(
     if not changed:
         return []
     async with write_transaction():
-        await tenant.update(
-            Household,
-            {**{getattr(Household, name): after[name] for name in changed},
-             Household.updated_at: datetime.now(UTC), Household.updated_by: actor.account_id},
-        ).where(Household.id == household_id)
+        await _write_changes(tenant, actor, household_id, after, changed)
         if "name" in changed or "kana" in changed:
             await tenant.update(Member, {Member.name: values.name, Member.kana: values.kana}).where(
                 (Member.household == household_id) & (Member.relation == "世帯主")
             )
         action = "household.move" if changed == ["han"] else "household.update"
-        detail = "変更: " + "、".join(FIELD_LABELS[name] for name in changed)
+        detail = changes_text(changed)
         if "han" in changed:
             han_names = {han["id"]: han["name"] for han in await list_han(tenant)}
             detail += f"（班: {before['han_name'] or '班なし'} → {han_names.get(values.han, '班なし')}）"
@@ -460,15 +471,8 @@ async def update_own_contact(tenant: Tenant, actor: Principal, household_id: int
     changed = changed_fields(before, after)
     if changed:
         async with write_transaction():
-            await tenant.update(
-                Household,
-                {**{getattr(Household, name): after[name] for name in changed},
-                 Household.updated_at: datetime.now(UTC), Household.updated_by: actor.account_id},
-            ).where(Household.id == household_id)
-            await audit(
-                tenant, actor, "household.self_update",
-                "変更: " + "、".join(FIELD_LABELS[name] for name in changed), household_id,
-            )
+            await _write_changes(tenant, actor, household_id, after, changed)
+            await audit(tenant, actor, "household.self_update", changes_text(changed), household_id)
     return {}
 
 
