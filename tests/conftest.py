@@ -16,6 +16,7 @@ os.environ.setdefault("CHONAIKAI_UPLOAD_DIR", str(_tmp / "uploads"))
 os.environ["CHONAIKAI_BASE_URL"] = "http://testserver"
 # Tests create, change and delete associations between requests: look them up every time.
 os.environ["CHONAIKAI_TENANT_CACHE_SECONDS"] = "0"
+os.environ["CHONAIKAI_PAGE_CACHE_SECONDS"] = "0"  # tests/test_page_cache.py turns it on
 
 # Every test sends mail to a real SMTP server on loopback (tests/mailsink.py), started below.
 from tests.mailsink import MailSink, free_port  # noqa: E402

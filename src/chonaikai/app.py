@@ -9,6 +9,7 @@ import asyncpg
 from litestar import Litestar
 from litestar.config.compression import CompressionConfig
 from litestar.config.csrf import CSRFConfig
+from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import (
     NotAuthorizedException,
@@ -35,6 +36,7 @@ from chonaikai.line.routes import api_line_router, association_line_router, line
 from chonaikai.mail.routes import dev_routes
 from chonaikai.notices.api import router as notices_api_router
 from chonaikai.notices.routes import router as notices_router
+from chonaikai.page_cache import PageCache
 from chonaikai.printing.routes import router as printing_router
 from chonaikai.roster.routes import router as roster_router
 from chonaikai.settings import Settings, get_settings
@@ -92,6 +94,7 @@ def security_headers_middleware(app: ASGIApp) -> ASGIApp:
 
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
+    page_cache = PageCache(settings.page_cache_seconds)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -124,8 +127,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         plugins=[HTMXPlugin()],
         dependencies={"principal": Provide(provide_principal)},
         before_request=load_principal_for_pages,
-        middleware=[session_config(secure=not settings.is_dev).middleware],
+        middleware=[session_config(secure=not settings.is_dev).middleware, page_cache.middleware()],
         stores={"sessions": DatabaseStore()},
+        state=State({"page_cache": page_cache}),
         csrf_config=CSRFConfig(
             secret=settings.secret_key,
             cookie_name=CSRF_COOKIE,
@@ -134,7 +138,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             cookie_samesite="lax",
             # Regular expressions searched anywhere in the path: anchored, or an association
             # whose slug is "u" or "api" would lose CSRF protection. /u/: RFC 8058 one-click.
-            exclude=["^/api/", "^/line/webhook", "^/healthz", "^/u/"],
+            # /prefs/: the text-size switch only sets a display cookie, and shared public
+            # pages (page_cache.py) carry no token.
+            exclude=["^/api/", "^/line/webhook", "^/healthz", "^/u/", "^/prefs/"],
         ),
         compression_config=CompressionConfig(backend="gzip", minimum_size=500),
         exception_handlers={

@@ -48,6 +48,7 @@ class Settings:
     sqlite_read_connections: int = 4
     behind_proxy: bool = False
     tenant_cache_seconds: int = 5
+    page_cache_seconds: int = 5
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -116,6 +117,11 @@ DOCUMENTED = {
     "CHONAIKAI_TENANT_CACHE_SECONDS": (
         "tenant_cache_seconds",
         "how long a web process reuses an association it looked up (0: never)",
+        "5",
+    ),
+    "CHONAIKAI_PAGE_CACHE_SECONDS": (
+        "page_cache_seconds",
+        "how long a web process reuses a public page it rendered for visitors not signed in (0: never)",
         "5",
     ),
 }
@@ -225,6 +231,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         values["behind_proxy"] = _bool("CHONAIKAI_BEHIND_PROXY", raw)
     if (raw := get("CHONAIKAI_TENANT_CACHE_SECONDS")) is not None:
         values["tenant_cache_seconds"] = _int("CHONAIKAI_TENANT_CACHE_SECONDS", raw, minimum=0, maximum=3600)
+    if (raw := get("CHONAIKAI_PAGE_CACHE_SECONDS")) is not None:
+        values["page_cache_seconds"] = _int("CHONAIKAI_PAGE_CACHE_SECONDS", raw, minimum=0, maximum=3600)
 
     for name, attr in (("CHONAIKAI_TENANTS_DIR", "tenants_dir"), ("CHONAIKAI_UPLOAD_DIR", "upload_dir")):
         if (raw := get(name)) is not None:
