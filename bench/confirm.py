@@ -12,7 +12,6 @@ sent, so it is durable when the reader sees 「受け付けました」; the scr
 
 from __future__ import annotations
 
-import asyncio
 import os
 import subprocess
 import sys
@@ -27,7 +26,7 @@ sys.path.insert(0, str(HERE))
 import outbox  # noqa: E402  (sets the database from CHONAIKAI_BENCH_DATABASE_URL)
 from pages import free_port, wait_until_up, wrk  # noqa: E402
 
-from chonaikai.db import get_engine, postgres_pool  # noqa: E402
+from chonaikai.db import get_engine, postgres_pool, run_with_database  # noqa: E402
 from chonaikai.delivery.outbox import create_deliveries  # noqa: E402
 from chonaikai.delivery.tables import Delivery  # noqa: E402
 
@@ -74,10 +73,12 @@ def main() -> None:
     n = int(os.environ.get("N", 20_000))
     duration = int(os.environ.get("DURATION", 10))
     connections = int(os.environ.get("CONNECTIONS", 64))
-    notice_id, tokens = asyncio.run(seed(n))
+    notice_id, tokens = run_with_database(seed(n))  # closes SQLite's connection threads
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = dict(os.environ, CHONAIKAI_ENV="dev")
+    # Production settings, as bench/pages.py: no template reloading, no development key.
+    env = dict(os.environ, CHONAIKAI_ENV="production", CHONAIKAI_SECRET_KEY="bench-only-secret-key-" + "x" * 20,
+               CHONAIKAI_BASE_URL="http://127.0.0.1")
     server = subprocess.Popen(
         [sys.executable, "-m", "chonaikai", "serve", "--port", str(port)],
         env=env, stdout=subprocess.DEVNULL, stderr=open(Path(tempfile.gettempdir()) / "bench-confirm-server.log", "w"),
@@ -95,7 +96,7 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait()
-    count = asyncio.run(confirmed(notice_id))
+    count = run_with_database(confirmed(notice_id))
     database = "PostgreSQL" if outbox.url.startswith("postgres") else "SQLite"
     print(f"{database}: {n} households, wrk {connections} connections, {duration} s each")
     print(f"  hello /healthz/live: {hello_rps:,.0f} rps (p99 {hello_p99:.1f} ms)")

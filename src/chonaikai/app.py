@@ -30,6 +30,7 @@ from chonaikai.accounts.routes import router as accounts_router
 from chonaikai.accounts.sessions import DatabaseStore, session_config
 from chonaikai.circulars.routes import route_handlers as circular_routes
 from chonaikai.db import get_engine, postgres_pool
+from chonaikai.delivery.receipts import drain_receipts
 from chonaikai.delivery.routes import ROUTERS as delivery_routers
 from chonaikai.health import healthz, liveness
 from chonaikai.line.routes import api_line_router, association_line_router, line_router
@@ -100,6 +101,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         async with postgres_pool(get_engine()):
             yield
+            await drain_receipts()  # readers' 「読みました」 still on their way to the database
             close = getattr(get_engine(), "close_shared_connections", None)
             if close:
                 await close()
@@ -123,7 +125,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             set_text_size,
             create_static_files_router(path="/static", directories=[STATIC_DIR], name="static"),
         ],
-        template_config=template_config(),
+        template_config=template_config(reload=settings.is_dev),
         plugins=[HTMXPlugin()],
         dependencies={"principal": Provide(provide_principal)},
         before_request=load_principal_for_pages,

@@ -22,7 +22,7 @@ from urllib.parse import unquote, urlsplit
 import aiosqlite
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
-from piccolo.engine.sqlite import SQLiteEngine, TransactionType, dict_factory
+from piccolo.engine.sqlite import SQLiteEngine, SQLiteTransaction, TransactionType, dict_factory
 from piccolo.table import Table
 
 T = TypeVar("T")
@@ -33,13 +33,14 @@ BULK_INSERT_ROWS = 1000
 
 
 class SharedSQLiteEngine(SQLiteEngine):
-    __slots__ = ("_pools", "_pool_size")
+    __slots__ = ("_pools", "_pool_size", "_writers")
 
     def __init__(self, path: str, pool_size: int = 4, **kwargs: Any) -> None:
         super().__init__(path=path, timeout=SQLITE_BUSY_TIMEOUT_SECONDS, **kwargs)
         self._pool_size = pool_size
         # One pool per event loop: aiosqlite futures belong to the loop that made them.
         self._pools: dict[int, tuple[list[aiosqlite.Connection], itertools.cycle]] = {}
+        self._writers: dict[int, aiosqlite.Connection] = {}
 
     async def get_connection(self) -> aiosqlite.Connection:
         connection = await aiosqlite.connect(**self.connection_kwargs)
@@ -75,6 +76,42 @@ class SharedSQLiteEngine(SQLiteEngine):
         if pool:
             for connection in pool[0]:
                 await connection.close()
+        writer = self._writers.pop(loop_id, None)
+        if writer is not None:
+            await writer.close()
+
+    async def _writer_connection(self) -> aiosqlite.Connection:
+        loop_id = id(asyncio.get_running_loop())
+        connection = self._writers.get(loop_id)
+        if connection is None:
+            connection = self._writers[loop_id] = await self.get_connection()
+        return connection
+
+    def kept_write_transaction(self) -> _KeptConnectionTransaction:
+        """A write transaction on a connection kept open for the event loop, for one caller
+        that writes often and never twice at once (the read-receipt writer): opening a
+        connection (a thread and two PRAGMAs) cost more than the transaction itself."""
+        return _KeptConnectionTransaction(self)
+
+
+class _KeptConnectionTransaction(SQLiteTransaction):
+    """Piccolo's SQLite transaction, on the engine's kept writer connection, left open after."""
+
+    async def get_connection(self) -> aiosqlite.Connection:
+        return await self.engine._writer_connection()  # type: ignore[attr-defined]
+
+    def __init__(self, engine: SharedSQLiteEngine) -> None:
+        super().__init__(engine, transaction_type=TransactionType.immediate, allow_nested=False)
+
+    async def __aexit__(self, exception_type, exception, traceback) -> bool:
+        try:
+            if exception is not None and not self._rolled_back:
+                await self.rollback()
+            elif exception is None and not self._committed and not self._rolled_back:
+                await self.commit()
+        finally:
+            self.engine.current_transaction.reset(self.context)
+        return exception is None
 
 
 def sqlite_path(url: str) -> str:
@@ -144,6 +181,15 @@ def write_transaction():
     if isinstance(engine, SQLiteEngine):
         return engine.transaction(transaction_type=TransactionType.immediate)
     return engine.transaction()
+
+
+def frequent_write_transaction():
+    """``write_transaction`` for a single task that commits many times a second: on SQLite it
+    reuses one connection of the event loop instead of opening one per transaction."""
+    engine = get_engine()
+    if isinstance(engine, SharedSQLiteEngine):
+        return engine.kept_write_transaction()
+    return write_transaction()
 
 
 async def insert_many(table: type[Table], rows: Sequence[Table]) -> None:

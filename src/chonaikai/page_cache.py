@@ -38,6 +38,7 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 ASSOCIATION_WRITE_PREFIXES = ("/a/", "/api/v1/associations/")
 # A city's writes (circulars forwarded automatically) may reach any association.
 CITY_WRITE_PREFIXES = ("/c/", "/api/v1/cities/")
+WRITE_PREFIXES = ASSOCIATION_WRITE_PREFIXES + CITY_WRITE_PREFIXES
 
 
 def _cookies(scope: Scope) -> dict[str, str]:
@@ -191,7 +192,7 @@ class PageCache:
             async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
                 if scope["type"] != "http":
                     await self.app(scope, receive, send)
-                elif scope["method"] not in SAFE_METHODS:
+                elif scope["method"] not in SAFE_METHODS and scope["path"].startswith(WRITE_PREFIXES):
                     await self.app(scope, receive, _forgetting_before_answer(cache, scope, send))
                 elif (
                     cache.seconds > 0

@@ -31,7 +31,7 @@ GLOBAL_PREFIXES = (
 )
 
 
-def template_config(directory: Path = TEMPLATES_DIR) -> TemplateConfig:
+def template_config(directory: Path = TEMPLATES_DIR, reload: bool = True) -> TemplateConfig:
     def configure(engine: Engine) -> None:
         from chonaikai.accounts.menu import association_menu, current_principal, role_summary
 
@@ -44,6 +44,8 @@ def template_config(directory: Path = TEMPLATES_DIR) -> TemplateConfig:
         )
         engine.engine.trim_blocks = True
         engine.engine.lstrip_blocks = True
+        # Checking each template file's time on every render is for editing them (dev) only.
+        engine.engine.auto_reload = reload
 
     return TemplateConfig(directory=directory, engine=Engine, engine_callback=configure)
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
-from litestar import Request, Response, Router, get, post
+from litestar import MediaType, Request, Response, Router, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.exceptions import NotAuthorizedException, NotFoundException
 from litestar.params import FromPath, FromQuery
@@ -21,7 +21,7 @@ from chonaikai.roster.tables import CHANNELS, Han
 from chonaikai.tenancy import logic
 from chonaikai.tenancy.routes import provide_tenant
 from chonaikai.tenancy.scope import Tenant
-from chonaikai.web import is_htmx
+from chonaikai.web import TEMPLATES_DIR, is_htmx
 
 # The read link's token must not travel to other sites in Referer, and the page is nobody's to index.
 READ_HEADERS = {
@@ -29,6 +29,10 @@ READ_HEADERS = {
     "X-Robots-Tag": "noindex, nofollow",
     "Cache-Control": "no-store",
 }
+
+
+# 「受け付けました」 is the same for every reader: read once, sent as it is (the busiest answer).
+CONFIRMED_FRAGMENT = (TEMPLATES_DIR / "delivery" / "_read_confirmed.html").read_bytes()
 
 
 def _missing_read_link() -> Template:
@@ -51,12 +55,12 @@ async def read_page(token: FromPath[str]) -> Template:
 
 
 @post(["/r/{token:str}", "/r/{token:str}/confirm"], name="read_confirm", status_code=200)
-async def read_confirm(request: Request, token: FromPath[str]) -> Template | Redirect:
+async def read_confirm(request: Request, token: FromPath[str]) -> Template | Response | Redirect:
     confirmed = await receipts.confirm_by_token(token, via="web")
     if confirmed is None:
         return _missing_read_link()
     if is_htmx(request):
-        return Template("delivery/_read_confirmed.html", headers=READ_HEADERS)
+        return Response(CONFIRMED_FRAGMENT, media_type=MediaType.HTML, headers=READ_HEADERS)
     return Redirect(path=f"/r/{token}", status_code=303, headers=READ_HEADERS)
 
 
