@@ -18,7 +18,6 @@ from litestar.exceptions import (
     ValidationException,
 )
 from litestar.openapi.config import OpenAPIConfig
-from litestar.plugins.htmx import HTMXPlugin
 from litestar.static_files import create_static_files_router
 from litestar.types import ASGIApp, Receive, Scope, Send
 
@@ -126,7 +125,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
             create_static_files_router(path="/static", directories=[STATIC_DIR], name="static"),
         ],
         template_config=template_config(reload=settings.is_dev),
-        plugins=[HTMXPlugin()],
         dependencies={"principal": Provide(provide_principal)},
         before_request=load_principal_for_pages,
         middleware=[session_config(secure=not settings.is_dev).middleware, page_cache.middleware()],

@@ -193,7 +193,7 @@ async def test_receipts_still_waiting_at_shutdown_are_committed_before_it(tenant
 
 async def test_side_by_side_commits_on_the_same_rows_all_land(tenant):
     """Readers tapping twice, and visits, spread over several commits at once (PostgreSQL runs
-    four side by side; SQLite one): every answer is right and every row written once."""
+    two side by side; SQLite one): every answer is right and every row written once."""
     import asyncio
 
     from chonaikai.delivery.receipts import CONFIRM, OPEN, ReceiptWriter

@@ -166,7 +166,7 @@ class ReceiptWriter:
     request near one commit's time. One transaction per request made SQLite writers queue on its
     lock (and fail with "database is locked" under load).
 
-    SQLite has one writer, so one commit runs at a time; PostgreSQL takes a few side by side
+    SQLite has one writer, so one commit runs at a time; PostgreSQL takes two side by side
     (``commits_in_flight``), so that requests do not wait for a commit's round trips while the
     server has CPU to spare.
     """
@@ -174,7 +174,7 @@ class ReceiptWriter:
     def __init__(self, max_batch: int = 500, commits_in_flight: int | None = None) -> None:
         self.max_batch = max_batch
         # On SQLite the commits share one kept connection (frequent_write_transaction): never two at once.
-        self.commits_in_flight = (commits_in_flight or 4) if is_postgres() else 1
+        self.commits_in_flight = (commits_in_flight or 2) if is_postgres() else 1
         self.pending: list[tuple[str, str, str, datetime, asyncio.Future]] = []
         self.flushers: set[asyncio.Task] = set()
 
