@@ -33,7 +33,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from chonaikai.db import is_postgres, write_transaction
+from chonaikai.db import in_ids, is_postgres, write_transaction
 from chonaikai.delivery.channels import (
     PERMANENT,
     REASON_NO_ANSWER,
@@ -278,10 +278,8 @@ class Worker:
                 return []
             rows += await self._claim_rest_of_retry_groups(rows, lease_until)
             self.held.update(row["id"] for row in rows)
-            households = await Delivery.raw(
-                f"SELECT id, email, name FROM household WHERE id IN ({_placeholders(len(rows))})",
-                *[row["household"] for row in rows],
-            ).run()
+            ids_sql, ids = in_ids([row["household"] for row in rows])
+            households = await Delivery.raw(f"SELECT id, email, name FROM household WHERE id {ids_sql}", ids).run()
         by_id = {row["id"]: row for row in households}
         rows.sort(key=lambda row: row["id"])
         return [
@@ -336,17 +334,19 @@ class Worker:
         async with write_transaction():
             for retry_key, ids in sent.items():
                 # Sent is the truth even if our lease ran out meanwhile: always record it.
+                ids_sql, ids_value = in_ids(ids)
                 await Delivery.raw(
                     "UPDATE delivery SET status = 'sent', sent_at = COALESCE(sent_at, {}), lease_until = NULL, "
                     "claimed_by = NULL, last_error = '', retry_key = COALESCE({}, retry_key) "
-                    f"WHERE id IN ({_placeholders(len(ids))})",
-                    now, retry_key, *ids,
+                    f"WHERE id {ids_sql}",
+                    now, retry_key, ids_value,
                 ).run()
             for reason, ids in permanent.items():
+                ids_sql, ids_value = in_ids(ids)
                 await Delivery.raw(
                     "UPDATE delivery SET status = 'failed', lease_until = NULL, claimed_by = NULL, last_error = {} "
-                    f"WHERE claimed_by = {{}} AND status = 'sending' AND id IN ({_placeholders(len(ids))})",
-                    reason, self.worker_id, *ids,
+                    f"WHERE claimed_by = {{}} AND status = 'sending' AND id {ids_sql}",
+                    reason, self.worker_id, ids_value,
                 ).run()
             for job, outcome in retries:
                 reason = outcome.reason or REASON_UNKNOWN
@@ -373,12 +373,13 @@ class Worker:
         ids = sorted(self.held)
         if not ids:
             return
+        ids_sql, ids_value = in_ids(ids)
         async with write_transaction():
             await Delivery.raw(
                 "UPDATE delivery SET status = 'pending', lease_until = NULL, claimed_by = NULL, "
                 "attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, next_attempt_at = {} "
-                f"WHERE claimed_by = {{}} AND status = 'sending' AND id IN ({_placeholders(len(ids))})",
-                self.clock(), self.worker_id, *ids,
+                f"WHERE claimed_by = {{}} AND status = 'sending' AND id {ids_sql}",
+                self.clock(), self.worker_id, ids_value,
             ).run()
         log.info("released %d deliveries on stop", len(ids))
         self.held.clear()
