@@ -251,28 +251,30 @@ class Worker:
     async def claim(self, channel_name: str, limit: int) -> list[DeliveryJob]:
         now = self.clock()
         lease_until = now + timedelta(seconds=self.lease_seconds)
-        due = (
-            "channel = {} AND ((status = 'pending' AND next_attempt_at <= {}) "
-            "OR (status = 'sending' AND lease_until < {}))"
-        )
+        # Two searches, each walking the (status, next_attempt_at) index in order and stopping at
+        # ``limit``: one condition with OR made both databases collect and sort every due row
+        # for every claim (a 120,000-row notice: 30 claims each sorting up to 120,000 rows).
+        # Rows whose lease ran out (a worker died) come first, then pending rows by due time.
+        expired = "SELECT id FROM delivery WHERE status = 'sending' AND lease_until < {} AND channel = {} ORDER BY lease_until LIMIT {}"
+        pending = "SELECT id FROM delivery WHERE status = 'pending' AND next_attempt_at <= {} AND channel = {} ORDER BY next_attempt_at LIMIT {}"
         returning = "id, association, notice, household, channel, token, attempts, retry_key, reminded_at"
         async with write_transaction():
             if is_postgres():
                 rows = await Delivery.raw(
-                    f"WITH picked AS (SELECT id FROM delivery WHERE {due} "
-                    "ORDER BY next_attempt_at LIMIT {} FOR UPDATE SKIP LOCKED) "
+                    f"WITH expired AS ({expired} FOR UPDATE SKIP LOCKED), pending AS ({pending} FOR UPDATE SKIP LOCKED), "
+                    "picked AS (SELECT id FROM expired UNION ALL SELECT id FROM pending LIMIT {}) "
                     "UPDATE delivery d SET status = 'sending', lease_until = {}, claimed_by = {}, "
                     "attempts = d.attempts + 1 FROM picked WHERE d.id = picked.id "
                     f"RETURNING {', '.join('d.' + c.strip() for c in returning.split(','))}",
-                    channel_name, now, now, limit, lease_until, self.worker_id,
+                    now, channel_name, limit, now, channel_name, limit, limit, lease_until, self.worker_id,
                 ).run()
             else:
                 # One worker at a time on SQLite, and an IMMEDIATE transaction: no row twice.
                 rows = await Delivery.raw(
                     "UPDATE delivery SET status = 'sending', lease_until = {}, claimed_by = {}, "
-                    f"attempts = attempts + 1 WHERE id IN (SELECT id FROM delivery WHERE {due} "
-                    f"ORDER BY next_attempt_at LIMIT {{}}) RETURNING {returning}",
-                    lease_until, self.worker_id, channel_name, now, now, limit,
+                    f"attempts = attempts + 1 WHERE id IN (SELECT id FROM ({expired}) UNION ALL "
+                    f"SELECT id FROM ({pending}) LIMIT {{}}) RETURNING {returning}",
+                    lease_until, self.worker_id, now, channel_name, limit, now, channel_name, limit, limit,
                 ).run()
             if not rows:
                 return []
