@@ -19,7 +19,6 @@ from enum import StrEnum
 from typing import Any
 
 import aiohttp
-from pydantic.v1 import PrivateAttr
 from linebot.v3.messaging import (
     AsyncApiClient,
     AsyncMessagingApi,
@@ -29,6 +28,7 @@ from linebot.v3.messaging import (
     ReplyMessageRequest,
 )
 from linebot.v3.messaging.exceptions import ApiException
+from pydantic.v1 import PrivateAttr
 
 from chonaikai.line.config import LineChannel
 from chonaikai.settings import get_settings
