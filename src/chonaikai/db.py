@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import os
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Sequence
@@ -190,6 +191,18 @@ def frequent_write_transaction():
     if isinstance(engine, SharedSQLiteEngine):
         return engine.kept_write_transaction()
     return write_transaction()
+
+
+def in_ids(ids: Sequence[int], engine: Engine | None = None) -> tuple[str, Any]:
+    """``IN`` over many ids as ONE query parameter: ``(sql, value)`` for ``f"… id {sql}"``.
+
+    Piccolo composes a raw query at ~2 µs a placeholder (a 4,000-id batch: 8 ms per
+    statement) and both drivers cap the number of parameters; one array (PostgreSQL) or one
+    JSON list (SQLite's json_each) costs neither."""
+    values = [int(i) for i in ids]
+    if is_postgres(engine):
+        return "= ANY({})", values
+    return "IN (SELECT value FROM json_each({}))", json.dumps(values)
 
 
 async def insert_many(table: type[Table], rows: Sequence[Table]) -> None:

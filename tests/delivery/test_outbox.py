@@ -83,3 +83,20 @@ async def test_many_notices_across_associations_stay_in_their_association(city, 
 async def test_unknown_notice_creates_nothing(tenant):
     await make_household(tenant, "桜", han="1班", channel="paper")
     assert await create_deliveries(999999) == 0
+
+
+@__import__("pytest").mark.skipif("not __import__('chonaikai.db', fromlist=['x']).is_postgres()")
+async def test_after_a_big_publish_postgresql_knows_the_associations_new_rows(tenant):
+    """Right after 1,500 new rows the planner must already count them: with the old count (a few
+    rows) it walked all of the association's rows for each by-id update of the worker and the
+    LINE sender instead of using the primary key."""
+    import re
+
+    from tests.delivery.helpers import make_households
+
+    await make_households(tenant, 1500)
+    notice = await make_notice(tenant)
+    assert await create_deliveries(notice) == 1500
+    plan = await Delivery.raw("EXPLAIN SELECT id FROM delivery WHERE association = {}", tenant.id).run()
+    estimate = int(re.search(r"rows=(\d+)", plan[0]["QUERY PLAN"]).group(1))
+    assert estimate >= 1000, plan

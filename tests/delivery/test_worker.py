@@ -337,3 +337,25 @@ async def test_rows_sharing_a_retry_key_are_claimed_together(tenant):
     jobs = await Worker([RecordingChannel()], clock=clock).claim("email", 1)
     assert sorted(job.delivery_id for job in jobs) == ids[:3]  # the whole of group-a, nothing of group-b
     assert len(households) == 4
+
+
+async def test_a_claim_takes_expired_leases_first_then_due_rows_and_never_more_than_asked(tenant):
+    await make_households(tenant, 6)
+    notice = await make_notice(tenant)
+    await create_deliveries(notice)
+    clock = Clock()
+    dead = Worker([RecordingChannel()], clock=clock, lease_seconds=60, worker_id="dead")
+    abandoned = {job.delivery_id for job in await dead.claim("email", 3)}
+    assert len(abandoned) == 3
+    clock.advance(61)
+    # Due later than every other row, yet a claim takes it after the abandoned rows and before it.
+    late = (await Delivery.select(Delivery.id).where((Delivery.notice == notice) & (Delivery.status == "pending")).order_by(Delivery.id).first())["id"]
+    await Delivery.update({Delivery.next_attempt_at: clock() - timedelta(seconds=1)}).where(Delivery.id == late)
+    other = Worker([RecordingChannel()], clock=clock, lease_seconds=60, worker_id="other")
+    first = await other.claim("email", 4)
+    assert len(first) == 4
+    assert abandoned < {job.delivery_id for job in first}
+    assert late not in {job.delivery_id for job in first}
+    rest = await other.claim("email", 4)
+    assert len(rest) == 2 and late in {job.delivery_id for job in rest}
+    assert await other.claim("email", 4) == []

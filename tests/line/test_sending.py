@@ -156,3 +156,41 @@ async def test_two_users_in_one_household_both_receive(line_tenant, fake_line):
     assert [o.kind for o in outcomes] == [SENT]
     assert [len(fake_line.messages_for(user)) for user in households[0][1]] == [1, 1]
     assert fake_line.state.usage == 2
+
+
+def test_the_prepared_body_is_what_the_sdk_would_send():
+    """The multicast body built from the notice's message serialised once equals the SDK's own
+    ``MulticastRequest.to_dict()`` for the same ids and message."""
+    from linebot.v3.messaging import Message, MulticastRequest
+
+    from chonaikai.line import messages
+    from chonaikai.line.api import PreparedMessages, _PreparedMulticast
+
+    flex = messages.notice_message("LINE町内会", 7, "断水のお知らせ", "明日9時から12時まで断水します。\n水をためておいてください。",
+                                   urgent=True, needs_confirmation=True)
+    ids = ["U" + f"{i:032x}" for i in range(500)]
+    ours = _PreparedMulticast.of(ids, PreparedMessages([flex])).to_dict()
+    sdk = MulticastRequest(to=ids, messages=[Message.from_dict(flex)]).to_dict()
+    assert ours == {**sdk, "notificationDisabled": False}
+    assert ours["messages"][0]["altText"] == "【LINE町内会】【至急】断水のお知らせ"
+
+
+async def test_one_batch_of_several_calls_sends_them_in_parallel_each_once(line_tenant, fake_line):
+    households = await linked_households(line_tenant, fake_line, 1600)
+    notice_id = await make_notice(line_tenant)
+    jobs = await line_jobs(line_tenant, notice_id)
+    assert len(jobs) <= LineChannelSender.batch_size  # one batch, as one claim hands it over
+    # Every call is accepted and answered after 0.3 s (a 200 after the delay): only calls that
+    # are really in flight together are counted together by the fake.
+    fake_line.fail_next("multicast", status=200, delay=0.3, accept=True, times=4)
+    sender = LineChannelSender()
+    try:
+        outcomes = await sender.send(jobs)
+    finally:
+        await sender.close()
+    assert {o.kind for o in outcomes} == {SENT}
+    assert fake_line.state.calls["multicast"] == 4
+    assert fake_line.state.max_in_flight == 4
+    assert all(len(fake_line.messages_for(users[0])) == 1 for _, users in households)
+    keys = [row["retry_key"] for row in await line_tenant.select(Delivery, Delivery.retry_key).where(Delivery.notice == notice_id)]
+    assert None not in keys and sorted(keys.count(k) for k in set(keys)) == [100, 500, 500, 500]

@@ -86,3 +86,44 @@ async def test_line_receipt_shows_in_the_officer_view_and_the_receipts_api(clien
     assert api.json()["totals"]["confirmed"] == 1
     page = await client.get(f"/a/{line_tenant.slug}/notices/{notice_id}/receipts")
     assert page.status_code == 200 and "LINE" in page.text
+
+
+async def test_a_claim_of_several_calls_keeps_each_retry_group_whole(line_tenant, fake_line):
+    """One claim carries three multicasts (500 + 500 + 200). The first to arrive is accepted but
+    its answer is lost (timeout), the second fails with 500 before LINE accepts it, the third is
+    sent. The retry claims both failed groups whole and sends each under its own key: the lost
+    one is answered 409 (sent, not again), the other is delivered now. Everyone gets it once."""
+    households = await linked_households(line_tenant, fake_line, 1200)
+    notice_id = await make_notice(line_tenant)
+    await create_deliveries(notice_id)
+    assert LineChannelSender.batch_size >= 1200
+    fake_line.fail_next("multicast", status=200, delay=2.0, accept=True)
+    fake_line.fail_next("multicast", status=500)
+    clock = Clock()
+    sender = LineChannelSender(timeout=0.5)
+    try:
+        assert await Worker([sender], clock=clock, retry_seconds=60, publish_due=False).run(once=True) == 1200
+    finally:
+        await sender.close()
+    rows = await line_tenant.select(Delivery).where(Delivery.notice == notice_id)
+    groups: dict[str, set[str]] = {}
+    for row in rows:
+        groups.setdefault(row["retry_key"], set()).add(row["status"])
+    assert None not in groups and len(groups) == 3
+    assert all(len(statuses) == 1 for statuses in groups.values())  # a group is sent or retried as a whole
+    first_keys = {row["id"]: row["retry_key"] for row in rows}
+    pending = {key for key, statuses in groups.items() if statuses == {"pending"}}
+    assert len(pending) == 2
+    assert fake_line.state.calls["multicast"] == 3
+
+    clock.advance(3600)
+    sender = LineChannelSender()
+    try:
+        await Worker([sender], clock=clock, retry_seconds=60, publish_due=False).run(once=True)
+    finally:
+        await sender.close()
+    rows = await line_tenant.select(Delivery).where(Delivery.notice == notice_id)
+    assert {row["status"] for row in rows} == {"sent"}
+    assert {row["id"]: row["retry_key"] for row in rows} == first_keys  # retried under the same keys
+    assert fake_line.state.calls["multicast"] == 5  # one call per failed group, no more
+    assert sorted(len(fake_line.messages_for(users[0])) for _, users in households) == [1] * 1200

@@ -33,7 +33,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from chonaikai.db import is_postgres, write_transaction
+from chonaikai.db import in_ids, is_postgres, write_transaction
 from chonaikai.delivery.channels import (
     PERMANENT,
     REASON_NO_ANSWER,
@@ -251,37 +251,37 @@ class Worker:
     async def claim(self, channel_name: str, limit: int) -> list[DeliveryJob]:
         now = self.clock()
         lease_until = now + timedelta(seconds=self.lease_seconds)
-        due = (
-            "channel = {} AND ((status = 'pending' AND next_attempt_at <= {}) "
-            "OR (status = 'sending' AND lease_until < {}))"
-        )
+        # Two searches, each walking the (status, next_attempt_at) index in order and stopping at
+        # ``limit``: one condition with OR made both databases collect and sort every due row
+        # for every claim (a 120,000-row notice: 30 claims each sorting up to 120,000 rows).
+        # Rows whose lease ran out (a worker died) come first, then pending rows by due time.
+        expired = "SELECT id FROM delivery WHERE status = 'sending' AND lease_until < {} AND channel = {} ORDER BY lease_until LIMIT {}"
+        pending = "SELECT id FROM delivery WHERE status = 'pending' AND next_attempt_at <= {} AND channel = {} ORDER BY next_attempt_at LIMIT {}"
         returning = "id, association, notice, household, channel, token, attempts, retry_key, reminded_at"
         async with write_transaction():
             if is_postgres():
                 rows = await Delivery.raw(
-                    f"WITH picked AS (SELECT id FROM delivery WHERE {due} "
-                    "ORDER BY next_attempt_at LIMIT {} FOR UPDATE SKIP LOCKED) "
+                    f"WITH expired AS ({expired} FOR UPDATE SKIP LOCKED), pending AS ({pending} FOR UPDATE SKIP LOCKED), "
+                    "picked AS (SELECT id FROM expired UNION ALL SELECT id FROM pending LIMIT {}) "
                     "UPDATE delivery d SET status = 'sending', lease_until = {}, claimed_by = {}, "
                     "attempts = d.attempts + 1 FROM picked WHERE d.id = picked.id "
                     f"RETURNING {', '.join('d.' + c.strip() for c in returning.split(','))}",
-                    channel_name, now, now, limit, lease_until, self.worker_id,
+                    now, channel_name, limit, now, channel_name, limit, limit, lease_until, self.worker_id,
                 ).run()
             else:
                 # One worker at a time on SQLite, and an IMMEDIATE transaction: no row twice.
                 rows = await Delivery.raw(
                     "UPDATE delivery SET status = 'sending', lease_until = {}, claimed_by = {}, "
-                    f"attempts = attempts + 1 WHERE id IN (SELECT id FROM delivery WHERE {due} "
-                    f"ORDER BY next_attempt_at LIMIT {{}}) RETURNING {returning}",
-                    lease_until, self.worker_id, channel_name, now, now, limit,
+                    f"attempts = attempts + 1 WHERE id IN (SELECT id FROM ({expired}) UNION ALL "
+                    f"SELECT id FROM ({pending}) LIMIT {{}}) RETURNING {returning}",
+                    lease_until, self.worker_id, now, channel_name, limit, now, channel_name, limit, limit,
                 ).run()
             if not rows:
                 return []
             rows += await self._claim_rest_of_retry_groups(rows, lease_until)
             self.held.update(row["id"] for row in rows)
-            households = await Delivery.raw(
-                f"SELECT id, email, name FROM household WHERE id IN ({_placeholders(len(rows))})",
-                *[row["household"] for row in rows],
-            ).run()
+            ids_sql, ids = in_ids([row["household"] for row in rows])
+            households = await Delivery.raw(f"SELECT id, email, name FROM household WHERE id {ids_sql}", ids).run()
         by_id = {row["id"]: row for row in households}
         rows.sort(key=lambda row: row["id"])
         return [
@@ -336,17 +336,19 @@ class Worker:
         async with write_transaction():
             for retry_key, ids in sent.items():
                 # Sent is the truth even if our lease ran out meanwhile: always record it.
+                ids_sql, ids_value = in_ids(ids)
                 await Delivery.raw(
                     "UPDATE delivery SET status = 'sent', sent_at = COALESCE(sent_at, {}), lease_until = NULL, "
                     "claimed_by = NULL, last_error = '', retry_key = COALESCE({}, retry_key) "
-                    f"WHERE id IN ({_placeholders(len(ids))})",
-                    now, retry_key, *ids,
+                    f"WHERE id {ids_sql}",
+                    now, retry_key, ids_value,
                 ).run()
             for reason, ids in permanent.items():
+                ids_sql, ids_value = in_ids(ids)
                 await Delivery.raw(
                     "UPDATE delivery SET status = 'failed', lease_until = NULL, claimed_by = NULL, last_error = {} "
-                    f"WHERE claimed_by = {{}} AND status = 'sending' AND id IN ({_placeholders(len(ids))})",
-                    reason, self.worker_id, *ids,
+                    f"WHERE claimed_by = {{}} AND status = 'sending' AND id {ids_sql}",
+                    reason, self.worker_id, ids_value,
                 ).run()
             for job, outcome in retries:
                 reason = outcome.reason or REASON_UNKNOWN
@@ -373,12 +375,13 @@ class Worker:
         ids = sorted(self.held)
         if not ids:
             return
+        ids_sql, ids_value = in_ids(ids)
         async with write_transaction():
             await Delivery.raw(
                 "UPDATE delivery SET status = 'pending', lease_until = NULL, claimed_by = NULL, "
                 "attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, next_attempt_at = {} "
-                f"WHERE claimed_by = {{}} AND status = 'sending' AND id IN ({_placeholders(len(ids))})",
-                self.clock(), self.worker_id, *ids,
+                f"WHERE claimed_by = {{}} AND status = 'sending' AND id {ids_sql}",
+                self.clock(), self.worker_id, ids_value,
             ).run()
         log.info("released %d deliveries on stop", len(ids))
         self.held.clear()

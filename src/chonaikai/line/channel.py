@@ -17,18 +17,18 @@ with a reason officers can read.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 
-from linebot.v3.messaging import Message
-
+from chonaikai.db import in_ids, is_postgres, write_transaction
 from chonaikai.delivery.channels import DeliveryJob, Outcome
 from chonaikai.delivery.tables import Delivery
 from chonaikai.line import messages
-from chonaikai.line.api import MULTICAST_LIMIT, LineApi
+from chonaikai.line.api import MULTICAST_LIMIT, LineApi, PreparedMessages
 from chonaikai.line.api import Outcome as LineOutcome
 from chonaikai.line.config import LineChannel, LineNotConfigured, channel_for_association
 from chonaikai.line.links import tenant_by_id
@@ -72,7 +72,10 @@ def chunk_households(households: list[tuple[int, list[str]]], limit: int = MULTI
 
 class LineChannelSender:
     name = "line"
-    batch_size = MULTICAST_LIMIT
+    # One claim is several calls' worth, sent MAX_PARALLEL_CALLS at a time: with one lane and
+    # one call per claim our calls never overlapped. Retry groups stay whole: the worker claims
+    # the rest of each group with any row of it, and the claim is what this channel sends.
+    batch_size = MULTICAST_LIMIT * MAX_PARALLEL_CALLS
     # One lane per worker: two lanes could split the rows of one retry key between two calls
     # (see Worker._claim_rest_of_retry_groups).
     max_lanes = 1
@@ -85,7 +88,7 @@ class LineChannelSender:
         # A 120,000-household notice is 240 batches: look the channel and the message up once a
         # minute, not once a batch (an edited notice or a new token is picked up within a minute).
         self._channels: dict[int, tuple[float, LineChannel | LineNotConfigured]] = {}
-        self._messages: dict[int, tuple[float, dict, Message]] = {}
+        self._messages: dict[int, tuple[float, PreparedMessages]] = {}
 
     async def start(self) -> None:
         return None
@@ -104,7 +107,7 @@ class LineChannelSender:
 
     async def send(self, batch: list[DeliveryJob]) -> list[Outcome]:
         outcomes: list[Outcome] = []
-        calls: list[tuple[LineApi, str, Message, list[tuple[int, list[str]]]]] = []
+        calls: list[tuple[LineApi, str, PreparedMessages, list[tuple[int, list[str]]]]] = []
         by_association: dict[int, list[DeliveryJob]] = defaultdict(list)
         for job in batch:
             by_association[job.association_id].append(job)
@@ -134,10 +137,10 @@ class LineChannelSender:
 
         semaphore = asyncio.Semaphore(MAX_PARALLEL_CALLS)
 
-        async def call(api: LineApi, key: str, message: Message, chunk: list[tuple[int, list[str]]]) -> list[Outcome]:
+        async def call(api: LineApi, key: str, message: PreparedMessages, chunk: list[tuple[int, list[str]]]) -> list[Outcome]:
             user_ids = [user_id for _, ids in chunk for user_id in ids]
             async with semaphore:
-                result = await api.multicast(user_ids, [message], key)
+                result = await api.multicast(user_ids, message, key)
             return [self._outcome(delivery_id, key, result.outcome) for delivery_id, _ in chunk]
 
         for result in await asyncio.gather(*(call(*c) for c in calls)):
@@ -155,10 +158,10 @@ class LineChannelSender:
         self._channels[association_id] = (time.monotonic() + CACHE_SECONDS, channel)
         return channel
 
-    async def _notice_messages(self, tenant: Tenant, notice_ids: set[int]) -> dict[int, Message]:
-        """The one message of each notice (built and validated by the SDK once, not per batch)."""
+    async def _notice_messages(self, tenant: Tenant, notice_ids: set[int]) -> dict[int, PreparedMessages]:
+        """The one message of each notice (built, validated by the SDK and serialised once, not per call)."""
         now = time.monotonic()
-        result = {nid: cached[2] for nid in notice_ids if (cached := self._messages.get(nid)) and cached[0] > now}
+        result = {nid: cached[1] for nid in notice_ids if (cached := self._messages.get(nid)) and cached[0] > now}
         missing = sorted(notice_ids - set(result))
         if missing:
             for notice in await tenant.select(Notice).where(Notice.id.is_in(missing)):
@@ -166,9 +169,9 @@ class LineChannelSender:
                     tenant.name, notice["id"], notice["title"], notice["body"], urgent=notice["urgent"],
                     needs_confirmation=notice["needs_confirmation"],
                 )
-                model = Message.from_dict(flex)
-                self._messages[notice["id"]] = (now + CACHE_SECONDS, flex, model)
-                result[notice["id"]] = model
+                prepared = PreparedMessages([flex])
+                self._messages[notice["id"]] = (now + CACHE_SECONDS, prepared)
+                result[notice["id"]] = prepared
         return result
 
     @staticmethod
@@ -184,19 +187,26 @@ class LineChannelSender:
 
     @staticmethod
     async def _linked_users(tenant: Tenant, channel_id: str, household_ids: Iterable[int]) -> dict[int, list[str]]:
-        ids = sorted(household_ids)
-        # Raw SQL: Piccolo's is_in() spends more time cleaning 500 values than the query takes.
-        # Still scoped to the tenant, like every tenant query; "+association" and "channel_id || ''" keep SQLite from
-        # walking the association or channel index (every link of a 100,000-household city) instead of
-        # looking up the 500 households (valid SQL on PostgreSQL too).
+        ids_sql, ids = in_ids(sorted(household_ids))
+        # Raw SQL with the ids as one parameter: Piccolo's is_in() spends more time cleaning
+        # thousands of values than the query takes. Still scoped to the tenant, like every tenant
+        # query; "+association" and "channel_id || ''" keep SQLite from walking the association or
+        # channel index (every link of a 100,000-household city) instead of looking up the batch's
+        # households (valid SQL on PostgreSQL too).
+        # The pairs come back as one JSON text: thousands of rows would each become a dict in
+        # the driver and in Piccolo first, costing more than the lookup itself.
+        pairs = "json_agg(json_build_array(household, line_user_id) ORDER BY id)" if is_postgres() else \
+            "json_group_array(json_array(household, line_user_id))"
+        inner = "" if is_postgres() else " ORDER BY id"
         rows = await LineLink.raw(
-            "SELECT household, line_user_id FROM line_link WHERE +association = {} AND channel_id || '' = {} "
-            f"AND active = true AND household IN ({', '.join('{}' for _ in ids)}) ORDER BY id",
-            tenant.id, channel_id, *ids,
+            f"SELECT {pairs} AS pairs FROM (SELECT id, household, line_user_id FROM line_link "
+            "WHERE +association = {} AND channel_id || '' = {} "
+            f"AND active = true AND household {ids_sql}{inner}) AS links",
+            tenant.id, channel_id, ids,
         ).run()
         users: dict[int, list[str]] = defaultdict(list)
-        for row in rows:
-            users[row["household"]].append(row["line_user_id"])
+        for household, user_id in json.loads((rows[0]["pairs"] if rows else None) or "[]"):
+            users[household].append(user_id)
         return users
 
     @staticmethod
@@ -222,12 +232,16 @@ class LineChannelSender:
             key = str(uuid.uuid4())
             new_keys[key] = [delivery_id for delivery_id, _ in chunk]
             result.append((key, chunk))
-        # Written (and committed) before the first call: a crash after LINE accepted the call
-        # still leaves the key on the rows, so the next worker retries with it.
-        for key, ids in new_keys.items():
-            await Delivery.raw(
-                f"UPDATE delivery SET retry_key = {{}} WHERE association = {{}} AND id IN ({', '.join('{}' for _ in ids)})",
-                key, tenant.id, *ids,
-            ).run()
+        # All of them written (and committed) before the first call: a crash after LINE accepted
+        # a call still leaves its key on its rows, so the next worker retries with it; and no row
+        # of a split group still carries the old key when a call with that key has gone out.
+        if new_keys:
+            async with write_transaction():
+                for key, ids in new_keys.items():
+                    ids_sql, ids_value = in_ids(ids)
+                    await Delivery.raw(
+                        f"UPDATE delivery SET retry_key = {{}} WHERE association = {{}} AND id {ids_sql}",
+                        key, tenant.id, ids_value,
+                    ).run()
         return result
 

@@ -100,6 +100,8 @@ class FakeLineState:
     accepted_keys: dict[tuple[str, str], str] = field(default_factory=dict)  # (channel, key) -> request id
     faults: dict[str, list[Fault]] = field(default_factory=lambda: defaultdict(list))
     calls: dict[str, int] = field(default_factory=lambda: defaultdict(int))  # path -> requests answered 2xx/4xx/5xx
+    in_flight: int = 0  # multicast requests being answered now
+    max_in_flight: int = 0  # the most at one moment (how many calls a sender really overlaps)
     quota_limit: int | None = None  # None: type "none" (no limit)
     usage: int = 0
     reply_tokens: dict[str, str] = field(default_factory=dict)  # token -> user id
@@ -295,7 +297,12 @@ class FakeLineServer:
 
     async def multicast(self, request: web.Request) -> web.Response:
         self.state.calls["multicast"] += 1
-        return await self._send(request, "multicast")
+        self.state.in_flight += 1
+        self.state.max_in_flight = max(self.state.max_in_flight, self.state.in_flight)
+        try:
+            return await self._send(request, "multicast")
+        finally:
+            self.state.in_flight -= 1
 
     async def push(self, request: web.Request) -> web.Response:
         self.state.calls["push"] += 1
