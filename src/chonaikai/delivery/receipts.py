@@ -13,7 +13,7 @@ from piccolo.query.functions.aggregate import Count
 
 from chonaikai.accounts.principal import Access
 from chonaikai.accounts.tables import AuditEntry
-from chonaikai.db import frequent_write_transaction, is_postgres, write_transaction
+from chonaikai.db import frequent_writes, in_values, is_postgres, write_transaction
 from chonaikai.delivery import channels
 from chonaikai.delivery.tables import Delivery
 from chonaikai.notices.tables import Notice
@@ -156,9 +156,9 @@ CONFIRM = "confirm"
 
 
 class ReceiptWriter:
-    """Group commit for read receipts: visits and 「読みました」 arriving together are written in
-    one transaction, and each request is answered only after that commit (so a confirmation is
-    durable when the reader sees 「受け付けました」).
+    """Group commit for read receipts: visits and 「読みました」 arriving together are written by
+    one statement per kind for all of them, and each request is answered only after that write
+    committed (so a confirmation is durable when the reader sees 「受け付けました」).
 
     There is no fixed wait: a receipt arriving while no commit runs is committed at once (alone,
     on a quiet day); those arriving during a commit go together in the next one. Under load a
@@ -166,14 +166,15 @@ class ReceiptWriter:
     request near one commit's time. One transaction per request made SQLite writers queue on its
     lock (and fail with "database is locked" under load).
 
-    SQLite has one writer, so one commit runs at a time; PostgreSQL takes two side by side
-    (``commits_in_flight``), so that requests do not wait for a commit's round trips while the
-    server has CPU to spare.
+    SQLite has one writer, so one commit runs at a time (``db.frequent_writes``: one transaction
+    on a kept connection); PostgreSQL takes two side by side, each statement committing on its
+    own, so that requests do not wait for a commit's round trips while the server has CPU to
+    spare, and no lock is held between statements (no deadlock between the two).
     """
 
     def __init__(self, max_batch: int = 500, commits_in_flight: int | None = None) -> None:
         self.max_batch = max_batch
-        # On SQLite the commits share one kept connection (frequent_write_transaction): never two at once.
+        # On SQLite the commits share one kept connection (frequent_writes): never two at once.
         self.commits_in_flight = (commits_in_flight or 2) if is_postgres() else 1
         self.pending: list[tuple[str, str, str, datetime, asyncio.Future]] = []
         self.flushers: set[asyncio.Task] = set()
@@ -197,7 +198,7 @@ class ReceiptWriter:
         while self.pending:
             batch, self.pending = self.pending[: self.max_batch], self.pending[self.max_batch :]
             try:
-                found = await self._commit_once_more_on_error(batch)
+                found = await self._commit(batch)
             except Exception as error:  # every waiting request learns it failed
                 for *_, future in batch:
                     if not future.done():
@@ -207,48 +208,37 @@ class ReceiptWriter:
                 if not future.done():
                     future.set_result(True if token in found else None)
 
-    async def _commit_once_more_on_error(self, batch: list[tuple[str, str, str, datetime, asyncio.Future]]) -> set[str]:
-        # Commits side by side can meet on the same rows (a reader who taps twice): PostgreSQL
-        # then ends one as a deadlock; the writes are idempotent, so it is simply done again.
-        try:
-            return await self._commit(batch)
-        except Exception:
-            if self.commits_in_flight == 1:
-                raise
-            log.warning("read receipts: a commit failed, trying once more", exc_info=True)
-            return await self._commit(batch)
-
     async def _commit(self, batch: list[tuple[str, str, str, datetime, asyncio.Future]]) -> set[str]:
-        tokens = sorted({token for _, token, *_ in batch})
+        found: set[str] = set()
         # One statement per kind (and way of confirming) for the whole batch; the earliest
         # request time of each token stands for it (they are milliseconds apart).
         groups: dict[tuple[str, str], dict[str, datetime]] = {}
         for kind, token, via, now, _ in batch:
             group = groups.setdefault((kind, via), {})
             group[token] = min(now, group.get(token, now))
-        async with frequent_write_transaction():
-            # Raw SQL: Piccolo's is_in() cleans each value at more cost than the query itself.
-            rows = await Delivery.raw(
-                f"SELECT token FROM delivery WHERE token IN ({', '.join('{}' for _ in tokens)})", *tokens
-            )
-            found = {row["token"] for row in rows}
+        async with frequent_writes():
+            # Raw SQL, the tokens as one parameter: Piccolo cleans each value of is_in() or of
+            # a placeholder at more cost than the query itself.
             for (kind, via), times in sorted(groups.items()):
-                wanted = sorted(token for token in times if token in found)
-                if not wanted:
-                    continue
-                now = min(times[token] for token in wanted)
-                marks = ", ".join("{}" for _ in wanted)
+                now = min(times.values())
+                tokens_sql, tokens = in_values(sorted(times))
                 if kind == CONFIRM:
-                    await Delivery.raw(
-                        "UPDATE delivery SET confirmed_at = {}, confirmed_via = {}, "
-                        f"opened_at = COALESCE(opened_at, {{}}) WHERE token IN ({marks}) AND confirmed_at IS NULL",
-                        now, via, now, *wanted,
+                    rows = await Delivery.raw(
+                        "UPDATE delivery SET confirmed_at = {}, confirmed_via = {}, opened_at = COALESCE(opened_at, {}) "
+                        f"WHERE token {tokens_sql} AND confirmed_at IS NULL RETURNING token",
+                        now, via, now, tokens,
                     )
                 else:
-                    await Delivery.raw(
-                        f"UPDATE delivery SET opened_at = {{}} WHERE token IN ({marks}) AND opened_at IS NULL",
-                        now, *wanted,
+                    rows = await Delivery.raw(
+                        f"UPDATE delivery SET opened_at = {{}} WHERE token {tokens_sql} AND opened_at IS NULL RETURNING token",
+                        now, tokens,
                     )
+                found.update(row["token"] for row in rows)
+            # Tokens that changed nothing: a second tap, or no such read link.
+            if unchanged := sorted({token for _, token, *_ in batch} - found):
+                tokens_sql, tokens = in_values(unchanged)
+                rows = await Delivery.raw(f"SELECT token FROM delivery WHERE token {tokens_sql}", tokens)
+                found.update(row["token"] for row in rows)
         return found
 
 
