@@ -48,7 +48,7 @@ class Settings:
     sqlite_read_connections: int = 4
     behind_proxy: bool = False
     tenant_cache_seconds: int = 5
-    page_cache_seconds: int = 5
+    page_cache_seconds: int = 30
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -122,7 +122,7 @@ DOCUMENTED = {
     "CHONAIKAI_PAGE_CACHE_SECONDS": (
         "page_cache_seconds",
         "how long a web process reuses a public page it rendered for visitors not signed in (0: never)",
-        "5",
+        "30",
     ),
 }
 
