@@ -98,11 +98,11 @@ class SharedSQLiteEngine(SQLiteEngine):
 class _KeptConnectionTransaction(SQLiteTransaction):
     """Piccolo's SQLite transaction, on the engine's kept writer connection, left open after."""
 
-    async def get_connection(self) -> aiosqlite.Connection:
-        return await self.engine._writer_connection()  # type: ignore[attr-defined]
-
     def __init__(self, engine: SharedSQLiteEngine) -> None:
         super().__init__(engine, transaction_type=TransactionType.immediate, allow_nested=False)
+
+    async def get_connection(self) -> aiosqlite.Connection:
+        return await self.engine._writer_connection()  # type: ignore[attr-defined]
 
     async def __aexit__(self, exception_type, exception, traceback) -> bool:
         try:

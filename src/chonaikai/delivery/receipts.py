@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,8 +19,6 @@ from chonaikai.notices.tables import Notice
 from chonaikai.roster.tables import Han, Household
 from chonaikai.tenancy.scope import Tenant
 from chonaikai.tenancy.tables import Association
-
-log = logging.getLogger(__name__)
 
 RESEND_INTERVAL = timedelta(hours=24)
 CHANNEL_LABELS = {"email": "メール", "line": "LINE", "paper": "紙（回覧板）"}
