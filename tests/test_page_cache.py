@@ -154,3 +154,21 @@ async def test_only_pages_that_were_found_are_kept(visitor, tenant):
     await visitor.get("/a/sakura/")
     await visitor.get("/")
     assert len(visitor.page_cache) == 2
+
+
+async def test_a_page_on_the_associations_own_host_is_forgotten_after_a_write_too(visitor, city):
+    from tests.factories import make_association
+
+    kawa = await make_association(city, slug="kawa", name="テスト川自治会", hosts=["kawa.example.jp"])
+    await Association.update({Association.introduction: "はじめの紹介文"}).where(Association.slug == "kawa")
+    assert "はじめの紹介文" in (await visitor.get("/", headers={"host": "kawa.example.jp"})).text
+    await Association.update({Association.introduction: "書き直した紹介文"}).where(Association.slug == "kawa")
+    assert "はじめの紹介文" in (await visitor.get("/", headers={"host": "kawa.example.jp"})).text  # kept
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=visitor.app), base_url="http://testserver") as officer:
+        await sign_in_as(officer, "editor@example.jp", Role.EDITOR, kawa)
+        form = {"title": "川の清掃", "body": "9時に河原へ", "category": "行事", "audience": "all",
+                "visibility": "public", "action": "publish"}
+        response = await officer.post("/a/kawa/notices/new", data=form, headers=await csrf_headers(officer))
+        assert response.status_code == 303
+    page = await visitor.get("/", headers={"host": "kawa.example.jp"})
+    assert "書き直した紹介文" in page.text and "川の清掃" in page.text
