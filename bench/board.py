@@ -15,7 +15,6 @@ Targets: board ratio ≥ 0.2, search ratio ≥ 0.05 (it reads every notice's tex
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import subprocess
 import sys
@@ -64,35 +63,23 @@ async def seed(notices: int) -> None:
 
 
 def run_one(kind: str, args: argparse.Namespace) -> dict:
-    url = pages.prepare_database(kind)
-    env = {**os.environ, "CHONAIKAI_DATABASE_URL": url, "CHONAIKAI_ENV": "production",
-           "CHONAIKAI_SECRET_KEY": "bench-only-secret-key-" + "x" * 20, "CHONAIKAI_BASE_URL": "http://127.0.0.1"}
+    env = pages.bench_env(pages.prepare_database(kind))
     started = time.monotonic()
     subprocess.run([sys.executable, __file__, "--seed", str(args.notices)], env=env, check=True,
                    stdout=subprocess.DEVNULL)
     print(f"[{kind}] seeded {args.notices} notices in {time.monotonic() - started:.1f} s", flush=True)
-    port = pages.free_port()
-    server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "chonaikai"), "serve", "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
-    targets = {
-        "hello": f"{base}/healthz/live",
-        "board": f"{base}/a/{SLUG}/notices/",
-        "search": f"{base}/a/{SLUG}/notices/?q=%E9%98%B2%E7%81%BD%E8%A8%93%E7%B7%B4",  # 防災訓練
-        "notice": f"{base}/a/{SLUG}/notices/2",
-    }
     results: dict = {"db": kind}
-    try:
-        pages.wait_until_up(f"{base}/healthz")
+    with pages.served(env, f"board-{kind}") as base:
+        targets = {
+            "hello": f"{base}/healthz/live",
+            "board": f"{base}/a/{SLUG}/notices/",
+            "search": f"{base}/a/{SLUG}/notices/?q=%E9%98%B2%E7%81%BD%E8%A8%93%E7%B7%B4",  # 防災訓練
+            "notice": f"{base}/a/{SLUG}/notices/2",
+        }
         for target in targets.values():
             pages.wrk(target, 8, 1)
         for name, target in targets.items():
             results[name] = pages.wrk(target, args.connections, args.duration)
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
     return results
 
 

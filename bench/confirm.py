@@ -13,7 +13,6 @@ sent, so it is durable when the reader sees 「受け付けました」; the scr
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -24,7 +23,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import outbox  # noqa: E402  (sets the database from CHONAIKAI_BENCH_DATABASE_URL)
-from pages import free_port, wait_until_up, wrk  # noqa: E402
+from pages import bench_env, served, wrk  # noqa: E402
 
 from chonaikai.db import get_engine, postgres_pool, run_with_database  # noqa: E402
 from chonaikai.delivery.outbox import create_deliveries  # noqa: E402
@@ -74,17 +73,8 @@ def main() -> None:
     duration = int(os.environ.get("DURATION", 10))
     connections = int(os.environ.get("CONNECTIONS", 64))
     notice_id, tokens = run_with_database(seed(n))  # closes SQLite's connection threads
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    # Production settings, as bench/pages.py: no template reloading, no development key.
-    env = dict(os.environ, CHONAIKAI_ENV="production", CHONAIKAI_SECRET_KEY="bench-only-secret-key-" + "x" * 20,
-               CHONAIKAI_BASE_URL="http://127.0.0.1")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "chonaikai", "serve", "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=open(Path(tempfile.gettempdir()) / "bench-confirm-server.log", "w"),
-    )
-    try:
-        wait_until_up(f"{base}/healthz/live")
+    # The database is the one outbox.py chose (CHONAIKAI_DATABASE_URL is already set).
+    with served(bench_env(), "confirm") as base:
         cookie = csrf_cookie(base, tokens[0])
         script = Path(tempfile.mkdtemp()) / "confirm.lua"
         script.write_text(LUA % (",".join(f'"{t}"' for t in tokens), cookie, cookie))
@@ -93,9 +83,6 @@ def main() -> None:
         started = time.perf_counter()
         confirm_rps, confirm_p99 = wrk(base, connections, duration, script)  # error answers stop the run
         elapsed = time.perf_counter() - started
-    finally:
-        server.terminate()
-        server.wait()
     count = run_with_database(confirmed(notice_id))
     database = "PostgreSQL" if outbox.url.startswith("postgres") else "SQLite"
     print(f"{database}: {n} households, wrk {connections} connections, {duration} s each")

@@ -26,6 +26,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -92,6 +94,45 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+# Every benchmark's server runs as deployed: no template reloading, no development key.
+SERVER_SETTINGS = {
+    "CHONAIKAI_ENV": "production",
+    "CHONAIKAI_SECRET_KEY": "bench-only-secret-key-" + "x" * 20,
+    "CHONAIKAI_BASE_URL": "http://127.0.0.1",
+}
+
+
+def bench_env(database_url: str | None = None) -> dict[str, str]:
+    env = {**os.environ, **SERVER_SETTINGS}
+    if database_url:
+        env["CHONAIKAI_DATABASE_URL"] = database_url
+    return env
+
+
+@contextmanager
+def served(env: dict[str, str], name: str) -> Iterator[str]:
+    """``chonaikai serve`` on a free loopback port: yields its base URL, stops it afterwards.
+    Its log goes to bench/out/{name}-server.log."""
+    OUT.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    with open(OUT / f"{name}-server.log", "w") as log:
+        server = subprocess.Popen(
+            [str(Path(sys.executable).parent / "chonaikai"), "serve", "--port", str(port)],
+            env=env, stdout=subprocess.DEVNULL, stderr=log,
+        )
+        try:
+            base = f"http://127.0.0.1:{port}"
+            wait_until_up(f"{base}/healthz")
+            yield base
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+
+
 def wait_until_up(url: str, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -153,22 +194,13 @@ def prepare_database(kind: str) -> str:
 
 
 def run_one(kind: str, args: argparse.Namespace) -> dict:
-    url = prepare_database(kind)
-    env = {**os.environ, "CHONAIKAI_DATABASE_URL": url, "CHONAIKAI_ENV": "production",
-           "CHONAIKAI_SECRET_KEY": "bench-only-secret-key-" + "x" * 20, "CHONAIKAI_BASE_URL": "http://127.0.0.1"}
+    env = bench_env(prepare_database(kind))
     started = time.monotonic()
     subprocess.run([sys.executable, __file__, "--seed", str(args.associations), str(args.notices)],
                    env=env, check=True)
     print(f"[{kind}] seeded {args.associations} associations × {args.notices} notices "
           f"in {time.monotonic() - started:.1f} s", flush=True)
-    port = free_port()
-    server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "chonaikai"), "serve", "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        wait_until_up(f"{base}/healthz")
+    with served(env, f"pages-{kind}") as base:
         homepage = f"{base}/a/bench-{args.associations // 2:04d}/"
         for warm in (f"{base}/healthz/live", homepage):
             wrk(warm, 8, 1)
@@ -179,12 +211,6 @@ def run_one(kind: str, args: argparse.Namespace) -> dict:
             with urllib.request.urlopen(f"{base}/a/bench-{number:04d}/", timeout=10) as response:
                 response.read()
         spread_rps, spread_p99 = wrk(base, args.connections, args.duration, spread_script(args.associations))
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
     return {"db": kind, "hello_rps": hello_rps, "hello_p99": hello_p99, "home_rps": home_rps, "home_p99": home_p99,
             "spread_rps": spread_rps, "spread_p99": spread_p99}
 

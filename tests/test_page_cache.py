@@ -172,3 +172,27 @@ async def test_a_page_on_the_associations_own_host_is_forgotten_after_a_write_to
         assert response.status_code == 303
     page = await visitor.get("/", headers={"host": "kawa.example.jp"})
     assert "書き直した紹介文" in page.text and "川の清掃" in page.text
+
+
+async def test_the_board_and_a_public_notice_are_kept_for_visitors_and_never_show_members_only_ones(visitor, tenant):
+    from tests.delivery.helpers import make_notice
+    from tests.factories import make_household
+
+    public = await make_notice(tenant, "公園の清掃", visibility="public", needs_confirmation=True)
+    await make_notice(tenant, "役員会の記録", visibility="members")
+    board = await visitor.get("/a/sakura/notices/")
+    assert "公園の清掃" in board.text and "役員会の記録" not in board.text
+    page = await visitor.get(f"/a/sakura/notices/{public}")
+    assert page.status_code == 200 and 'name="_csrf_token"' not in page.text and "x-chonaikai-csrf" not in page.text
+    kept_paths = {key.split("|")[2].rstrip("/") for key in visitor.page_cache._pages}
+    assert kept_paths == {"/a/sakura/notices", f"/a/sakura/notices/{public}"}
+
+    household = await make_household(tenant, "山田", han="1班", channel="email", email="yamada@example.jp")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=visitor.app), base_url="http://testserver") as member:
+        await sign_in_as(member, "yamada@example.jp", Role.MEMBER, tenant, household_id=household["id"])
+        own_board = await member.get("/a/sakura/notices/")
+        assert "役員会の記録" in own_board.text  # a member's board is their own, never the kept one
+        own_page = await member.get(f"/a/sakura/notices/{public}")
+        assert 'name="_csrf_token"' in own_page.text and "読みました" in own_page.text
+    # and the visitors' copies were not replaced by the member's
+    assert "役員会の記録" not in (await visitor.get("/a/sakura/notices/")).text

@@ -1,12 +1,12 @@
 """Rendered public pages for visitors who are not signed in, reused for a few seconds.
 
-Most requests are residents reading their association's homepage without signing in, and every
-one of them sees the same page. A handler marked ``opt={"shared_page": True}`` has its answer kept
+Most requests are residents reading their association's homepage, board or a public notice
+without signing in, and every one of them sees the same page. A handler marked ``opt={"shared_page": True}`` has its answer kept
 per host, path, 「文字を大きく」 cookie and gzip, the only things such a page varies by:
 
 - a visitor with a session cookie (an officer, a signed-in member), an htmx request or a query
   string (a search) is never served from it and never fills it;
-- the page is rendered without a CSRF token (base.html, ``shared_page``) and kept without the
+- the page is rendered without a CSRF token (base.html, ``shared_copy``) and kept without the
   cookies of the visitor who happened to fill it; its one form, the text-size switch, is exempt
   from CSRF (it only sets a display cookie);
 - when a page is due again, visitors get the previous copy (at most one period older) while it is
@@ -57,6 +57,13 @@ def is_shared_request(scope: Scope) -> bool:
         if name == b"hx-request" and value == b"true":
             return False
     return SESSION_COOKIE not in _cookies(scope)
+
+
+def renders_shared_copy(scope: Scope) -> bool:
+    """This answer will be kept and shown to other visitors: render it without a CSRF token
+    (base.html asks through the template global ``shared_copy``)."""
+    handler = scope.get("route_handler")
+    return bool(handler is not None and handler.opt.get("shared_page")) and is_shared_request(scope)
 
 
 def _page_key(scope: Scope) -> str:
@@ -194,11 +201,7 @@ class PageCache:
                     await self.app(scope, receive, send)
                 elif scope["method"] not in SAFE_METHODS and scope["path"].startswith(WRITE_PREFIXES):
                     await self.app(scope, receive, _forgetting_before_answer(cache, scope, send))
-                elif (
-                    cache.seconds > 0
-                    and scope["route_handler"].opt.get("shared_page")
-                    and is_shared_request(scope)
-                ):
+                elif cache.seconds > 0 and renders_shared_copy(scope):
                     await cache.serve(self.app, scope, receive, send)
                 else:
                     await self.app(scope, receive, send)

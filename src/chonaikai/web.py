@@ -34,6 +34,7 @@ GLOBAL_PREFIXES = (
 def template_config(directory: Path = TEMPLATES_DIR, reload: bool = True) -> TemplateConfig:
     def configure(engine: Engine) -> None:
         from chonaikai.accounts.menu import association_menu, current_principal, role_summary
+        from chonaikai.page_cache import renders_shared_copy
 
         engine.engine.globals.update(
             htmx_file=HTMX_FILE,
@@ -41,6 +42,7 @@ def template_config(directory: Path = TEMPLATES_DIR, reload: bool = True) -> Tem
             current_principal=current_principal,
             association_menu=association_menu,
             role_summary=role_summary,
+            shared_copy=lambda request: renders_shared_copy(request.scope),
         )
         engine.engine.trim_blocks = True
         engine.engine.lstrip_blocks = True

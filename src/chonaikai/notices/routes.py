@@ -67,7 +67,7 @@ async def readable_notice(tenant: Tenant, viewer: logic.Viewer, notice_id: int) 
 # --- reading ---------------------------------------------------------------------------------
 
 
-@get("/", name="notices_board")
+@get("/", name="notices_board", opt={"shared_page": True})
 async def board(
     request: Request,
     tenant: NamedDependency[Tenant],
@@ -105,7 +105,7 @@ async def confirmation_context(tenant: Tenant, viewer: logic.Viewer, notice: dic
     }
 
 
-@get("/{notice_id:int}", name="notice_page")
+@get("/{notice_id:int}", name="notice_page", opt={"shared_page": True})
 async def notice_page(
     tenant: NamedDependency[Tenant],
     principal: NamedDependency[Principal],

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from litestar import Request, Router, get
+from litestar import Router, get
 from litestar.di import NamedDependency, Provide
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, Parameter
 from litestar.response import Template
 
 from chonaikai.notices.logic import public_notices
-from chonaikai.page_cache import is_shared_request
 from chonaikai.tenancy import logic
 from chonaikai.tenancy.scope import Tenant
 from chonaikai.web import TenantNotFound
@@ -24,7 +23,7 @@ async def provide_tenant(slug: FromPath[str]) -> Tenant:
 
 
 @get("/", name="directory", opt={"shared_page": True})
-async def directory(request: Request, q: str = Parameter(default="", max_length=100)) -> Template:
+async def directory(q: str = Parameter(default="", max_length=100)) -> Template:
     cities = await logic.list_cities()
     associations = await logic.list_associations(query=q)
     by_city: dict[int, list[dict]] = {}
@@ -32,15 +31,12 @@ async def directory(request: Request, q: str = Parameter(default="", max_length=
         by_city.setdefault(association["city"], []).append(association)
     return Template(
         "tenancy/directory.html",
-        context={
-            "cities": cities, "by_city": by_city, "q": q, "match_count": len(associations),
-            "shared_page": is_shared_request(request.scope),
-        },
+        context={"cities": cities, "by_city": by_city, "q": q, "match_count": len(associations)},
     )
 
 
 @get("/c/{city_slug:str}/", name="city", opt={"shared_page": True})
-async def city_page(request: Request, city_slug: FromPath[str]) -> Template:
+async def city_page(city_slug: FromPath[str]) -> Template:
     city = await logic.find_city(city_slug)
     if city is None:
         raise NotFoundException()
@@ -48,20 +44,14 @@ async def city_page(request: Request, city_slug: FromPath[str]) -> Template:
     districts: dict[str, list[dict]] = {}
     for association in associations:
         districts.setdefault(association["district"] or "その他", []).append(association)
-    return Template(
-        "tenancy/city.html",
-        context={"city": city, "districts": districts, "shared_page": is_shared_request(request.scope)},
-    )
+    return Template("tenancy/city.html", context={"city": city, "districts": districts})
 
 
 @get("/", name="association_home", opt={"shared_page": True})
-async def association_home(request: Request, tenant: NamedDependency[Tenant]) -> Template:
+async def association_home(tenant: NamedDependency[Tenant]) -> Template:
     return Template(
         "tenancy/home.html",
-        context={
-            "tenant": tenant, "association": tenant.row, "city": tenant.city,
-            "notices": await public_notices(tenant), "shared_page": is_shared_request(request.scope),
-        },
+        context={"tenant": tenant, "association": tenant.row, "city": tenant.city, "notices": await public_notices(tenant)},
     )
 
 
