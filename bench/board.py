@@ -33,6 +33,7 @@ async def seed(notices: int) -> None:
 
     from chonaikai.cli import migrate
     from chonaikai.db import insert_many, write_transaction
+    from chonaikai.notices.render import fold
     from chonaikai.notices.tables import DEFAULT_CATEGORIES, Notice
     from chonaikai.tenancy.tables import Association, City
 
@@ -42,11 +43,19 @@ async def seed(notices: int) -> None:
     await city.save()
     association = Association(slug=SLUG, name="計測町内会", kana="けいそく", city=city.id, updated_at=now)
     await association.save()
+
+    def title(n: int) -> str:
+        return f"{WORDS[n % len(WORDS)]}のお知らせ その{n}"
+
+    def body(n: int) -> str:
+        return f"{WORDS[(n * 7) % len(WORDS)]}について、次のとおりお知らせします。\n\n- 日時：{n % 28 + 1}日\n- 場所：公民館\n\n" * 3
+
     rows = [
         Notice(
             association=association.id,
-            title=f"{WORDS[n % len(WORDS)]}のお知らせ その{n}",
-            body=(f"{WORDS[(n * 7) % len(WORDS)]}について、次のとおりお知らせします。\n\n- 日時：{n % 28 + 1}日\n- 場所：公民館\n\n" * 3),
+            title=title(n),
+            body=body(n),
+            search_text=fold(title(n) + "\n" + body(n)),  # as the app writes it
             category=DEFAULT_CATEGORIES[n % len(DEFAULT_CATEGORIES)],
             visibility="public" if n % 3 else "members",
             status="published" if n % 10 else "archived",
