@@ -1,8 +1,9 @@
 """Rendered public pages for visitors who are not signed in, reused for a few seconds.
 
 Most requests are residents reading their association's homepage, board or a public notice
-without signing in, and every one of them sees the same page. A handler marked ``opt={"shared_page": True}`` has its answer kept
-per host, path, 「文字を大きく」 cookie and gzip, the only things such a page varies by:
+without signing in, and every one of them sees the same page. A handler marked
+``opt={"shared_page": True}`` has its answer kept per host, path, 「文字を大きく」 cookie and gzip,
+the only things such a page varies by:
 
 - a visitor with a session cookie (an officer, a signed-in member), an htmx request or a query
   string (a search) is never served from it and never fills it;
