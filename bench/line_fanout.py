@@ -27,6 +27,7 @@ import asyncio
 import json
 import math
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -167,12 +168,6 @@ async def bare_httpx(bodies: list[bytes]) -> float:
         return time.perf_counter() - started
 
 
-def median(values: list[float]) -> float:
-    ordered = sorted(values)
-    middle = len(ordered) // 2
-    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
-
-
 async def main() -> None:
     server = subprocess.Popen(  # noqa: ASYNC220 (a benchmark's set-up)
         [sys.executable, "-m", "chonaikai.line.fake_server", "--port", str(PORT),
@@ -221,7 +216,7 @@ async def main() -> None:
                       f"httpx {h:.3f} s, aiohttp {a:.3f} s, channel {c:.3f} s, worker {w:.3f} s; "
                       f"ratios channel {h / c:.2f}/{a / c:.2f}, worker {h / w:.2f}/{a / w:.2f} (httpx/aiohttp)")
 
-            h, a, c, w = (median(runs[k]) for k in ("httpx", "aiohttp", "channel", "worker"))
+            h, a, c, w = (statistics.median(runs[k]) for k in ("httpx", "aiohttp", "channel", "worker"))
             print(f"bare httpx loop:   {h:.3f} s ({N / h:,.0f} recipients/s)")
             print(f"bare aiohttp loop: {a:.3f} s ({N / a:,.0f} recipients/s)")
             print(f"LINE channel:      {c:.3f} s ({N / c:,.0f} recipients/s) → rate ratio {h / c:.2f} vs httpx, "

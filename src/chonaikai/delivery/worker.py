@@ -33,7 +33,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from chonaikai.db import in_ids, is_postgres, write_transaction
+from chonaikai.db import in_ids, in_values, is_postgres, write_transaction
 from chonaikai.delivery.channels import (
     PERMANENT,
     REASON_NO_ANSWER,
@@ -74,8 +74,8 @@ def failed_reason(reason: str, attempts: int) -> str:
     return f"{reason}（{attempts}回試しましたが、届けられませんでした）"
 
 
-def _placeholders(count: int) -> str:
-    return ", ".join("{}" for _ in range(count))
+# What a claim returns of each row (the first claim and the rest of its retry groups alike).
+CLAIMED_COLUMNS = "id, association, notice, household, channel, token, attempts, retry_key, reminded_at"
 
 
 def _as_bool_time(value: Any) -> bool:
@@ -257,7 +257,6 @@ class Worker:
         # Rows whose lease ran out (a worker died) come first, then pending rows by due time.
         expired = "SELECT id FROM delivery WHERE status = 'sending' AND lease_until < {} AND channel = {} ORDER BY lease_until LIMIT {}"
         pending = "SELECT id FROM delivery WHERE status = 'pending' AND next_attempt_at <= {} AND channel = {} ORDER BY next_attempt_at LIMIT {}"
-        returning = "id, association, notice, household, channel, token, attempts, retry_key, reminded_at"
         async with write_transaction():
             if is_postgres():
                 rows = await Delivery.raw(
@@ -265,7 +264,7 @@ class Worker:
                     "picked AS (SELECT id FROM expired UNION ALL SELECT id FROM pending LIMIT {}) "
                     "UPDATE delivery d SET status = 'sending', lease_until = {}, claimed_by = {}, "
                     "attempts = d.attempts + 1 FROM picked WHERE d.id = picked.id "
-                    f"RETURNING {', '.join('d.' + c.strip() for c in returning.split(','))}",
+                    f"RETURNING {', '.join('d.' + c.strip() for c in CLAIMED_COLUMNS.split(','))}",
                     now, channel_name, limit, now, channel_name, limit, limit, lease_until, self.worker_id,
                 ).run()
             else:
@@ -273,7 +272,7 @@ class Worker:
                 rows = await Delivery.raw(
                     "UPDATE delivery SET status = 'sending', lease_until = {}, claimed_by = {}, "
                     f"attempts = attempts + 1 WHERE id IN (SELECT id FROM ({expired}) UNION ALL "
-                    f"SELECT id FROM ({pending}) LIMIT {{}}) RETURNING {returning}",
+                    f"SELECT id FROM ({pending}) LIMIT {{}}) RETURNING {CLAIMED_COLUMNS}",
                     lease_until, self.worker_id, now, channel_name, limit, now, channel_name, limit, limit,
                 ).run()
             if not rows:
@@ -310,11 +309,11 @@ class Worker:
         keys = sorted({row["retry_key"] for row in rows if row["retry_key"]})
         if not keys:
             return []
-        returning = "id, association, notice, household, channel, token, attempts, retry_key, reminded_at"
+        keys_sql, keys_value = in_values(keys)
         return await Delivery.raw(
             "UPDATE delivery SET status = 'sending', lease_until = {}, claimed_by = {}, attempts = attempts + 1 "
-            f"WHERE status = 'pending' AND retry_key IN ({_placeholders(len(keys))}) RETURNING {returning}",
-            lease_until, self.worker_id, *keys,
+            f"WHERE status = 'pending' AND retry_key {keys_sql} RETURNING {CLAIMED_COLUMNS}",
+            lease_until, self.worker_id, keys_value,
         ).run()
 
     # -- recording -----------------------------------------------------------------------
