@@ -31,6 +31,16 @@ async def visitor(settings):
         yield client
 
 
+async def publish_as_officer(app, tenant, title: str, body: str, category: str) -> None:
+    """An officer publishes a public notice through the same app (so through its page cache)."""
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as officer:
+        await sign_in_as(officer, "editor@example.jp", Role.EDITOR, tenant)
+        form = {"title": title, "body": body, "category": category, "audience": "all",
+                "visibility": "public", "action": "publish"}
+        response = await officer.post(f"/a/{tenant.slug}/notices/new", data=form, headers=await csrf_headers(officer))
+        assert response.status_code == 303
+
+
 async def set_introduction(tenant, text: str) -> None:
     """A change the web process does not see: made straight in the database, as another process would."""
     await Association.update({Association.introduction: text}).where(Association.id == tenant.id)
@@ -67,12 +77,7 @@ async def test_a_write_to_the_association_forgets_its_pages_at_once(visitor, ten
     await visitor.get("/a/sakura/")
     await visitor.get("/a/kaede/")
     await set_introduction(tenant, "書き直した紹介文")
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=visitor.app), base_url="http://testserver") as officer:
-        await sign_in_as(officer, "editor@example.jp", Role.EDITOR, tenant)
-        form = {"title": "防災訓練のお知らせ", "body": "9時に公園へ", "category": "防災", "audience": "all",
-                "visibility": "public", "action": "publish"}
-        response = await officer.post("/a/sakura/notices/new", data=form, headers=await csrf_headers(officer))
-        assert response.status_code == 303
+    await publish_as_officer(visitor.app, tenant, "防災訓練のお知らせ", "9時に公園へ", "防災")
     page = await visitor.get("/a/sakura/")
     assert "書き直した紹介文" in page.text and "防災訓練のお知らせ" in page.text
     # the other association's copy is still kept
@@ -160,16 +165,11 @@ async def test_a_page_on_the_associations_own_host_is_forgotten_after_a_write_to
     from tests.factories import make_association
 
     kawa = await make_association(city, slug="kawa", name="テスト川自治会", hosts=["kawa.example.jp"])
-    await Association.update({Association.introduction: "はじめの紹介文"}).where(Association.slug == "kawa")
+    await set_introduction(kawa, "はじめの紹介文")
     assert "はじめの紹介文" in (await visitor.get("/", headers={"host": "kawa.example.jp"})).text
-    await Association.update({Association.introduction: "書き直した紹介文"}).where(Association.slug == "kawa")
+    await set_introduction(kawa, "書き直した紹介文")
     assert "はじめの紹介文" in (await visitor.get("/", headers={"host": "kawa.example.jp"})).text  # kept
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=visitor.app), base_url="http://testserver") as officer:
-        await sign_in_as(officer, "editor@example.jp", Role.EDITOR, kawa)
-        form = {"title": "川の清掃", "body": "9時に河原へ", "category": "行事", "audience": "all",
-                "visibility": "public", "action": "publish"}
-        response = await officer.post("/a/kawa/notices/new", data=form, headers=await csrf_headers(officer))
-        assert response.status_code == 303
+    await publish_as_officer(visitor.app, kawa, "川の清掃", "9時に河原へ", "行事")
     page = await visitor.get("/", headers={"host": "kawa.example.jp"})
     assert "書き直した紹介文" in page.text and "川の清掃" in page.text
 
