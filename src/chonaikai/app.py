@@ -35,6 +35,7 @@ from chonaikai.delivery.routes import ROUTERS as delivery_routers
 from chonaikai.health import healthz, liveness
 from chonaikai.line.routes import api_line_router, association_line_router, line_router
 from chonaikai.mail.routes import dev_routes
+from chonaikai.notices.answer_routes import ROUTERS as answer_routers
 from chonaikai.notices.api import router as notices_api_router
 from chonaikai.notices.routes import router as notices_router
 from chonaikai.page_cache import PageCache
@@ -123,6 +124,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *dev_routes(settings.env),
             notices_router,
             notices_api_router,
+            *answer_routers,
             roster_router,
             printing_router,
             line_router, association_line_router, api_line_router,

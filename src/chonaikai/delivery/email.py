@@ -56,7 +56,8 @@ class EmailChannel:
         if key in self._mails:
             self._mails.move_to_end(key)
             return self._mails[key]
-        notice = await Notice.select(Notice.title, Notice.body, Notice.association).where(
+        notice = await Notice.select(Notice.title, Notice.body, Notice.association, Notice.question,
+                                     Notice.answer_deadline).where(
             Notice.id == notice_id
         ).first()
         mail = None
@@ -72,8 +73,12 @@ class EmailChannel:
                 text, html = render.plain_text(notice["body"]), str(render.render_html(notice["body"]))
             except ImportError:  # the notice board's renderer is not in this build: plain text
                 pass
+            from chonaikai.notices.questions import load_question
+
+            question = load_question(notice["question"], notice["answer_deadline"])
             mail = NoticeMail(
-                title, association["name"] if association else "", text, html, settings=self.settings
+                title, association["name"] if association else "", text, html, settings=self.settings,
+                choices=() if question.is_confirm else question.choices, answer_deadline=question.deadline_text(),
             )
         self._mails[key] = mail
         if len(self._mails) > CACHED_NOTICES:

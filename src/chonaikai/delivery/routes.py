@@ -43,13 +43,21 @@ def _missing_read_link() -> Template:
 
 
 @get("/r/{token:str}", name="read_notice")
-async def read_page(token: FromPath[str]) -> Template:
+async def read_page(
+    token: FromPath[str], choice: FromQuery[list[str] | None] = None, change: FromQuery[str] = "",
+    answered: FromQuery[str] = "",
+) -> Template:
     view = await receipts.open_by_token(token)
     if view is None:
         return _missing_read_link()
+    # A question other than 「読みました」: its answer form (?choice= from an e-mail only pre-selects).
+    from chonaikai.notices.answering import ask_for_token
+
+    ask = await ask_for_token(token, preselect=choice or ())
     return Template(
         "delivery/read.html",
-        context={"view": view, "notice": view.notice, "confirmed": view.confirmed_at is not None},
+        context={"view": view, "notice": view.notice, "confirmed": view.confirmed_at is not None, "ask": ask,
+                 "change": bool(change) or bool(choice), "answered": bool(answered)},
         headers=READ_HEADERS,
     )
 

@@ -16,6 +16,8 @@ from litestar.exceptions import ValidationException
 from chonaikai.accounts.principal import authorize, principal_from_bearer
 from chonaikai.accounts.roles import Permission
 from chonaikai.notices import logic
+from chonaikai.notices.answering import set_question
+from chonaikai.notices.questions import QuestionError, parse_question
 from chonaikai.roster.tables import Han
 from chonaikai.tenancy.routes import provide_tenant
 from chonaikai.tenancy.scope import Tenant
@@ -73,7 +75,12 @@ async def api_create_notice(request: Request, tenant: NamedDependency[Tenant]) -
     except Exception:
         raise _refuse("JSONとして読めません", "the body is not JSON") from None
     values, publish = await parse_api_notice(tenant, data)
+    try:  # the one question the notice asks (出欠, アンケート, 総会); none: 「読みました」
+        question = parse_question(data.get("question"))
+    except QuestionError as error:
+        raise _refuse(error.ja, error.en) from None
     notice_id = await logic.create_notice(tenant, values, author_title=logic.author_title(principal, tenant))
+    await set_question(tenant, notice_id, question)
     if publish:
         try:
             await logic.publish_notice(tenant, notice_id)

@@ -1,0 +1,304 @@
+"""Pages and API for answers: the read link's answer form, officers' results (HTML, CSV, print),
+the paper-entry screen for 班長 and officers, the 総会 counting rules, and the JSON API."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime
+from typing import Any
+
+from litestar import Request, Response, Router, get, post
+from litestar.di import NamedDependency, Provide
+from litestar.exceptions import NotAuthorizedException, NotFoundException, PermissionDeniedException
+from litestar.params import FromPath, FromQuery
+from litestar.response import Redirect, Template
+
+from chonaikai.accounts.principal import Principal, authorize, principal_from_bearer
+from chonaikai.accounts.roles import Permission
+from chonaikai.delivery import receipts
+from chonaikai.notices import answering
+from chonaikai.notices.questions import LOCAL_TZ, QuestionError
+from chonaikai.notices.tables import Notice
+from chonaikai.tenancy import logic as tenancy
+from chonaikai.tenancy.routes import provide_tenant
+from chonaikai.tenancy.scope import Tenant
+from chonaikai.tenancy.tables import Association
+from chonaikai.web import is_htmx
+
+READ_HEADERS = {"Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex, nofollow", "Cache-Control": "no-store"}
+
+
+def _form_answer(form: Any, question_motions: tuple[str, ...]) -> dict[str, Any]:
+    """The answer fields of a posted form: choice (repeated when several), people, comment, proxy
+    and, for a 書面表決, motion_1 … motion_n (賛成/反対 in the order of the 議案)."""
+    choices = form.getall("choice", [])
+    motions = {motion: form.get(f"motion_{i}", "") for i, motion in enumerate(question_motions, start=1)}
+    return {"choices": choices, "people": form.get("people"), "comment": form.get("comment", ""),
+            "proxy": form.get("proxy", ""), "motions": motions}
+
+
+# -- the read link ------------------------------------------------------------------------------
+
+
+@post("/r/{token:str}/answer", name="read_answer", status_code=200)
+async def read_answer(request: Request, token: FromPath[str]) -> Template | Redirect:
+    ask = await answering.ask_for_token(token)
+    if ask is None:
+        return Template("delivery/read_missing.html", status_code=404, headers=READ_HEADERS)
+    form = await request.form()
+    fields = _form_answer(form, ask.question.motions)
+    message, status, error = "", 200, ""
+    try:
+        recorded = await answering.answer_by_token(token, **fields, via="web")
+    except answering.AnswerClosed:
+        error, status = "締め切りを過ぎたので、お返事は受け付けられません。役員さんに直接お伝えください。", 409
+    except QuestionError as refused:
+        error, status = refused.ja, 400
+    else:
+        if recorded is None:
+            return Template("delivery/read_missing.html", status_code=404, headers=READ_HEADERS)
+        message = f"「{recorded.text}」で受け付けました。ありがとうございました。"
+    ask = await answering.ask_for_token(token, preselect=fields["choices"] if error else (), error=error)
+    if is_htmx(request):  # htmx swaps only 2xx answers: the message is in the fragment
+        return Template("answers/_ask.html", context={"ask": ask, "message": message, "change": bool(error)},
+                        headers=READ_HEADERS)
+    if not error:
+        return Redirect(path=f"/r/{token}", query_params={"answered": "1"}, status_code=303, headers=READ_HEADERS)
+    view = await receipts.open_by_token(token)
+    if view is None:
+        return Template("delivery/read_missing.html", status_code=404, headers=READ_HEADERS)
+    return Template(
+        "delivery/read.html",
+        context={"view": view, "notice": view.notice, "confirmed": view.confirmed_at is not None, "ask": ask,
+                 "change": True},
+        status_code=status, headers=READ_HEADERS,
+    )
+
+
+# -- officers: results, CSV, print, paper entry -----------------------------------------------------
+
+
+async def _notice_or_404(tenant: Tenant, principal: Principal, notice_id: int) -> dict[str, Any]:
+    notice = await tenant.select(Notice, Notice.id, Notice.title, Notice.status, Notice.published_at).where(
+        Notice.id == notice_id
+    ).first()
+    if notice is None:
+        raise NotFoundException()
+    if notice["status"] not in ("published", "archived") and not principal.can(Permission.NOTICE_POST, tenant.id):
+        raise NotFoundException()
+    return notice
+
+
+@get("/notices/{notice_id:int}/answers", name="notice_answers")
+async def answers_page(
+    tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], notice_id: FromPath[int],
+    fragment: FromQuery[str] = "",
+) -> Template:
+    access = authorize(principal, tenant, Permission.RECEIPTS_VIEW)
+    notice = await _notice_or_404(tenant, principal, notice_id)
+    result = await answering.results(tenant, access, notice_id)
+    base = f"/a/{tenant.slug}/notices/{notice_id}/answers"
+    context = {"tenant": tenant, "notice": notice, "result": result, "base": base,
+               "can_enter": principal.can(Permission.RECEIPTS_TICK, tenant.id),
+               "can_rules": principal.can(Permission.SETTINGS_EDIT, tenant.id)}
+    if fragment == "counts":
+        return Template("answers/_counts.html", context=context)
+    return Template("answers/results.html", context=context)
+
+
+@get("/notices/{notice_id:int}/answers.csv", name="notice_answers_csv")
+async def answers_csv(
+    tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], notice_id: FromPath[int]
+) -> Response:
+    access = authorize(principal, tenant, Permission.RECEIPTS_VIEW)
+    await _notice_or_404(tenant, principal, notice_id)
+    result = await answering.results(tenant, access, notice_id)
+    assert result is not None
+    return Response(
+        answers_csv_text(result),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="answers-{notice_id}.csv"'},
+    )
+
+
+def answers_csv_text(result: answering.Results) -> str:
+    """One row per household; a BOM first so that Excel on Windows reads the Japanese."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    motions = list(result.question.motions)
+    writer.writerow(["世帯番号", "世帯", "班", "届け方", "電話", "答え", "人数", *motions, "委任先", "ひとこと",
+                     "答えた日時", "答え方"])
+    for row in result.households:
+        votes = row["detail"].get("motions", {}) if row["detail"] else {}
+        writer.writerow([
+            row["household_id"], _csv_safe(row["name"]), _csv_safe(row["han"]), row["channel_label"],
+            _csv_safe(row["phone"]), _csv_safe(row["answer"] or answering.UNANSWERED),
+            row["people"] or "", *[votes.get(m, "") for m in motions],
+            _csv_safe(row["detail"].get("proxy", "") if row["detail"] else ""), _csv_safe(row["comment"]),
+            _when(row["answered_at"]), row["via_label"],
+        ])
+    return "\ufeff" + buffer.getvalue()
+
+
+def _csv_safe(value: str | None) -> str:
+    value = value or ""
+    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
+
+
+def _when(value: datetime | None) -> str:
+    return value.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M") if value else ""
+
+
+@get("/notices/{notice_id:int}/answers/print", name="notice_answers_print")
+async def answers_print(
+    tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], notice_id: FromPath[int]
+) -> Template:
+    access = authorize(principal, tenant, Permission.RECEIPTS_VIEW)
+    notice = await _notice_or_404(tenant, principal, notice_id)
+    result = await answering.results(tenant, access, notice_id)
+    return Template("answers/print.html", context={"tenant": tenant, "notice": notice, "result": result,
+                                                   "base": f"/a/{tenant.slug}/notices/{notice_id}/answers"})
+
+
+@get("/notices/{notice_id:int}/answers/enter", name="notice_answers_enter")
+async def enter_page(
+    tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], notice_id: FromPath[int],
+    han: FromQuery[str] = "",
+) -> Template:
+    access = authorize(principal, tenant, Permission.RECEIPTS_TICK)
+    notice = await _notice_or_404(tenant, principal, notice_id)
+    result = await answering.results(tenant, access, notice_id)
+    assert result is not None
+    rows = [row for row in result.households if not han or row["han"] == han]
+    return Template("answers/enter.html", context={
+        "tenant": tenant, "notice": notice, "result": result, "rows": rows, "han": han,
+        "base": f"/a/{tenant.slug}/notices/{notice_id}/answers",
+    })
+
+
+@post("/notices/{notice_id:int}/answers/{household_id:int}", name="notice_answer_enter", status_code=200)
+async def enter_answer(
+    request: Request, tenant: NamedDependency[Tenant], principal: NamedDependency[Principal],
+    notice_id: FromPath[int], household_id: FromPath[int],
+) -> Template | Redirect:
+    access = authorize(principal, tenant, Permission.RECEIPTS_TICK)
+    await _notice_or_404(tenant, principal, notice_id)
+    question = await answering.question_of(tenant, notice_id)
+    assert question is not None
+    form = await request.form()
+    via = form.get("via", "paper")
+    base = f"/a/{tenant.slug}/notices/{notice_id}/answers"
+    error = ""
+    try:
+        recorded = await answering.enter_answer(
+            tenant, access, principal.account_id, notice_id, household_id, **_form_answer(form, question.motions),
+            via=via if via in ("paper", "phone", "visit") else "paper",
+        )
+    except answering.NotTheirs:
+        raise PermissionDeniedException("ほかの班のお宅の答えは入力できません") from None
+    except answering.AnswerClosed:
+        error = "締め切りを過ぎたので、入力できません。"
+    except QuestionError as refused:
+        error = refused.ja
+    else:
+        if recorded is None:
+            raise NotFoundException()
+    if is_htmx(request):
+        result = await answering.results(tenant, access, notice_id)
+        assert result is not None
+        row = next(r for r in result.households if r["household_id"] == household_id)
+        return Template("answers/_enter_row.html", context={"row": row, "result": result, "base": base, "error": error})
+    if error:
+        return Redirect(path=f"{base}/enter", query_params={"error": error}, status_code=303)
+    return Redirect(path=f"{base}/enter", status_code=303)
+
+
+@post("/answers/rules", name="vote_rules_save", status_code=200)
+async def save_rules(request: Request, tenant: NamedDependency[Tenant], principal: NamedDependency[Principal]) -> Redirect:
+    authorize(principal, tenant, Permission.SETTINGS_EDIT)
+    form = await request.form()
+    back = form.get("back", "")
+    back = back if back.startswith(f"/a/{tenant.slug}/") else f"/a/{tenant.slug}/"
+    try:
+        await answering.save_vote_rules(tenant, form.get("count_by", ""), form.get("quorum_percent", ""))
+    except QuestionError as refused:
+        return Redirect(path=back, query_params={"error": refused.ja}, status_code=303)
+    return Redirect(path=back, status_code=303)
+
+
+# -- JSON API (bearer) -------------------------------------------------------------------------------
+
+
+async def _api_tenant(request: Request, notice_id: int) -> tuple[Tenant, Principal]:
+    principal = await principal_from_bearer(request.headers.get("authorization", ""))
+    if not principal.is_authenticated:
+        raise NotAuthorizedException("ログインしてください")
+    notice = await Notice.select(Notice.association).where(Notice.id == notice_id).first()
+    if notice is None:
+        raise NotFoundException()
+    association = await Association.select(Association.slug).where(Association.id == notice["association"]).first()
+    tenant = await tenancy.find_tenant(association["slug"]) if association else None
+    if tenant is None:
+        raise NotFoundException()
+    return tenant, principal
+
+
+def _bad(ja: str, en: str) -> Response:
+    return Response({"errors": [{"ja": ja, "en": en}]}, status_code=400)
+
+
+@get("/api/v1/notices/{notice_id:int}/answers", name="api_notice_answers")
+async def api_answers(request: Request, notice_id: FromPath[int]) -> dict[str, Any]:
+    tenant, principal = await _api_tenant(request, notice_id)
+    access = authorize(principal, tenant, Permission.RECEIPTS_VIEW)
+    await _notice_or_404(tenant, principal, notice_id)
+    result = await answering.results(tenant, access, notice_id)
+    assert result is not None
+    return result.to_json()
+
+
+@post("/api/v1/notices/{notice_id:int}/answers", name="api_notice_answer_enter", status_code=201)
+async def api_enter_answer(request: Request, notice_id: FromPath[int]) -> Response:
+    tenant, principal = await _api_tenant(request, notice_id)
+    access = authorize(principal, tenant, Permission.RECEIPTS_TICK)
+    await _notice_or_404(tenant, principal, notice_id)
+    try:
+        data = await request.json()
+    except Exception:
+        return _bad("JSONとして読めません", "the body is not JSON")
+    if not isinstance(data, dict):
+        return _bad("JSONのオブジェクトを送ってください", "send a JSON object")
+    household_id, answer = data.get("household_id"), data.get("answer")
+    if not isinstance(household_id, int) or isinstance(household_id, bool):
+        return _bad("household_id は世帯の番号（整数）です", "household_id must be an integer")
+    if not (isinstance(answer, str) or (isinstance(answer, list) and all(isinstance(a, str) for a in answer))):
+        return _bad("answer は選択肢の文字（複数なら並び）です", "answer is a choice (or a list of choices)")
+    via = data.get("via", "paper")
+    motions = data.get("motions") or {}
+    if not isinstance(motions, dict):
+        return _bad("motions は {議案: 賛成|反対} です", "motions is an object")
+    try:
+        recorded = await answering.enter_answer(
+            tenant, access, principal.account_id, notice_id, household_id, answer, people=data.get("people"),
+            comment=data.get("comment", ""), motions=motions, proxy=data.get("proxy", ""), via=via,
+        )
+    except answering.NotTheirs:
+        raise PermissionDeniedException("ほかの班のお宅の答えは入力できません") from None
+    except answering.AnswerClosed:
+        return Response({"errors": [{"ja": "締め切りを過ぎています", "en": "the deadline has passed"}]}, status_code=409)
+    except QuestionError as refused:
+        return _bad(refused.ja, refused.en)
+    if recorded is None:
+        raise NotFoundException("この世帯にはこのお知らせが届いていません")
+    return Response({"household_id": household_id, "answer": recorded.answer.value, "people": recorded.answer.people,
+                     "via": recorded.answer.via, "changed": recorded.changed}, status_code=201)
+
+
+read_router = Router(path="/", route_handlers=[read_answer, api_answers, api_enter_answer])
+officer_router = Router(
+    path="/a/{slug:str}",
+    route_handlers=[answers_page, answers_csv, answers_print, enter_page, enter_answer, save_rules],
+    dependencies={"tenant": Provide(provide_tenant)},
+)
+ROUTERS = [read_router, officer_router]
