@@ -126,6 +126,15 @@ async def _on_postback(channel: LineChannel, user_id: str, data: str) -> list[di
     if delivery is None:
         return [messages.text("このお知らせは見つかりませんでした。")]
     now = datetime.now(UTC)
+    if postback.action == "ans":  # a choice of the notice's question (出欠, アンケート, 総会)
+        from chonaikai.notices.line_answers import answer_postback
+
+        reply = await answer_postback(tenant, delivery, postback,
+                                      lambda token: _url(messages.signed_link(link["household"], token)))
+        await tenant.update(Delivery, {Delivery.confirmed_at: now, Delivery.confirmed_via: "line"}).where(
+            (Delivery.id == delivery["id"]) & Delivery.confirmed_at.is_null()
+        )
+        return reply
     if postback.action == "open":
         await tenant.update(Delivery, {Delivery.opened_at: now}).where(
             (Delivery.id == delivery["id"]) & Delivery.opened_at.is_null()

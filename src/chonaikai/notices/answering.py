@@ -169,8 +169,10 @@ async def answer_by_token(
     *,
     via: str = "web",
     now: datetime | None = None,
+    confirm_read: bool = True,
 ) -> Recorded | None:
     """Record the household's answer through its read link (the web form, a LINE postback).
+    ``confirm_read``: also record 「読みました」 (the LINE webhook does that in its own transaction).
 
     None: unknown link. Raises QuestionError (a bad answer) or AnswerClosed (after the
     deadline); nothing is recorded then. The same answer twice records nothing new.
@@ -186,8 +188,8 @@ async def answer_by_token(
         raise AnswerClosed(question)
     answer = parse_answer(question, choices, people=people, comment=comment, motions=motions, proxy=proxy)
     stored, changed = await store.record_answer(link.tenant, link.notice_id, link.household_id, answer, via=via, now=now)
-    # Answering says the notice was read: 「読みました」 for the who-has-read page too.
-    await receipts.confirm_by_token(token, via="line" if via == "line" else "web", now=now)
+    if confirm_read:  # answering says the notice was read: 「読みました」 for the who-has-read page too
+        await receipts.confirm_by_token(token, via="line" if via == "line" else "web", now=now)
     return Recorded(question, stored, changed)
 
 
