@@ -6,6 +6,8 @@ from __future__ import annotations
 import csv
 import io
 
+import segno
+
 from chonaikai.accounts.roles import Role
 from chonaikai.notices import answering
 from chonaikai.notices.tables import NoticeAnswer
@@ -122,3 +124,24 @@ async def test_csv_has_a_bom_and_one_row_per_household(client, tenant):
     by_name = {row[1]: row for row in rows[1:]}
     assert by_name["'=危ない"][5] == "未回答"
     assert by_name["普通"][5:7] == ["出席", "4"]
+
+
+async def test_paper_sheet_has_a_column_per_choice_and_slips_carry_each_households_qr(client, tenant):
+    paper = await make_household(tenant, "紙 一", han="1班", channel="paper")
+    await make_household(tenant, "メール 二", han="1班", channel="email", email="m2@example.jp")
+    notice = await publish_question(client, tenant, {"kind": "choice", "choices": ["12月6日", "12月13日", "どちらでも"]})
+    await sign_in_as(client, "chair@example.jp", Role.CHAIR, tenant)
+    han = await _han_id(tenant, "1班")
+    sheet = await client.get(f"/a/{tenant.slug}/notices/{notice}/print?han={han}")
+    assert sheet.status_code == 200
+    assert "お返事欄" in sheet.text and "読んだ日" not in sheet.text
+    assert '<th scope="col" class="col-choice">12月13日</th>' in sheet.text
+    assert sheet.text.count('<td class="col-choice"></td>') == 2 * 3  # two households × three choices
+
+    slips = await client.get(f"/a/{tenant.slug}/notices/{notice}/answers/slips")
+    assert slips.status_code == 200
+    assert "紙 一" in slips.text and "メール 二" not in slips.text and "<svg" in slips.text
+    # The slip's QR is the household's own read link.
+    token = await token_of(paper["id"])
+    expected = segno.make(f"http://testserver/r/{token}", error="m").svg_inline(scale=3, border=2, dark="#000")
+    assert expected.split('<path', 1)[1][:200] in slips.text

@@ -20,6 +20,8 @@ from chonaikai.delivery import receipts
 from chonaikai.notices import answering
 from chonaikai.notices.questions import LOCAL_TZ, QuestionError
 from chonaikai.notices.tables import Notice
+from chonaikai.printing.sheets import qr_svg
+from chonaikai.settings import get_settings
 from chonaikai.tenancy import logic as tenancy
 from chonaikai.tenancy.routes import provide_tenant
 from chonaikai.tenancy.scope import Tenant
@@ -161,6 +163,26 @@ async def answers_print(
                                                    "base": f"/a/{tenant.slug}/notices/{notice_id}/answers"})
 
 
+@get("/notices/{notice_id:int}/answers/slips", name="notice_answer_slips")
+async def answer_slips(
+    tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], notice_id: FromPath[int],
+    paper: FromQuery[str] = "1",
+) -> Template:
+    """返信票: a cut-off slip per household (paper households only unless ?paper=0) with the
+    choices to circle and the household's own QR code (its read link: answer by phone camera)."""
+    access = authorize(principal, tenant, Permission.PRINT_SHEETS)
+    notice = await _notice_or_404(tenant, principal, notice_id)
+    result = await answering.results(tenant, access, notice_id)
+    assert result is not None
+    base_url = get_settings().base_url.rstrip("/")
+    slips = [
+        {**row, "qr": qr_svg(f"{base_url}/r/{row['token']}")}
+        for row in result.households if paper == "0" or row["channel"] == "paper"
+    ]
+    return Template("answers/slips.html", context={"tenant": tenant, "notice": notice, "result": result,
+                                                   "slips": slips, "base": f"/a/{tenant.slug}/notices/{notice_id}/answers"})
+
+
 @get("/notices/{notice_id:int}/answers/enter", name="notice_answers_enter")
 async def enter_page(
     tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], notice_id: FromPath[int],
@@ -298,7 +320,7 @@ async def api_enter_answer(request: Request, notice_id: FromPath[int]) -> Respon
 read_router = Router(path="/", route_handlers=[read_answer, api_answers, api_enter_answer])
 officer_router = Router(
     path="/a/{slug:str}",
-    route_handlers=[answers_page, answers_csv, answers_print, enter_page, enter_answer, save_rules],
+    route_handlers=[answer_slips, answers_page, answers_csv, answers_print, enter_page, enter_answer, save_rules],
     dependencies={"tenant": Provide(provide_tenant)},
 )
 ROUTERS = [read_router, officer_router]
