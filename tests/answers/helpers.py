@@ -32,8 +32,8 @@ async def publish_question(client, tenant: Tenant, question: dict[str, Any], tit
     return response.json()["id"]
 
 
-async def send_mail() -> None:
-    await Worker([EmailChannel()]).run(once=True)
+async def send_mail(now=None) -> None:
+    await Worker([EmailChannel()], **({"clock": lambda: now} if now else {})).run(once=True)
 
 
 def choice_links(text: str) -> dict[str, str]:

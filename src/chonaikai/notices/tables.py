@@ -42,6 +42,7 @@ class Notice(Table, tablename="notice"):
     # and its answer-by time (UTC), kept as a column so the deadline-morning reminder finds it.
     question = Text(default="")
     answer_deadline = Timestamptz(null=True, default=None, index=True)
+    answer_reminded_at = Timestamptz(null=True, default=None)  # the deadline-morning reminder went out
 
 
 class NoticeHan(Table, tablename="notice_han"):

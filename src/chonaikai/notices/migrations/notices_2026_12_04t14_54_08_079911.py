@@ -52,7 +52,7 @@ class Notice(Table, tablename="notice", schema=None):
     )
 
 
-ID = "2026-12-04T14:43:30:453124"
+ID = "2026-12-04T14:54:08:079911"
 VERSION = "1.38.0"
 DESCRIPTION = "True"
 
@@ -415,6 +415,27 @@ async def forwards():
             "primary_key": False,
             "unique": False,
             "index": True,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="Notice",
+        tablename="notice",
+        column_name="answer_reminded_at",
+        db_column_name="answer_reminded_at",
+        column_class_name="Timestamptz",
+        column_class=Timestamptz,
+        params={
+            "default": None,
+            "null": True,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
             "index_method": IndexMethod.btree,
             "choices": None,
             "db_column_name": None,
