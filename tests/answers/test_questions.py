@@ -87,3 +87,23 @@ def test_other_parts_register_their_own_kind():
         assert parse_answer(question, "助けが必要です", comment="足が悪い").comment == "足が悪い"
     finally:
         questions._KINDS.pop("test_safety")
+
+
+async def test_a_kind_may_bring_its_own_read_page(client, tenant):
+    from chonaikai.delivery.outbox import create_deliveries
+    from chonaikai.notices import answering
+    from tests.answers.helpers import token_of
+    from tests.delivery.helpers import make_notice
+    from tests.factories import make_household
+
+    questions.register_kind(QuestionKind("test_light", "軽い", fixed_choices=("はい", "いいえ"),
+                                         read_template="delivery/read_missing.html"))
+    try:
+        home = await make_household(tenant, "見本", han="1班", channel="paper")
+        notice = await make_notice(tenant)
+        await answering.set_question(tenant, notice, parse_question({"kind": "test_light"}))
+        await create_deliveries(notice)
+        page = await client.get("/r/" + await token_of(home["id"]))
+        assert page.status_code == 200 and "一斉清掃のお知らせ" not in page.text  # the kind's own template
+    finally:
+        questions._KINDS.pop("test_light")

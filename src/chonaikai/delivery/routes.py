@@ -55,7 +55,7 @@ async def read_page(
 
     ask = await ask_for_token(token, preselect=choice or ())
     return Template(
-        "delivery/read.html",
+        (ask.question.spec.read_template if ask else "") or "delivery/read.html",
         context={"view": view, "notice": view.notice, "confirmed": view.confirmed_at is not None, "ask": ask,
                  "change": bool(change) or bool(choice), "answered": bool(answered)},
         headers=READ_HEADERS,

@@ -70,6 +70,9 @@ class QuestionKind:
     notes: bool = False
     # Choices that count as "needs attention" (e.g. 助けが必要です): shown first in results.
     alert_choices: tuple[str, ...] = ()
+    # A template the read page /r/{token} renders instead of delivery/read.html (e.g. a light
+    # page for 安否確認); it gets the same context plus ``ask``.
+    read_template: str = ""
 
 
 _KINDS: dict[str, QuestionKind] = {}
