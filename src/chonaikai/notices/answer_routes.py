@@ -66,6 +66,8 @@ async def read_answer(request: Request, token: FromPath[str]) -> Template | Redi
         return Template("answers/_ask.html", context={"ask": ask, "message": message, "change": bool(error)},
                         headers=READ_HEADERS)
     if not error:
+        if form.get("back") == "notice" and (path := await answering.notice_path_for_token(token)):
+            return Redirect(path=path, query_params={"answered": "1"}, status_code=303)
         return Redirect(path=f"/r/{token}", query_params={"answered": "1"}, status_code=303, headers=READ_HEADERS)
     view = await receipts.open_by_token(token)
     if view is None:

@@ -148,6 +148,20 @@ async def ask_for_token(token: str, preselect: Iterable[str] = (), error: str = 
     return Ask(token, question, current, picked, error)
 
 
+async def ask_for_household(tenant: Tenant, notice_id: int, household_id: int) -> Ask | None:
+    """The same for a signed-in household on the notice page (None: nothing was delivered to it)."""
+    row = await tenant.select(Delivery, Delivery.token).where(
+        (Delivery.notice == notice_id) & (Delivery.household == household_id)
+    ).first()
+    return await ask_for_token(row["token"]) if row else None
+
+
+async def notice_path_for_token(token: str) -> str | None:
+    """``/a/{slug}/notices/{id}``: where a signed-in member who answered goes back to."""
+    link = await _link(token)
+    return f"/a/{link.tenant.slug}/notices/{link.notice_id}" if link else None
+
+
 @dataclass(frozen=True)
 class Recorded:
     question: Question

@@ -24,7 +24,9 @@ from litestar.response import Redirect, Template
 from chonaikai.accounts.principal import Principal, authorize
 from chonaikai.accounts.roles import Permission
 from chonaikai.notices import attachments as files
-from chonaikai.notices import logic
+from chonaikai.notices import logic, question_form
+from chonaikai.notices.answering import ask_for_household, set_question
+from chonaikai.notices.questions import load_question
 from chonaikai.notices.ready_texts import (
     get_ready_text,
     placeholder_names,
@@ -130,8 +132,18 @@ async def notice_page(
         "base": base_url(tenant),
         "saved": saved,
         **await confirmation_context(tenant, viewer, notice),
+        **await question_context(tenant, viewer, notice),
     }
     return Template("notices/page.html", context=context)
+
+
+async def question_context(tenant: Tenant, viewer: logic.Viewer, notice: dict[str, Any]) -> dict[str, Any]:
+    """A signed-in household answers the notice's question here (through its own read link)."""
+    asks = bool(notice.get("question")) and not load_question(notice["question"]).is_confirm
+    ask = None
+    if asks and viewer.household_id is not None and notice["status"] == "published":
+        ask = await ask_for_household(tenant, notice["id"], viewer.household_id)
+    return {"ask": ask, "asks_question": asks}
 
 
 @post("/{notice_id:int}/confirm", name="notice_confirm", status_code=200)
@@ -193,8 +205,10 @@ async def form_context(
     preview: bool = False,
     ready_name: str = "",
     message: str = "",
+    question: question_form.QuestionForm | None = None,
 ) -> dict[str, Any]:
     return {
+        "question_form": question or question_form.from_notice(notice),
         "tenant": tenant,
         "association": tenant.row,
         "form": form,
@@ -264,9 +278,16 @@ async def _save(
     if action not in ACTIONS:
         action = "draft"
     form, errors = await logic.parse_notice_form(tenant, data)
+    stored_question = question_form.from_notice(notice) if notice else None
+    asked, question, question_error = question_form.parse(
+        data, load_question(notice.get("question"), notice.get("answer_deadline")) if notice else None
+    )
+    if question_error:
+        errors["question"] = question_error
     if action == "preview":
         return Template(
-            "notices/form.html", context=await form_context(tenant, form, errors=errors, notice=notice, preview=True)
+            "notices/form.html",
+            context=await form_context(tenant, form, errors=errors, notice=notice, preview=True, question=asked),
         )
     now = logic.now_utc()
     if action == "schedule":
@@ -280,7 +301,7 @@ async def _save(
         if left := template_marks_left(form.title + "\n" + form.body):
             errors["body"] = f"{left} がまだ書きかえられていません。書きかえてから公開してください。"
     if errors:
-        context = await form_context(tenant, form, errors=errors, notice=notice)
+        context = await form_context(tenant, form, errors=errors, notice=notice, question=asked)
         return Template("notices/form.html", context=context, status_code=400)
     if notice is None:
         notice_id = await logic.create_notice(
@@ -289,6 +310,8 @@ async def _save(
     else:
         notice_id = notice["id"]
         await logic.update_notice(tenant, notice_id, form, now=now)
+    if question is not None and (notice is None or asked != stored_question):
+        await set_question(tenant, notice_id, question)
     base = base_url(tenant)
     if action == "publish":
         await logic.publish_notice(tenant, notice_id, now=now)
