@@ -49,3 +49,13 @@ async def test_member_answers_on_the_notice_page(client, tenant):
     page = await client.get(answered.headers["location"])
     assert "いまのお返事：<strong>出席（2人）</strong>" in page.text
     assert [r["value"] for r in await NoticeAnswer.select(NoticeAnswer.value)] == ["出席"]
+
+
+async def test_ready_texts_bring_their_question(client, tenant):
+    await sign_in_as(client, "chair@example.jp", Role.CHAIR, tenant)
+    soukai = await client.get("/a/sakura/notices/new?from=soukai")
+    assert 'name="q_kind" value="vote" checked' in soukai.text
+    assert "第1号議案 事業報告・決算報告\n第2号議案 事業計画・予算</textarea>" in soukai.text
+    assert "「読みました」のボタンで" not in soukai.text
+    seisou = await client.get("/a/sakura/notices/new?from=issei-seisou")
+    assert 'name="q_kind" value="attendance" checked' in seisou.text

@@ -145,3 +145,18 @@ async def test_paper_sheet_has_a_column_per_choice_and_slips_carry_each_househol
     token = await token_of(paper["id"])
     expected = segno.make(f"http://testserver/r/{token}", error="m").svg_inline(scale=3, border=2, dark="#000")
     assert expected.split('<path', 1)[1][:200] in slips.text
+
+
+async def test_officer_enters_a_written_vote_from_a_paper_slip(client, tenant):
+    home = await make_household(tenant, "紙 一", han="1班", channel="paper")
+    notice = await publish_question(client, tenant, {"kind": "vote", "motions": ["第1号議案", "第2号議案"]})
+    await sign_in_as(client, "chair@example.jp", Role.CHAIR, tenant)
+    base = f"/a/{tenant.slug}/notices/{notice}/answers"
+    screen = await client.get(base + "/enter")
+    assert 'name="motion_2" value="反対"' in screen.text
+    posted = await client.post(f"{base}/{home['id']}", data={"choice": "書面表決", "motion_1": "賛成", "motion_2": "反対"},
+                               headers=await csrf_headers(client))
+    assert posted.status_code == 303
+    vote = (await answering.results(tenant, None, notice)).vote
+    assert vote["present"]["書面表決"] == 1
+    assert vote["motions"][1] == {"motion": "第2号議案", "賛成": 0, "反対": 1}

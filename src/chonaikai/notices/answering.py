@@ -87,6 +87,7 @@ class Ask:
     current: store.StoredAnswer | None
     preselect: tuple[str, ...] = ()
     error: str = ""
+    per_person: bool = False  # vote counted per member: the answer says for how many
 
     @property
     def closed(self) -> bool:
@@ -145,7 +146,8 @@ async def ask_for_token(token: str, preselect: Iterable[str] = (), error: str = 
         return None
     current = (await store.current_answers(link.tenant, link.notice_id, [link.household_id])).get(link.household_id)
     picked = tuple(choice for choice in preselect if choice in question.choices)
-    return Ask(token, question, current, picked, error)
+    per_person = question.kind == "vote" and (await vote_rules(link.tenant)).count_by == "person"
+    return Ask(token, question, current, picked, error, per_person)
 
 
 async def ask_for_household(tenant: Tenant, notice_id: int, household_id: int) -> Ask | None:

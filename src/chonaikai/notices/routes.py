@@ -26,7 +26,7 @@ from chonaikai.accounts.roles import Permission
 from chonaikai.notices import attachments as files
 from chonaikai.notices import logic, question_form
 from chonaikai.notices.answering import ask_for_household, set_question
-from chonaikai.notices.questions import load_question
+from chonaikai.notices.questions import load_question, parse_question
 from chonaikai.notices.ready_texts import (
     get_ready_text,
     placeholder_names,
@@ -246,7 +246,8 @@ async def new_notice_form(
     text = get_ready_text(ready_name) if ready_name else None
     form = logic.form_from_ready_text(text) if text else logic.NoticeInput(category=(await logic.categories(tenant))[0])
     message = "" if text or not ready_name else "その文例は見つかりませんでした。"
-    context = await form_context(tenant, form, ready_name=text.name if text else "", message=message)
+    asked = question_form.from_question(parse_question(text.question)) if text and text.question else None
+    context = await form_context(tenant, form, ready_name=text.name if text else "", message=message, question=asked)
     if is_htmx(request) and request.headers.get("hx-target") == "notice-form":
         return Template("notices/_form.html", context=context)
     return Template("notices/form.html", context=context)
