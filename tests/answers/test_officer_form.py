@@ -59,3 +59,23 @@ async def test_ready_texts_bring_their_question(client, tenant):
     assert "「読みました」のボタンで" not in soukai.text
     seisou = await client.get("/a/sakura/notices/new?from=issei-seisou")
     assert 'name="q_kind" value="attendance" checked' in seisou.text
+
+
+async def test_choices_cannot_change_once_answers_came_but_the_deadline_can(client, tenant):
+    from tests.answers.helpers import publish_question, token_of
+
+    home = await make_household(tenant, "見本 太郎", han="1班", channel="paper")
+    notice = await publish_question(client, tenant, {"kind": "choice", "choices": ["A", "B"]}, title="アンケート")
+    headers = await csrf_headers(client)
+    await client.post("/r/" + await token_of(home["id"]) + "/answer", data={"choice": "A"}, headers=headers)
+    await sign_in_as(client, "chair@example.jp", Role.CHAIR, tenant)
+    headers = await csrf_headers(client)
+    base = {"title": "アンケート", "body": "日曜日の朝8時から公園を掃除します。", "category": "その他", "audience": "all",
+            "visibility": "members", "action": "save", "q_kind": "choice"}
+    refused = await client.post(f"/a/sakura/notices/{notice}/edit", data={**base, "q_choices": "A\nC"}, headers=headers)
+    assert refused.status_code == 400 and "選択肢・議案は変えられません" in refused.text
+    assert (await answering.question_of(tenant, notice)).choices == ("A", "B")
+    saved = await client.post(f"/a/sakura/notices/{notice}/edit",
+                              data={**base, "q_choices": "A\nB", "q_deadline": "2099-01-31T12:00"}, headers=headers)
+    assert saved.status_code == 303
+    assert (await answering.question_of(tenant, notice)).deadline_text() == "2099年1月31日 12時00分"

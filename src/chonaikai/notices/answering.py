@@ -75,6 +75,15 @@ async def set_question(tenant: Tenant, notice_id: int, question: Question) -> No
     ).where(Notice.id == notice_id)
 
 
+async def changes_answered_question(tenant: Tenant, notice: dict[str, Any], question: Question) -> bool:
+    """Whether saving ``question`` would change what answers already given mean (kind, choices,
+    several, 議案) — refused then; the deadline and the comment field may change."""
+    stored = load_question(notice.get("question"), notice.get("answer_deadline"))
+    same = (stored.kind, stored.choices, stored.multiple, stored.motions) == (
+        question.kind, question.choices, question.multiple, question.motions)
+    return not same and bool(await store.current_answers(tenant, notice["id"]))
+
+
 # -- the read link ----------------------------------------------------------------------------
 
 

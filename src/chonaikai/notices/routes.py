@@ -25,7 +25,7 @@ from chonaikai.accounts.principal import Principal, authorize
 from chonaikai.accounts.roles import Permission
 from chonaikai.notices import attachments as files
 from chonaikai.notices import logic, question_form
-from chonaikai.notices.answering import ask_for_household, set_question
+from chonaikai.notices.answering import ask_for_household, changes_answered_question, set_question
 from chonaikai.notices.questions import load_question, parse_question
 from chonaikai.notices.ready_texts import (
     get_ready_text,
@@ -285,6 +285,8 @@ async def _save(
     )
     if question_error:
         errors["question"] = question_error
+    elif notice is not None and question is not None and await changes_answered_question(tenant, notice, question):
+        errors["question"] = "お返事が届いてからは、質問の種類・選択肢・議案は変えられません（締め切りとひとこと欄は変えられます）。"
     if action == "preview":
         return Template(
             "notices/form.html",
