@@ -107,3 +107,25 @@ async def test_a_kind_may_bring_its_own_read_page(client, tenant):
         assert page.status_code == 200 and "一斉清掃のお知らせ" not in page.text  # the kind's own template
     finally:
         questions._KINDS.pop("test_light")
+
+
+async def test_concurrent_answers_of_one_household_leave_one_current(tenant):
+    import asyncio
+
+    from chonaikai.delivery.outbox import create_deliveries
+    from chonaikai.notices import answers
+    from chonaikai.notices.questions import AnswerInput
+    from chonaikai.notices.tables import NoticeAnswer
+    from tests.delivery.helpers import make_notice
+    from tests.factories import make_household
+
+    home = await make_household(tenant, "見本", han="1班", channel="paper")
+    notice = await make_notice(tenant)
+    await create_deliveries(notice)
+    await asyncio.gather(*[
+        answers.record_answer(tenant, notice, home["id"], AnswerInput(value=v), via="web") for v in ("A", "B", "C", "D")
+    ])
+    rows = await NoticeAnswer.select(NoticeAnswer.value, NoticeAnswer.current)
+    assert len(rows) == 4 and sum(row["current"] for row in rows) == 1
+    assert len(await answers.answer_history(tenant, notice, home["id"])) == 4
+    assert len(await answers.current_answers(tenant, notice)) == 1

@@ -76,6 +76,29 @@ async def record_answer(
         raise ValueError(f"unknown via: {via}")
     now = now or datetime.now(UTC)
     detail = json.dumps(answer.detail, ensure_ascii=False, sort_keys=True) if answer.detail else ""
+    for attempt in range(RECORD_ATTEMPTS):
+        try:
+            return await _record(tenant, notice_id, household_id, answer, detail, via, entered_by, now)
+        except Exception as error:
+            # Answers of one household at the same moment (PostgreSQL): the unique index on the
+            # current answer let one in; the others are recorded after it (the last counts).
+            if not _is_unique_violation(error) or attempt == RECORD_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+RECORD_ATTEMPTS = 8
+
+
+def _is_unique_violation(error: Exception) -> bool:
+    name = type(error).__name__
+    return name in ("UniqueViolationError", "IntegrityError") or "UNIQUE constraint" in str(error)
+
+
+async def _record(
+    tenant: Tenant, notice_id: int, household_id: int, answer: AnswerInput, detail: str, via: str,
+    entered_by: int | None, now: datetime,
+) -> tuple[StoredAnswer, bool]:
     async with write_transaction():
         current = await tenant.select(NoticeAnswer, *_COLUMNS).where(
             (NoticeAnswer.notice == notice_id) & (NoticeAnswer.household == household_id)
