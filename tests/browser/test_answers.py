@@ -60,3 +60,22 @@ async def test_answer_on_a_phone(new_context, tenant, javascript):
         assert "1</strong> / 2 世帯が回答" in await page.content()
         assert await axe_violations(page) == []
         await page.screenshot(path="/tmp/answers-results.png", full_page=True)
+
+
+async def test_written_vote_on_a_phone_without_javascript(new_context, tenant):
+    home = await make_household(tenant, "見本 太郎", han="1班", channel="paper")
+    notice = await make_notice(tenant, title="定期総会のご案内")
+    await answering.set_question(tenant, notice, parse_question(
+        {"kind": "vote", "motions": ["第1号議案 決算", "第2号議案 予算"]}))
+    await create_deliveries(notice)
+    page = await (await new_context("phone", javascript=False)).new_page()
+    await page.goto("/r/" + await token_of(home["id"]))
+    await page.get_by_label("書面表決（出席できないので、下の議案に賛成・反対を書いて出す）").check()
+    await page.locator('input[name="motion_1"][value="賛成"]').check()
+    await page.locator('input[name="motion_2"][value="反対"]').check()
+    await page.screenshot(path="/tmp/answers-vote.png", full_page=True)
+    async with page.expect_navigation():
+        await page.get_by_role("button", name="この内容で送る").click()
+    assert "書面表決（第1号議案 決算：賛成、第2号議案 予算：反対）" in await page.content()
+    vote = (await answering.results(tenant, None, notice)).vote
+    assert vote["present"]["書面表決"] == 1
