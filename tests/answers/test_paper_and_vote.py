@@ -160,3 +160,16 @@ async def test_officer_enters_a_written_vote_from_a_paper_slip(client, tenant):
     vote = (await answering.results(tenant, None, notice)).vote
     assert vote["present"]["書面表決"] == 1
     assert vote["motions"][1] == {"motion": "第2号議案", "賛成": 0, "反対": 1}
+
+
+async def test_a_bad_paper_entry_without_javascript_says_why(client, tenant):
+    home = await make_household(tenant, "紙 一", han="1班", channel="paper")
+    notice = await publish_question(client, tenant, {"kind": "attendance"})
+    await sign_in_as(client, "chair@example.jp", Role.CHAIR, tenant)
+    base = f"/a/{tenant.slug}/notices/{notice}/answers"
+    posted = await client.post(f"{base}/{home['id']}", data={"choice": "出席", "people": "99"},
+                               headers=await csrf_headers(client))
+    assert posted.status_code == 303
+    page = await client.get(posted.headers["location"])
+    assert "人数は1人から20人までです" in page.text
+    assert await NoticeAnswer.count() == 0

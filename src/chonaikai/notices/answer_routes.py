@@ -189,6 +189,7 @@ async def answer_slips(
 async def enter_page(
     tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], notice_id: FromPath[int],
     han: FromQuery[str] = "",
+    error: FromQuery[str] = "",
 ) -> Template:
     access = authorize(principal, tenant, Permission.RECEIPTS_TICK)
     notice = await _notice_or_404(tenant, principal, notice_id)
@@ -196,7 +197,7 @@ async def enter_page(
     assert result is not None
     rows = [row for row in result.households if not han or row["han"] == han]
     return Template("answers/enter.html", context={
-        "tenant": tenant, "notice": notice, "result": result, "rows": rows, "han": han,
+        "tenant": tenant, "notice": notice, "result": result, "rows": rows, "han": han, "message": error[:200],
         "base": f"/a/{tenant.slug}/notices/{notice_id}/answers",
     })
 
