@@ -30,7 +30,7 @@ from chonaikai.accounts.routes import router as accounts_router
 from chonaikai.accounts.sessions import DatabaseStore, session_config
 from chonaikai.circulars.routes import route_handlers as circular_routes
 from chonaikai.db import get_engine, postgres_pool
-from chonaikai.delivery.receipts import drain_receipts
+from chonaikai.delivery.readlink import drain_receipts
 from chonaikai.delivery.routes import ROUTERS as delivery_routers
 from chonaikai.health import healthz, liveness
 from chonaikai.line.routes import api_line_router, association_line_router, line_router
@@ -55,6 +55,7 @@ from chonaikai.web import (
     set_text_size,
     template_config,
 )
+from chonaikai.wiring import wire
 
 CSRF_COOKIE = "chonaikai_csrf"
 CSRF_HEADER = "x-chonaikai-csrf"
@@ -95,6 +96,7 @@ def security_headers_middleware(app: ASGIApp) -> ASGIApp:
 
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
+    wire()  # the delivery core's content sources and channels
     page_cache = PageCache(settings.page_cache_seconds)
 
     @asynccontextmanager

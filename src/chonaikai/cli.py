@@ -108,7 +108,8 @@ def _worker_arguments(parser: argparse.ArgumentParser) -> None:
 
 @command("worker", "お知らせを配信する (deliver e-mail and LINE messages)", _worker_arguments)
 def run_worker(args: argparse.Namespace) -> int:
-    from chonaikai.delivery.worker import WorkerBusy, run_worker_process
+    from chonaikai.delivery.worker import WorkerBusy
+    from chonaikai.jobs import run_worker_process
 
     try:
         handled = run_with_database(run_worker_process(once=args.once))
@@ -243,6 +244,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         get_settings()
+        from chonaikai.wiring import wire
+
+        wire()  # the delivery core's content sources and channels, for every command
         return COMMANDS[args.command][2](args)
     except SettingsError as error:
         print(f"configuration error: {error}", file=sys.stderr)

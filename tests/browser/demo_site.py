@@ -28,7 +28,7 @@ async def seed() -> dict:
     """Runs in a child process whose environment points at the site's own database."""
     from chonaikai.accounts import signin
     from chonaikai.cli import migrate
-    from chonaikai.delivery import receipts
+    from chonaikai.delivery import readlink as receipts
     from chonaikai.delivery.tables import Delivery
     from chonaikai.demo import (
         demo_officer_email,
@@ -52,9 +52,9 @@ async def seed() -> dict:
     assert tenant is not None, f"the demo has no association {SLUG}"
 
     # The real worker e-mails the households that chose e-mail (to a loopback sink the site started).
-    from chonaikai.delivery.worker import Worker, default_channels
+    from chonaikai.jobs import make_worker
 
-    await Worker(default_channels()).run(once=True)
+    await make_worker().run(once=True)
 
     asking = await (
         tenant.select(Notice, Notice.id).where(Notice.needs_confirmation == True).order_by(Notice.id).first()  # noqa: E712

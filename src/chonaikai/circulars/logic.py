@@ -28,8 +28,9 @@ from chonaikai.circulars.tables import (
     CircularReminder,
 )
 from chonaikai.db import is_postgres, write_transaction
+from chonaikai.notices import publishing
 from chonaikai.notices.render import fold
-from chonaikai.notices.tables import Notice, NoticeHan
+from chonaikai.notices.tables import Notice
 from chonaikai.roster.tables import Han
 from chonaikai.settings import get_settings
 from chonaikai.tenancy.scope import Tenant
@@ -316,22 +317,6 @@ async def _city_name(city_id: int) -> str:
     return row["name"] if row else ""
 
 
-async def deliver(notice_ids: Sequence[int]) -> bool:
-    """Hand published notices to the delivery outbox in bulk. False when that module is missing.
-
-    Publishing twice creates nothing twice (the outbox's unique (notice, household)), so calling
-    this again after a failure is safe.
-    """
-    if not notice_ids:
-        return True
-    try:
-        from chonaikai.delivery import outbox  # type: ignore[attr-defined]
-    except ImportError:
-        return False
-    await outbox.create_deliveries_for_notices(list(notice_ids))
-    return True
-
-
 async def send_circular(circular_id: int, now: datetime | None = None) -> SendResult:
     """Create one inbox entry per target association and forward at once where the association
     chose automatic forwarding. Safe to call twice: nothing is created twice."""
@@ -366,16 +351,17 @@ async def send_circular(circular_id: int, now: datetime | None = None) -> SendRe
         )
         association_ids = [row["association"] for row in auto]
         notice_by_association: dict[int, int] = {}
-        for start in range(0, len(association_ids), NOTICE_CHUNK):
-            chunk = association_ids[start : start + NOTICE_CHUNK]
-            rows = await Notice.insert(
-                *[_notice_row(circular, city_name, aid, body, now) for aid in chunk]
-            ).returning(Notice.id, Notice.association)
-            notice_by_association.update({row["association"]: row["id"] for row in rows})
+        # Published through the notices' publishing service (its rules; delivered at once).
+        try:
+            rows = await publishing.publish_new_notices(
+                [_notice_row(circular, city_name, aid, body, now) for aid in association_ids], chunk=NOTICE_CHUNK
+            )
+        except publishing.PublishRefused as refused:  # nothing is sent: the claim rolls back
+            raise CircularError(str(refused)) from None
+        notice_by_association.update({row["association"]: row["id"] for row in rows})
         await _mark_forwarded(circular_id, notice_by_association, now)
         entries = await CircularEntry.count().where(CircularEntry.circular == circular_id)
     notice_ids = list(notice_by_association.values())
-    await deliver(notice_ids)
     return SendResult(entries=entries, forwarded=len(notice_ids), notice_ids=notice_ids)
 
 
@@ -521,14 +507,15 @@ async def forward_entry(
         )
         if not claimed:  # someone else handled it a moment ago
             raise EntryError("この回覧はもう処理済みです。")
-        rows = await Notice.insert(
-            _notice_row(circular, detail["city_name"], tenant.id, body, now, audience=audience, author=account_id)
-        ).returning(Notice.id)
-        notice_id = rows[0]["id"]
-        if audience == "han":
-            await NoticeHan.insert(*[tenant.new(NoticeHan, notice=notice_id, han=han_id) for han_id in han_ids])
+        try:
+            [row] = await publishing.publish_new_notices(
+                [_notice_row(circular, detail["city_name"], tenant.id, body, now, audience=audience, author=account_id)],
+                {0: han_ids} if audience == "han" else None,
+            )
+        except publishing.PublishRefused as refused:  # nothing is forwarded: the claim rolls back
+            raise EntryError(str(refused)) from None
+        notice_id = row["id"]
         await tenant.update(CircularEntry, {CircularEntry.notice: notice_id}).where(CircularEntry.id == entry_id)
-    await deliver([notice_id])
     return notice_id
 
 
