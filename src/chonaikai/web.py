@@ -113,13 +113,17 @@ CLIENT_ERRORS = {
     400: ("入力を確かめてください", "送られた内容に、使えない文字や値がありました。前の画面に戻って、入力を確かめてください。"),
     409: ("この操作は今はできません", "ほかの人の操作と重なったか、お知らせの状態が変わりました。ページを開き直してください。"),
     413: ("ファイルが大きすぎます", "送ったファイルが大きすぎます。小さいファイルに分けるか、写真の大きさを小さくしてください。"),
+    422: ("まだ公開できません", "書きかえていないところがあります。前の画面に戻って、直してから公開してください。"),
 }
 
 
 def client_error_handler(request: Request, exc: HTTPException) -> Response:
     status = exc.status_code if exc.status_code in CLIENT_ERRORS else 400
     if not _wants_html(request):
-        return Response({"detail": exc.detail, "status_code": status}, status_code=status)
+        body = {"detail": exc.detail, "status_code": status}
+        if exc.extra:  # which field, for programs (the publishing service's refusals)
+            body["extra"] = exc.extra
+        return Response(body, status_code=status)
     heading, text = CLIENT_ERRORS[status]
     return Template(template_name="errors/client.html", context={"heading": heading, "text": text}, status_code=status)
 

@@ -357,7 +357,7 @@ async def send_circular(circular_id: int, now: datetime | None = None) -> SendRe
                 [_notice_row(circular, city_name, aid, body, now) for aid in association_ids], chunk=NOTICE_CHUNK
             )
         except publishing.PublishRefused as refused:  # nothing is sent: the claim rolls back
-            raise CircularError(str(refused)) from None
+            raise CircularError([(message, "the notice cannot be published") for message in refused.errors.values()]) from None
         notice_by_association.update({row["association"]: row["id"] for row in rows})
         await _mark_forwarded(circular_id, notice_by_association, now)
         entries = await CircularEntry.count().where(CircularEntry.circular == circular_id)
