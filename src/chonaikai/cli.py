@@ -8,26 +8,14 @@ import io
 import logging
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
+from chonaikai.commands import COMMANDS, command
 from chonaikai.db import run_with_database
 from chonaikai.settings import DOCUMENTED, SettingsError, get_settings
 
 log = logging.getLogger("chonaikai")
-
-# Each command registers itself here: name -> (help, add_arguments, run).
-Command = tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
-COMMANDS: dict[str, Command] = {}
-
-
-def command(name: str, help_text: str, arguments: Callable[[argparse.ArgumentParser], None] = lambda p: None):
-    def register(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-        COMMANDS[name] = (help_text, arguments, run)
-        return run
-
-    return register
-
 
 async def migrate() -> None:
     from piccolo.apps.migrations.commands.forwards import run_forwards

@@ -20,7 +20,7 @@ from chonaikai.delivery import content, readlink
 from chonaikai.delivery import summary as readers
 from chonaikai.roster.tables import CHANNELS, Han
 from chonaikai.tenancy import logic
-from chonaikai.tenancy.routes import provide_tenant
+from chonaikai.tenancy.deps import provide_tenant
 from chonaikai.tenancy.scope import Tenant
 from chonaikai.web import TEMPLATES_DIR, is_htmx
 

@@ -17,7 +17,7 @@ from chonaikai.accounts.principal import authorize, principal_from_bearer
 from chonaikai.accounts.roles import Permission
 from chonaikai.notices import logic, publishing
 from chonaikai.roster.tables import Han
-from chonaikai.tenancy.routes import provide_tenant
+from chonaikai.tenancy.deps import provide_tenant
 from chonaikai.tenancy.scope import Tenant
 
 

@@ -30,7 +30,7 @@ from chonaikai.notices.ready_texts import (
     unfilled_placeholders,
 )
 from chonaikai.notices.render import render_html
-from chonaikai.tenancy.routes import provide_tenant
+from chonaikai.tenancy.deps import provide_tenant
 from chonaikai.tenancy.scope import Tenant
 from chonaikai.web import is_htmx
 
