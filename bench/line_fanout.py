@@ -173,7 +173,7 @@ async def bare_httpx(bodies: list[bytes]) -> float:
 
 async def main() -> None:
     server = subprocess.Popen(  # noqa: ASYNC220 (a benchmark's set-up)
-        [sys.executable, "-m", "chonaikai.line.fake_server", "--port", str(PORT),
+        [sys.executable, "-m", "chonaikai.devtools.fake_line_server", "--port", str(PORT),
          "--channel-id", CHANNEL_ID, "--token", TOKEN, "--secret", SECRET],
         stdout=subprocess.DEVNULL,
     )

@@ -40,9 +40,9 @@ from chonaikai.circulars.routes import route_handlers as circular_routes
 from chonaikai.db import get_engine, postgres_pool
 from chonaikai.delivery.readlink import drain_receipts
 from chonaikai.delivery.routes import ROUTERS as delivery_routers
+from chonaikai.devtools.mail_routes import dev_routes
 from chonaikai.health import healthz, liveness
 from chonaikai.line.routes import api_line_router, association_line_router, line_router
-from chonaikai.mail.routes import dev_routes
 from chonaikai.notices.api import router as notices_api_router
 from chonaikai.notices.home import association_router
 from chonaikai.notices.routes import router as notices_router

@@ -112,7 +112,7 @@ def run_worker(args: argparse.Namespace) -> int:
 def run_demo(args: argparse.Namespace) -> int:
     import os
 
-    from chonaikai.demo import (
+    from chonaikai.devtools.demo import (
         demo_officer_email,
         demo_officer_lines,
         load_demo_city_staff,
@@ -120,8 +120,8 @@ def run_demo(args: argparse.Namespace) -> int:
         load_demo_officers,
         load_demo_roster,
     )
-    from chonaikai.line.demo import link_demo_households, start_fake_line
-    from chonaikai.mail.catcher import start_demo_mail
+    from chonaikai.devtools.line_demo import link_demo_households, start_fake_line
+    from chonaikai.devtools.mail_catcher import start_demo_mail
     from chonaikai.tenancy.tenant_files import sync_tenants
 
     browser_host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host

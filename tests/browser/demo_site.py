@@ -30,7 +30,7 @@ async def seed() -> dict:
     from chonaikai.cli import migrate
     from chonaikai.delivery import readlink as receipts
     from chonaikai.delivery.tables import Delivery
-    from chonaikai.demo import (
+    from chonaikai.devtools.demo import (
         demo_officer_email,
         load_demo_notices,
         load_demo_officers,
