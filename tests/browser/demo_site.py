@@ -41,6 +41,9 @@ async def seed() -> dict:
     from chonaikai.tenancy.logic import find_tenant
     from chonaikai.tenancy.tenant_files import sync_tenants
 
+    from chonaikai.wiring import wire
+
+    wire()  # as every entry point does: the delivery core's content sources and channels
     settings = get_settings()
     # What `chonaikai demo` loads (src/chonaikai/cli.py, run_demo), in the same order.
     await migrate()

@@ -28,7 +28,6 @@ STATUS_LABELS = {
 PAPER_PENDING_LABEL = "印刷待ち"
 CONFIRMED_VIA_LABELS = {"web": "リンクから", "line": "LINEから", "paper": "回覧板", "officer": "役員が記入"}
 NO_HAN = "班なし"
-__all__ = ["CHANNEL_LABELS"]
 
 
 def status_label(channel: str, status: str) -> str:
