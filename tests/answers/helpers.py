@@ -7,7 +7,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from chonaikai.accounts.api_tokens import create_token
-from chonaikai.delivery.email import EmailChannel
+from chonaikai.channels.email import EmailChannel
 from chonaikai.delivery.tables import Delivery
 from chonaikai.delivery.worker import Worker
 from chonaikai.tenancy.scope import Tenant

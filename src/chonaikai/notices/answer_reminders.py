@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
 
-from chonaikai.db import write_transaction
+from chonaikai.delivery import api as delivery
 from chonaikai.delivery.tables import Delivery
 from chonaikai.notices import answers as store
 from chonaikai.notices.questions import LOCAL_TZ
@@ -52,14 +52,10 @@ async def remind_unanswered(now: datetime | None = None) -> int:
             continue
         rows = await tenant.select(Delivery, Delivery.id, Delivery.household).where(
             (Delivery.notice == notice["id"]) & Delivery.channel.is_in(list(SENDABLE)) & (Delivery.status == "sent")
+            & Delivery.confirmed_at.is_null()
         )
         answered = await store.current_answers(tenant, notice["id"], [row["household"] for row in rows])
         due = [row["id"] for row in rows if row["household"] not in answered]
-        async with write_transaction():
-            for start in range(0, len(due), 500):
-                await tenant.update(Delivery, {
-                    Delivery.status: "pending", Delivery.next_attempt_at: now, Delivery.reminded_at: now,
-                    Delivery.attempts: 0, Delivery.last_error: "", Delivery.retry_key: None,
-                }).where(Delivery.id.is_in(due[start:start + 500]) & (Delivery.status == "sent"))
+        await delivery.requeue_unconfirmed(tenant.id, due, now)
         queued += len(due)
     return queued

@@ -16,14 +16,14 @@ from litestar.response import Redirect, Template
 
 from chonaikai.accounts.principal import Principal, authorize, principal_from_bearer
 from chonaikai.accounts.roles import Permission
-from chonaikai.delivery import receipts
+from chonaikai.delivery import readlink
 from chonaikai.notices import answering
 from chonaikai.notices.questions import LOCAL_TZ, QuestionError
 from chonaikai.notices.tables import Notice
 from chonaikai.printing.sheets import qr_svg
 from chonaikai.settings import get_settings
 from chonaikai.tenancy import logic as tenancy
-from chonaikai.tenancy.routes import provide_tenant
+from chonaikai.tenancy.deps import provide_tenant
 from chonaikai.tenancy.scope import Tenant
 from chonaikai.tenancy.tables import Association
 from chonaikai.web import is_htmx
@@ -69,7 +69,7 @@ async def read_answer(request: Request, token: FromPath[str]) -> Template | Redi
         if form.get("back") == "notice" and (path := await answering.notice_path_for_token(token)):
             return Redirect(path=path, query_params={"answered": "1"}, status_code=303)
         return Redirect(path=f"/r/{token}", query_params={"answered": "1"}, status_code=303, headers=READ_HEADERS)
-    view = await receipts.open_by_token(token)
+    view = await readlink.open_by_token(token)
     if view is None:
         return Template("delivery/read_missing.html", status_code=404, headers=READ_HEADERS)
     return Template(

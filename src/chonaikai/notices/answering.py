@@ -17,7 +17,9 @@ from typing import Any
 from piccolo.query.functions.aggregate import Count
 
 from chonaikai.accounts.principal import Access
-from chonaikai.delivery import receipts
+from chonaikai.delivery import api as delivery
+from chonaikai.delivery.readlink import CHANNEL_LABELS
+from chonaikai.delivery.summary import NO_HAN as _NO_HAN
 from chonaikai.delivery.tables import Delivery
 from chonaikai.notices import answers as store
 from chonaikai.notices.questions import (
@@ -40,7 +42,7 @@ from chonaikai.tenancy.scope import Tenant
 from chonaikai.tenancy.tables import Association
 
 UNANSWERED = "未回答"
-NO_HAN = receipts.NO_HAN
+NO_HAN = _NO_HAN
 
 
 class AnswerClosed(Exception):
@@ -173,6 +175,20 @@ async def notice_path_for_token(token: str) -> str | None:
     return f"/a/{link.tenant.slug}/notices/{link.notice_id}" if link else None
 
 
+async def read_page_extension(token: str, query: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The read page's question (registered with the delivery core by ``chonaikai.wiring``):
+    ``ask`` for the answer form and, for a kind with its own page, ``template``."""
+    choices = query.get("choice") or []
+    ask = await ask_for_token(token, preselect=[choices] if isinstance(choices, str) else choices)
+    if ask is None:
+        return None
+    extras: dict[str, Any] = {"ask": ask, "change": bool(query.get("change")) or bool(ask.preselect),
+                              "answered": bool(query.get("answered"))}
+    if ask.question.spec.read_template:
+        extras["template"] = ask.question.spec.read_template
+    return extras
+
+
 @dataclass(frozen=True)
 class Recorded:
     question: Question
@@ -214,7 +230,7 @@ async def answer_by_token(
     answer = parse_answer(question, choices, people=people, comment=comment, motions=motions, proxy=proxy)
     stored, changed = await store.record_answer(link.tenant, link.notice_id, link.household_id, answer, via=via, now=now)
     if confirm_read:  # answering says the notice was read: 「読みました」 for the who-has-read page too
-        await receipts.confirm_by_token(token, via="line" if via == "line" else "web", now=now)
+        await delivery.confirm_by_token(token, via="line" if via == "line" else "web", now=now)
     return Recorded(question, stored, changed)
 
 
@@ -263,7 +279,7 @@ async def enter_answer(
     stored, changed = await store.record_answer(
         tenant, notice_id, household_id, answer, via=via, entered_by=account_id, now=now
     )
-    await receipts.tick(tenant, access, notice_id, household_id, now=now)
+    await delivery.officer_tick(tenant, access, notice_id, household_id, now=now)
     return Recorded(question, stored, changed)
 
 
@@ -421,7 +437,7 @@ async def results(tenant: Tenant, access: Access | None, notice_id: int) -> Resu
             "via": answer.via if answer else "",
             "via_label": store.VIA_LABELS.get(answer.via, "") if answer else "",
             "answered_at": answer.answered_at if answer else None,
-            "channel_label": receipts.CHANNEL_LABELS.get(row["channel"], row["channel"]),
+            "channel_label": CHANNEL_LABELS.get(row["channel"], row["channel"]),
         })
     totals.setdefault(UNANSWERED, 0)
     for han in by_han.values():
