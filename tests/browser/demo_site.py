@@ -40,7 +40,6 @@ async def seed() -> dict:
     from chonaikai.settings import get_settings
     from chonaikai.tenancy.logic import find_tenant
     from chonaikai.tenancy.tenant_files import sync_tenants
-
     from chonaikai.wiring import wire
 
     wire()  # as every entry point does: the delivery core's content sources and channels
