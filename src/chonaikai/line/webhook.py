@@ -125,7 +125,7 @@ async def _on_postback(channel: LineChannel, user_id: str, data: str) -> list[di
         return [messages.text("このお知らせは見つかりませんでした。")]
     now = datetime.now(UTC)
     if postback.action == "ans":  # a choice of the notice's question (出欠, アンケート, 総会)
-        from chonaikai.notices.line_answers import answer_postback
+        from chonaikai.line.answers import answer_postback
 
         reply = await answer_postback(tenant, row, postback,
                                       lambda token: _url(messages.signed_link(link["household"], token)))
