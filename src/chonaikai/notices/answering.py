@@ -123,10 +123,13 @@ class _Link:
     delivery_id: int
     household_id: int
     notice_id: int
-    tenant: Tenant
+    association_id: int
+    question: Question
 
 
 async def _link(token: str) -> _Link | None:
+    """The delivery behind a read link and its notice's question (two indexed lookups; a
+    notice asking only 「読みました」 costs nothing more)."""
     if not token or len(token) > 64:
         return None
     row = await Delivery.select(Delivery.id, Delivery.household, Delivery.notice, Delivery.association).where(
@@ -134,15 +137,18 @@ async def _link(token: str) -> _Link | None:
     ).first()
     if row is None:
         return None
-    notice = await Notice.select(Notice.status).where(
+    notice = await Notice.select(Notice.status, Notice.question, Notice.answer_deadline).where(
         (Notice.id == row["notice"]) & (Notice.association == row["association"])
     ).first()
     if notice is None or notice["status"] not in ("published", "archived"):
         return None
-    association = await Association.select().where(Association.id == row["association"]).first()
-    if association is None:
-        return None
-    return _Link(row["id"], row["household"], row["notice"], Tenant.from_row(association))
+    return _Link(row["id"], row["household"], row["notice"], row["association"],
+                 load_question(notice["question"], notice["answer_deadline"]))
+
+
+async def _tenant(association_id: int) -> Tenant | None:
+    association = await Association.select().where(Association.id == association_id).first()
+    return Tenant.from_row(association) if association else None
 
 
 async def ask_for_token(token: str, preselect: Iterable[str] = (), error: str = "") -> Ask | None:
@@ -150,14 +156,15 @@ async def ask_for_token(token: str, preselect: Iterable[str] = (), error: str = 
     notice asks only 「読みました」 (or the link is unknown). ``preselect`` (from an e-mail's
     choice link) only marks a choice: a GET records nothing."""
     link = await _link(token)
-    if link is None:
+    if link is None or link.question.is_confirm:
         return None
-    question = await question_of(link.tenant, link.notice_id)
-    if question is None or question.is_confirm:
+    question = link.question
+    tenant = await _tenant(link.association_id)
+    if tenant is None:
         return None
-    current = (await store.current_answers(link.tenant, link.notice_id, [link.household_id])).get(link.household_id)
+    current = (await store.current_answers(tenant, link.notice_id, [link.household_id])).get(link.household_id)
     picked = tuple(choice for choice in preselect if choice in question.choices)
-    per_person = question.kind == "vote" and (await vote_rules(link.tenant)).count_by == "person"
+    per_person = question.kind == "vote" and (await vote_rules(tenant)).count_by == "person"
     return Ask(token, question, current, picked, error, per_person)
 
 
@@ -172,7 +179,8 @@ async def ask_for_household(tenant: Tenant, notice_id: int, household_id: int) -
 async def notice_path_for_token(token: str) -> str | None:
     """``/a/{slug}/notices/{id}``: where a signed-in member who answered goes back to."""
     link = await _link(token)
-    return f"/a/{link.tenant.slug}/notices/{link.notice_id}" if link else None
+    tenant = await _tenant(link.association_id) if link else None
+    return f"/a/{tenant.slug}/notices/{link.notice_id}" if link and tenant else None
 
 
 async def read_page_extension(token: str, query: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -219,16 +227,17 @@ async def answer_by_token(
     deadline); nothing is recorded then. The same answer twice records nothing new.
     """
     link = await _link(token)
-    if link is None:
+    if link is None or link.question.is_confirm:
         return None
-    question = await question_of(link.tenant, link.notice_id)
-    if question is None or question.is_confirm:
+    question = link.question
+    tenant = await _tenant(link.association_id)
+    if tenant is None:
         return None
     now = now or datetime.now(UTC)
     if question.closed(now):
         raise AnswerClosed(question)
     answer = parse_answer(question, choices, people=people, comment=comment, motions=motions, proxy=proxy)
-    stored, changed = await store.record_answer(link.tenant, link.notice_id, link.household_id, answer, via=via, now=now)
+    stored, changed = await store.record_answer(tenant, link.notice_id, link.household_id, answer, via=via, now=now)
     if confirm_read:  # answering says the notice was read: 「読みました」 for the who-has-read page too
         await delivery.confirm_by_token(token, via="line" if via == "line" else "web", now=now)
     return Recorded(question, stored, changed)
