@@ -15,7 +15,8 @@ from litestar.exceptions import NotAuthorizedException, NotFoundException
 from litestar.params import FromPath, FromQuery
 from litestar.response import File, Redirect, Template
 
-from chonaikai.accounts.principal import Principal, authorize, authorize_city
+from chonaikai.accounts.permissions import require
+from chonaikai.accounts.principal import Access, Principal, authorize_city
 from chonaikai.accounts.roles import Permission
 from chonaikai.circulars import logic
 from chonaikai.circulars.logic import CircularError, CircularInput, EntryError, UploadedFile
@@ -244,9 +245,8 @@ city_router = Router(
 # The association's inbox
 
 
-@get("/", name="circular_inbox")
-async def inbox(tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], done: FromQuery[str] = "") -> Template:
-    authorize(principal, tenant, Permission.CIRCULAR_REVIEW)
+@get("/", name="circular_inbox", dependencies={"access": require(Permission.CIRCULAR_REVIEW)})
+async def inbox(tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], access: NamedDependency[Access], done: FromQuery[str] = "") -> Template:
     entries = await logic.inbox(tenant)
     return Template(
         "circulars/inbox.html",
@@ -268,20 +268,18 @@ async def _entry_page(tenant: Tenant, entry_id: int, errors: list[str], values: 
     )
 
 
-@get("/{entry_id:int}", name="circular_entry")
-async def entry_page(tenant: NamedDependency[Tenant], entry_id: FromPath[int], principal: NamedDependency[Principal]) -> Template:
-    authorize(principal, tenant, Permission.CIRCULAR_REVIEW)
+@get("/{entry_id:int}", name="circular_entry", dependencies={"access": require(Permission.CIRCULAR_REVIEW)})
+async def entry_page(tenant: NamedDependency[Tenant], entry_id: FromPath[int], principal: NamedDependency[Principal], access: NamedDependency[Access]) -> Template:
     if await logic.entry_detail(tenant, entry_id) is None:
         raise NotFoundException()
     await logic.open_entry(tenant, entry_id)
     return await _entry_page(tenant, entry_id, [], {"audience": "all"})
 
 
-@post("/{entry_id:int}/forward", name="circular_forward", status_code=303)
+@post("/{entry_id:int}/forward", name="circular_forward", status_code=303, dependencies={"access": require(Permission.CIRCULAR_REVIEW)})
 async def forward(
-    request: Request, tenant: NamedDependency[Tenant], entry_id: FromPath[int], principal: NamedDependency[Principal]
+    request: Request, tenant: NamedDependency[Tenant], entry_id: FromPath[int], principal: NamedDependency[Principal], access: NamedDependency[Access]
 ) -> Any:
-    authorize(principal, tenant, Permission.CIRCULAR_REVIEW)
     form = await request.form()
     values = {
         "cover_note": form.get("cover_note", ""),
@@ -302,11 +300,10 @@ async def forward(
     return Redirect(path=f"/a/{tenant.slug}/circulars/", query_params={"done": "forwarded"}, status_code=303)
 
 
-@post("/{entry_id:int}/decline", name="circular_decline", status_code=303)
+@post("/{entry_id:int}/decline", name="circular_decline", status_code=303, dependencies={"access": require(Permission.CIRCULAR_REVIEW)})
 async def decline(
-    request: Request, tenant: NamedDependency[Tenant], entry_id: FromPath[int], principal: NamedDependency[Principal]
+    request: Request, tenant: NamedDependency[Tenant], entry_id: FromPath[int], principal: NamedDependency[Principal], access: NamedDependency[Access]
 ) -> Any:
-    authorize(principal, tenant, Permission.CIRCULAR_REVIEW)
     form = await request.form()
     reason = form.get("reason", "")
     try:
