@@ -41,3 +41,12 @@ def test_require_names_its_permission():
     provider = require(Permission.RECEIPTS_VIEW)
     assert isinstance(provider, Provide)
     assert provider.dependency.__name__ == "require_receipts_view"
+
+
+def test_the_tenant_dependency_is_provided_once_for_the_association_space():
+    providers = sorted(
+        str(path.relative_to(SRC))
+        for path in SRC.rglob("*.py")
+        if "Provide(provide_tenant)" in path.read_text()
+    )
+    assert providers == ["app.py"]  # the /a/{slug} router and the /api/v1/associations/{slug} router

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from litestar import Router, get, post
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, URLEncodedBody
 from litestar.response import Redirect, Template
 
@@ -11,7 +11,6 @@ from chonaikai.accounts import officers
 from chonaikai.accounts.permissions import require
 from chonaikai.accounts.principal import Access, Principal
 from chonaikai.accounts.roles import ROLE_LABELS, Permission
-from chonaikai.tenancy.deps import provide_tenant
 from chonaikai.tenancy.scope import Tenant
 
 FLASHES = {
@@ -75,7 +74,6 @@ async def officers_remove(
 
 
 router = Router(
-    path="/a/{slug:str}",
+    path="/",
     route_handlers=[officers_page, officers_invite, officers_remove],
-    dependencies={"tenant": Provide(provide_tenant)},
 )

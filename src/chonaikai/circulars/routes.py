@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from litestar import Request, Response, Router, get, post
 from litestar.background_tasks import BackgroundTask
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.exceptions import NotAuthorizedException, NotFoundException
 from litestar.params import FromPath, FromQuery
 from litestar.response import File, Redirect, Template
@@ -22,7 +22,6 @@ from chonaikai.circulars import logic
 from chonaikai.circulars.logic import CircularError, CircularInput, EntryError, UploadedFile
 from chonaikai.circulars.tables import CircularAttachment
 from chonaikai.roster.tables import Han
-from chonaikai.tenancy.deps import provide_tenant
 from chonaikai.tenancy.scope import Tenant
 from chonaikai.tenancy.tables import City
 from chonaikai.web import is_htmx
@@ -316,9 +315,8 @@ async def decline(
 
 
 association_circulars_router = Router(
-    path="/a/{slug:str}/circulars",
+    path="/circulars",
     route_handlers=[inbox, entry_page, forward, decline],
-    dependencies={"tenant": Provide(provide_tenant)},
 )
 
 
@@ -438,4 +436,4 @@ async def api_status(request: Request, circular_id: FromPath[int], principal: Na
 
 api_router = Router(path="/api/v1", route_handlers=[api_create, api_status])
 
-route_handlers = [city_router, association_circulars_router, circular_file, api_router]
+route_handlers = [city_router, circular_file, api_router]

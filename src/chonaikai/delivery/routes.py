@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import quote
 
 from litestar import MediaType, Request, Response, Router, get, post
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.exceptions import NotAuthorizedException, NotFoundException
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
@@ -21,7 +21,6 @@ from chonaikai.delivery import content, readlink
 from chonaikai.delivery import summary as readers
 from chonaikai.roster.tables import CHANNELS, Han
 from chonaikai.tenancy import logic
-from chonaikai.tenancy.deps import provide_tenant
 from chonaikai.tenancy.scope import Tenant
 from chonaikai.web import TEMPLATES_DIR, is_htmx
 
@@ -351,13 +350,11 @@ read_router = Router(
     path="/", route_handlers=[read_page, read_confirm, read_file, unsubscribe_page, unsubscribe, api_receipts_by_notice]
 )
 receipts_router = Router(
-    path="/a/{slug:str}",
+    path="/",
     route_handlers=[receipts_page, tick_receipt, resend, receipts_csv, receipts_json_page],
-    dependencies={"tenant": Provide(provide_tenant)},
 )
 api_router = Router(
-    path="/api/v1/associations/{slug:str}",
+    path="/",
     route_handlers=[api_receipts],
-    dependencies={"tenant": Provide(provide_tenant)},
 )
-ROUTERS = [read_router, receipts_router, api_router]
+ROUTERS = [read_router]

@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from litestar import Request, Response, Router, get, post
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
@@ -27,7 +27,6 @@ from chonaikai.line.config import (
 from chonaikai.line.tables import LineLink
 from chonaikai.notices.tables import Notice
 from chonaikai.roster.tables import Household
-from chonaikai.tenancy.deps import provide_tenant
 from chonaikai.tenancy.scope import Tenant
 from chonaikai.tenancy.tables import Association
 from chonaikai.web import is_htmx
@@ -188,12 +187,10 @@ async def line_quota_choose(tenant: NamedDependency[Tenant], principal: NamedDep
 
 
 association_line_router = Router(
-    path="/a/{slug:str}",
+    path="/",
     route_handlers=[line_code_page, line_code_issue, line_settings, line_check, line_quota, line_quota_choose],
-    dependencies={"tenant": Provide(provide_tenant)},
 )
 api_line_router = Router(
-    path="/api/v1/associations/{slug:str}",
+    path="/",
     route_handlers=[api_line_code],
-    dependencies={"tenant": Provide(provide_tenant)},
 )

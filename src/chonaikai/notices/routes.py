@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 from litestar import Request, Response, Router, get, post
 from litestar.datastructures import UploadFile
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.exceptions import (
     ClientException,
     NotAuthorizedException,
@@ -31,7 +31,6 @@ from chonaikai.notices.ready_texts import (
     unfilled_placeholders,
 )
 from chonaikai.notices.render import render_html
-from chonaikai.tenancy.deps import provide_tenant
 from chonaikai.tenancy.scope import Tenant
 from chonaikai.web import is_htmx
 
@@ -450,7 +449,7 @@ async def categories_save(
 
 
 router = Router(
-    path="/a/{slug:str}/notices",
+    path="/notices",
     route_handlers=[
         board,
         notice_page,
@@ -467,5 +466,4 @@ router = Router(
         categories_form,
         categories_save,
     ],
-    dependencies={"tenant": Provide(provide_tenant)},
 )

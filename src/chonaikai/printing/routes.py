@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from litestar import Request, Response, Router, get, post
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.params import FromPath, FromQuery, Parameter
 from litestar.response import Redirect, Template
@@ -18,7 +18,6 @@ from chonaikai.accounts.principal import Access, Principal
 from chonaikai.accounts.roles import Permission
 from chonaikai.printing import pdf, receipts, sheets
 from chonaikai.printing.sheets import ALL_HAN, NO_HAN, HanGroup, SheetRequestError
-from chonaikai.tenancy.deps import provide_tenant
 from chonaikai.tenancy.scope import Tenant
 from chonaikai.web import is_htmx
 
@@ -274,7 +273,6 @@ async def save_confirmations(
 
 
 router = Router(
-    path="/a/{slug:str}/notices",
+    path="/notices",
     route_handlers=[print_page, print_pdf, mark_printed, confirmations_page, save_confirmations],
-    dependencies={"tenant": Provide(provide_tenant)},
 )

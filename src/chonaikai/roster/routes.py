@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 from litestar import Request, Response, Router, get, post
 from litestar.datastructures import UploadFile
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.params import Body, FromPath, FromQuery
@@ -29,10 +29,8 @@ from chonaikai.accounts.tables import Account, AuditEntry
 from chonaikai.line.config import channel_id_for_association
 from chonaikai.line.links import issue_code as issue_line_code
 from chonaikai.roster import cards, csv_io, logic
-from chonaikai.roster.api import router as api_router
 from chonaikai.roster.tables import CHANNELS
 from chonaikai.settings import get_settings
-from chonaikai.tenancy.deps import provide_tenant
 from chonaikai.tenancy.scope import Tenant
 from chonaikai.web import is_htmx
 
@@ -535,15 +533,14 @@ def upload_too_large(request: Request, exc: Exception) -> Response:
 
 
 association_roster_router = Router(
-    path="/a/{slug:str}",
+    path="/",
     route_handlers=[
         roster_page, household_new_page, household_create, household_page, household_update,
         household_moved_out, household_member_add, household_member_remove, household_erase,
         card_page, card_issue, roster_export, roster_sample, roster_import_form, roster_import_preview,
         roster_import_confirm, audit_page, my_page, my_update, my_member_add, my_member_remove, my_data,
     ],
-    dependencies={"tenant": Provide(provide_tenant)},
     exception_handlers={413: upload_too_large},
 )
 card_router = Router(path="/", route_handlers=[card_code_form, card_code_use, card_confirm, card_use])
-router = Router(path="/", route_handlers=[association_roster_router, card_router, api_router])
+router = Router(path="/", route_handlers=[card_router])
