@@ -10,23 +10,21 @@ from typing import Any
 
 import segno
 from litestar import Request, Response, Router, get, post
-from litestar.di import NamedDependency, Provide
-from litestar.exceptions import NotAuthorizedException, NotFoundException, PermissionDeniedException
+from litestar.di import NamedDependency
+from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from markupsafe import Markup
 
-from chonaikai.accounts.principal import Principal, authorize, principal_from_bearer
+from chonaikai.accounts.permissions import require
+from chonaikai.accounts.principal import Access, Principal
 from chonaikai.accounts.roles import Permission
 from chonaikai.delivery import readlink
 from chonaikai.notices import answering
 from chonaikai.notices.questions import LOCAL_TZ, QuestionError
 from chonaikai.notices.tables import Notice
 from chonaikai.settings import get_settings
-from chonaikai.tenancy import logic as tenancy
-from chonaikai.tenancy.deps import provide_tenant
 from chonaikai.tenancy.scope import Tenant
-from chonaikai.tenancy.tables import Association
 from chonaikai.web import is_htmx
 
 READ_HEADERS = {"Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex, nofollow", "Cache-Control": "no-store"}
@@ -84,7 +82,7 @@ async def read_answer(request: Request, token: FromPath[str]) -> Template | Redi
 # -- officers: results, CSV, print, paper entry -----------------------------------------------------
 
 
-async def _notice_or_404(tenant: Tenant, principal: Principal, notice_id: int) -> dict[str, Any]:
+async def notice_for_officers(tenant: Tenant, principal: Principal, notice_id: int) -> dict[str, Any]:
     notice = await tenant.select(Notice, Notice.id, Notice.title, Notice.status, Notice.published_at).where(
         Notice.id == notice_id
     ).first()
@@ -95,13 +93,12 @@ async def _notice_or_404(tenant: Tenant, principal: Principal, notice_id: int) -
     return notice
 
 
-@get("/notices/{notice_id:int}/answers", name="notice_answers")
+@get("/notices/{notice_id:int}/answers", name="notice_answers", dependencies={"access": require(Permission.RECEIPTS_VIEW)})
 async def answers_page(
-    tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], notice_id: FromPath[int],
+    tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], access: NamedDependency[Access], notice_id: FromPath[int],
     fragment: FromQuery[str] = "",
 ) -> Template:
-    access = authorize(principal, tenant, Permission.RECEIPTS_VIEW)
-    notice = await _notice_or_404(tenant, principal, notice_id)
+    notice = await notice_for_officers(tenant, principal, notice_id)
     result = await answering.results(tenant, access, notice_id)
     base = f"/a/{tenant.slug}/notices/{notice_id}/answers"
     context = {"tenant": tenant, "notice": notice, "result": result, "base": base,
@@ -112,12 +109,11 @@ async def answers_page(
     return Template("answers/results.html", context=context)
 
 
-@get("/notices/{notice_id:int}/answers.csv", name="notice_answers_csv")
+@get("/notices/{notice_id:int}/answers.csv", name="notice_answers_csv", dependencies={"access": require(Permission.RECEIPTS_VIEW)})
 async def answers_csv(
-    tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], notice_id: FromPath[int]
+    tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], access: NamedDependency[Access], notice_id: FromPath[int]
 ) -> Response:
-    access = authorize(principal, tenant, Permission.RECEIPTS_VIEW)
-    await _notice_or_404(tenant, principal, notice_id)
+    await notice_for_officers(tenant, principal, notice_id)
     result = await answering.results(tenant, access, notice_id)
     assert result is not None
     return Response(
@@ -155,12 +151,11 @@ def _when(value: datetime | None) -> str:
     return value.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M") if value else ""
 
 
-@get("/notices/{notice_id:int}/answers/print", name="notice_answers_print")
+@get("/notices/{notice_id:int}/answers/print", name="notice_answers_print", dependencies={"access": require(Permission.RECEIPTS_VIEW)})
 async def answers_print(
-    tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], notice_id: FromPath[int]
+    tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], access: NamedDependency[Access], notice_id: FromPath[int]
 ) -> Template:
-    access = authorize(principal, tenant, Permission.RECEIPTS_VIEW)
-    notice = await _notice_or_404(tenant, principal, notice_id)
+    notice = await notice_for_officers(tenant, principal, notice_id)
     result = await answering.results(tenant, access, notice_id)
     return Template("answers/print.html", context={"tenant": tenant, "notice": notice, "result": result,
                                                    "base": f"/a/{tenant.slug}/notices/{notice_id}/answers"})
@@ -171,15 +166,14 @@ def _qr_svg(url: str) -> Markup:
     return Markup(segno.make(url, error="m").svg_inline(scale=3, border=2, title="お返事のページ", dark="#000"))
 
 
-@get("/notices/{notice_id:int}/answers/slips", name="notice_answer_slips")
+@get("/notices/{notice_id:int}/answers/slips", name="notice_answer_slips", dependencies={"access": require(Permission.PRINT_SHEETS)})
 async def answer_slips(
-    tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], notice_id: FromPath[int],
+    tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], access: NamedDependency[Access], notice_id: FromPath[int],
     paper: FromQuery[str] = "1",
 ) -> Template:
     """返信票: a cut-off slip per household (paper households only unless ?paper=0) with the
     choices to circle and the household's own QR code (its read link: answer by phone camera)."""
-    access = authorize(principal, tenant, Permission.PRINT_SHEETS)
-    notice = await _notice_or_404(tenant, principal, notice_id)
+    notice = await notice_for_officers(tenant, principal, notice_id)
     result = await answering.results(tenant, access, notice_id)
     assert result is not None
     base_url = get_settings().base_url.rstrip("/")
@@ -191,14 +185,13 @@ async def answer_slips(
                                                    "slips": slips, "base": f"/a/{tenant.slug}/notices/{notice_id}/answers"})
 
 
-@get("/notices/{notice_id:int}/answers/enter", name="notice_answers_enter")
+@get("/notices/{notice_id:int}/answers/enter", name="notice_answers_enter", dependencies={"access": require(Permission.RECEIPTS_TICK)})
 async def enter_page(
-    tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], notice_id: FromPath[int],
+    tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], access: NamedDependency[Access], notice_id: FromPath[int],
     han: FromQuery[str] = "",
     error: FromQuery[str] = "",
 ) -> Template:
-    access = authorize(principal, tenant, Permission.RECEIPTS_TICK)
-    notice = await _notice_or_404(tenant, principal, notice_id)
+    notice = await notice_for_officers(tenant, principal, notice_id)
     result = await answering.results(tenant, access, notice_id)
     assert result is not None
     rows = [row for row in result.households if not han or row["han"] == han]
@@ -208,13 +201,12 @@ async def enter_page(
     })
 
 
-@post("/notices/{notice_id:int}/answers/{household_id:int}", name="notice_answer_enter", status_code=200)
+@post("/notices/{notice_id:int}/answers/{household_id:int}", name="notice_answer_enter", status_code=200, dependencies={"access": require(Permission.RECEIPTS_TICK)})
 async def enter_answer(
-    request: Request, tenant: NamedDependency[Tenant], principal: NamedDependency[Principal],
+    request: Request, tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], access: NamedDependency[Access],
     notice_id: FromPath[int], household_id: FromPath[int],
 ) -> Template | Redirect:
-    access = authorize(principal, tenant, Permission.RECEIPTS_TICK)
-    await _notice_or_404(tenant, principal, notice_id)
+    await notice_for_officers(tenant, principal, notice_id)
     question = await answering.question_of(tenant, notice_id)
     assert question is not None
     form = await request.form()
@@ -245,9 +237,8 @@ async def enter_answer(
     return Redirect(path=f"{base}/enter", status_code=303)
 
 
-@post("/answers/rules", name="vote_rules_save", status_code=200)
-async def save_rules(request: Request, tenant: NamedDependency[Tenant], principal: NamedDependency[Principal]) -> Redirect:
-    authorize(principal, tenant, Permission.SETTINGS_EDIT)
+@post("/answers/rules", name="vote_rules_save", status_code=200, dependencies={"access": require(Permission.SETTINGS_EDIT)})
+async def save_rules(request: Request, tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], access: NamedDependency[Access]) -> Redirect:
     form = await request.form()
     back = form.get("back", "")
     back = back if back.startswith(f"/a/{tenant.slug}/") else f"/a/{tenant.slug}/"
@@ -258,78 +249,9 @@ async def save_rules(request: Request, tenant: NamedDependency[Tenant], principa
     return Redirect(path=back, status_code=303)
 
 
-# -- JSON API (bearer) -------------------------------------------------------------------------------
-
-
-async def _api_tenant(request: Request, notice_id: int) -> tuple[Tenant, Principal]:
-    principal = await principal_from_bearer(request.headers.get("authorization", ""))
-    if not principal.is_authenticated:
-        raise NotAuthorizedException("ログインしてください")
-    notice = await Notice.select(Notice.association).where(Notice.id == notice_id).first()
-    if notice is None:
-        raise NotFoundException()
-    association = await Association.select(Association.slug).where(Association.id == notice["association"]).first()
-    tenant = await tenancy.find_tenant(association["slug"]) if association else None
-    if tenant is None:
-        raise NotFoundException()
-    return tenant, principal
-
-
-def _bad(ja: str, en: str) -> Response:
-    return Response({"errors": [{"ja": ja, "en": en}]}, status_code=400)
-
-
-@get("/api/v1/notices/{notice_id:int}/answers", name="api_notice_answers")
-async def api_answers(request: Request, notice_id: FromPath[int]) -> dict[str, Any]:
-    tenant, principal = await _api_tenant(request, notice_id)
-    access = authorize(principal, tenant, Permission.RECEIPTS_VIEW)
-    await _notice_or_404(tenant, principal, notice_id)
-    result = await answering.results(tenant, access, notice_id)
-    assert result is not None
-    return result.to_json()
-
-
-@post("/api/v1/notices/{notice_id:int}/answers", name="api_notice_answer_enter", status_code=201)
-async def api_enter_answer(request: Request, notice_id: FromPath[int]) -> Response:
-    tenant, principal = await _api_tenant(request, notice_id)
-    access = authorize(principal, tenant, Permission.RECEIPTS_TICK)
-    await _notice_or_404(tenant, principal, notice_id)
-    try:
-        data = await request.json()
-    except Exception:
-        return _bad("JSONとして読めません", "the body is not JSON")
-    if not isinstance(data, dict):
-        return _bad("JSONのオブジェクトを送ってください", "send a JSON object")
-    household_id, answer = data.get("household_id"), data.get("answer")
-    if not isinstance(household_id, int) or isinstance(household_id, bool):
-        return _bad("household_id は世帯の番号（整数）です", "household_id must be an integer")
-    if not (isinstance(answer, str) or (isinstance(answer, list) and all(isinstance(a, str) for a in answer))):
-        return _bad("answer は選択肢の文字（複数なら並び）です", "answer is a choice (or a list of choices)")
-    via = data.get("via", "paper")
-    motions = data.get("motions") or {}
-    if not isinstance(motions, dict):
-        return _bad("motions は {議案: 賛成|反対} です", "motions is an object")
-    try:
-        recorded = await answering.enter_answer(
-            tenant, access, principal.account_id, notice_id, household_id, answer, people=data.get("people"),
-            comment=data.get("comment", ""), motions=motions, proxy=data.get("proxy", ""), via=via,
-        )
-    except answering.NotTheirs:
-        raise PermissionDeniedException("ほかの班のお宅の答えは入力できません") from None
-    except answering.AnswerClosed:
-        return Response({"errors": [{"ja": "締め切りを過ぎています", "en": "the deadline has passed"}]}, status_code=409)
-    except QuestionError as refused:
-        return _bad(refused.ja, refused.en)
-    if recorded is None:
-        raise NotFoundException("この世帯にはこのお知らせが届いていません")
-    return Response({"household_id": household_id, "answer": recorded.answer.value, "people": recorded.answer.people,
-                     "via": recorded.answer.via, "changed": recorded.changed}, status_code=201)
-
-
-read_router = Router(path="/", route_handlers=[read_answer, api_answers, api_enter_answer])
-officer_router = Router(
-    path="/a/{slug:str}",
+read_router = Router(path="/", route_handlers=[read_answer])
+# Mounted in app.py under the association space (/a/{slug}), which provides the tenant.
+answers_area = Router(
+    path="/",
     route_handlers=[answer_slips, answers_page, answers_csv, answers_print, enter_page, enter_answer, save_rules],
-    dependencies={"tenant": Provide(provide_tenant)},
 )
-ROUTERS = [read_router, officer_router]

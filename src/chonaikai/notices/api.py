@@ -1,4 +1,5 @@
-"""JSON API for officers' tools: ``POST /api/v1/associations/{slug}/notices``.
+"""JSON API for officers' tools: ``POST /api/v1/associations/{slug}/notices`` and a notice's
+answers, ``GET/POST /api/v1/notices/{id}/answers``.
 
 Bearer tokens only (``chonaikai token create --association SLUG --role editor``); the same
 permission as the posting page (NOTICE_POST) and the same logic functions, so a notice posted
@@ -9,18 +10,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Request, Router, post
-from litestar.di import NamedDependency, Provide
-from litestar.exceptions import ValidationException
+from litestar import Request, Response, Router, get, post
+from litestar.di import NamedDependency
+from litestar.exceptions import (
+    NotAuthorizedException,
+    NotFoundException,
+    PermissionDeniedException,
+    ValidationException,
+)
+from litestar.params import FromPath
 
-from chonaikai.accounts.principal import authorize, principal_from_bearer
+from chonaikai.accounts.principal import Principal, authorize, principal_from_bearer
 from chonaikai.accounts.roles import Permission
-from chonaikai.notices import logic, publishing
+from chonaikai.notices import answering, logic, publishing
+from chonaikai.notices.answer_routes import notice_for_officers
 from chonaikai.notices.answering import set_question
 from chonaikai.notices.questions import QuestionError, parse_question
+from chonaikai.notices.tables import Notice
 from chonaikai.roster.tables import Han
-from chonaikai.tenancy.deps import provide_tenant
+from chonaikai.tenancy import logic as tenancy
 from chonaikai.tenancy.scope import Tenant
+from chonaikai.tenancy.tables import Association
 
 
 def _refuse(japanese: str, english: str) -> ValidationException:
@@ -98,7 +108,78 @@ async def api_create_notice(request: Request, tenant: NamedDependency[Tenant]) -
 
 
 router = Router(
-    path="/api/v1/associations/{slug:str}",
+    path="/",
     route_handlers=[api_create_notice],
-    dependencies={"tenant": Provide(provide_tenant)},
 )
+
+
+# -- answers: GET/POST /api/v1/notices/{id}/answers (bearer; docs/answers.md) ---------------------
+
+
+async def _api_tenant(request: Request, notice_id: int) -> tuple[Tenant, Principal]:
+    principal = await principal_from_bearer(request.headers.get("authorization", ""))
+    if not principal.is_authenticated:
+        raise NotAuthorizedException("ログインしてください")
+    notice = await Notice.select(Notice.association).where(Notice.id == notice_id).first()
+    if notice is None:
+        raise NotFoundException()
+    association = await Association.select(Association.slug).where(Association.id == notice["association"]).first()
+    tenant = await tenancy.find_tenant(association["slug"]) if association else None
+    if tenant is None:
+        raise NotFoundException()
+    return tenant, principal
+
+
+def _bad(ja: str, en: str) -> Response:
+    return Response({"errors": [{"ja": ja, "en": en}]}, status_code=400)
+
+
+@get("/api/v1/notices/{notice_id:int}/answers", name="api_notice_answers")
+async def api_answers(request: Request, notice_id: FromPath[int]) -> dict[str, Any]:
+    tenant, principal = await _api_tenant(request, notice_id)
+    access = authorize(principal, tenant, Permission.RECEIPTS_VIEW)
+    await notice_for_officers(tenant, principal, notice_id)
+    result = await answering.results(tenant, access, notice_id)
+    assert result is not None
+    return result.to_json()
+
+
+@post("/api/v1/notices/{notice_id:int}/answers", name="api_notice_answer_enter", status_code=201)
+async def api_enter_answer(request: Request, notice_id: FromPath[int]) -> Response:
+    tenant, principal = await _api_tenant(request, notice_id)
+    access = authorize(principal, tenant, Permission.RECEIPTS_TICK)
+    await notice_for_officers(tenant, principal, notice_id)
+    try:
+        data = await request.json()
+    except Exception:
+        return _bad("JSONとして読めません", "the body is not JSON")
+    if not isinstance(data, dict):
+        return _bad("JSONのオブジェクトを送ってください", "send a JSON object")
+    household_id, answer = data.get("household_id"), data.get("answer")
+    if not isinstance(household_id, int) or isinstance(household_id, bool):
+        return _bad("household_id は世帯の番号（整数）です", "household_id must be an integer")
+    if not (isinstance(answer, str) or (isinstance(answer, list) and all(isinstance(a, str) for a in answer))):
+        return _bad("answer は選択肢の文字（複数なら並び）です", "answer is a choice (or a list of choices)")
+    via = data.get("via", "paper")
+    motions = data.get("motions") or {}
+    if not isinstance(motions, dict):
+        return _bad("motions は {議案: 賛成|反対} です", "motions is an object")
+    try:
+        recorded = await answering.enter_answer(
+            tenant, access, principal.account_id, notice_id, household_id, answer, people=data.get("people"),
+            comment=data.get("comment", ""), motions=motions, proxy=data.get("proxy", ""), via=via,
+        )
+    except answering.NotTheirs:
+        raise PermissionDeniedException("ほかの班のお宅の答えは入力できません") from None
+    except answering.AnswerClosed:
+        return Response({"errors": [{"ja": "締め切りを過ぎています", "en": "the deadline has passed"}]}, status_code=409)
+    except QuestionError as refused:
+        return _bad(refused.ja, refused.en)
+    if recorded is None:
+        raise NotFoundException("この世帯にはこのお知らせが届いていません")
+    return Response({"household_id": household_id, "answer": recorded.answer.value, "people": recorded.answer.people,
+                     "via": recorded.answer.via, "changed": recorded.changed}, status_code=201)
+
+
+# Not under an association's path: the notice id names the association.
+answers_api = Router(path="/", route_handlers=[api_answers, api_enter_answer])
