@@ -148,19 +148,24 @@ async def principal_from_bearer(authorization: str) -> Principal:
     return Principal(display_name=row["label"] or f"API token {row['id']}", grants=(grant,))
 
 
+API_PREFIX = "/api/"
+
+
 async def provide_principal(request: Request) -> Principal:
     """The dependency every page uses; loaded once per request.
 
-    A request carrying ``Authorization: Bearer …`` (another system calling /api/) is judged by its
-    token alone, never by a session cookie; everything else by the session (other schemes, such as
-    Basic from a proxy in front of a staging site, are left alone).
+    Under /api/ (other systems) a request is judged by its ``Authorization: Bearer …`` token alone,
+    never by a session cookie (the session is not even loaded there, and /api/ is exempt from
+    CSRF). Everywhere else by the session alone: a bearer token on a page opens nothing, so a
+    page fetched with one is the page a stranger gets (page_cache.py may keep it for everyone).
     """
     cached = request.state.get("principal")
     if cached is not None:
         return cached
-    authorization = request.headers.get("authorization", "")
-    if authorization[:7].lower() == "bearer ":
-        principal = await principal_from_bearer(authorization)
+    if request.scope["path"].startswith(API_PREFIX):
+        authorization = request.headers.get("authorization", "")
+        # Other schemes (Basic from a proxy in front of a staging site) are nobody, not a 401.
+        principal = await principal_from_bearer(authorization) if authorization[:7].lower() == "bearer " else ANONYMOUS
         request.state["principal"] = principal
         return principal
     session = request.scope.get("session")
