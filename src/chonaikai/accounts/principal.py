@@ -9,6 +9,7 @@ from litestar.exceptions import NotAuthorizedException, PermissionDeniedExceptio
 
 from chonaikai.accounts.roles import ASSOCIATION_MATRIX, CITY_MATRIX, HAN_LIMITED, Permission, Role
 from chonaikai.accounts.tables import Account, RoleGrant
+from chonaikai.roster.credentials import session_still_valid
 from chonaikai.roster.tables import Household
 from chonaikai.tenancy.scope import Tenant
 
@@ -170,6 +171,9 @@ async def provide_principal(request: Request) -> Principal:
         return principal
     session = request.scope.get("session")
     if not isinstance(session, dict):  # no session cookie: Litestar leaves a sentinel here
+        session = {}
+    if session and not await session_still_valid(session):
+        request.clear_session()  # opened by a card or LINE since replaced: ends here (row deleted)
         session = {}
     principal = await load_principal(session.get("account_id"), session.get("household_id"))
     request.state["principal"] = principal

@@ -28,6 +28,7 @@ from chonaikai.db import write_transaction
 from chonaikai.delivery.tables import Delivery
 from chonaikai.line.config import channel_id_for_association
 from chonaikai.line.tables import LineLink
+from chonaikai.roster.credentials import end_household_sessions
 from chonaikai.roster.tables import Household
 from chonaikai.settings import get_settings
 from chonaikai.tenancy.scope import Tenant
@@ -196,6 +197,7 @@ async def deactivate(channel_id: str, line_user_id: str, why: str) -> list[int]:
     for row in rows:
         tenant = await tenant_by_id(row["association"])
         await tenant.update(LineLink, {LineLink.active: False, LineLink.unlinked_at: now}).where(LineLink.id == row["id"])
+        await end_household_sessions(tenant, row["household"])  # a session its LINE opened ends
         others = await tenant.count(LineLink).where(
             (LineLink.household == row["household"]) & (LineLink.active == True)  # noqa: E712
         )

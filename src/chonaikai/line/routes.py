@@ -25,6 +25,7 @@ from chonaikai.line.config import (
 )
 from chonaikai.line.tables import LineLink
 from chonaikai.notices.tables import Notice
+from chonaikai.roster.credentials import household_session
 from chonaikai.roster.tables import Household
 from chonaikai.tenancy.routes import provide_tenant
 from chonaikai.tenancy.scope import Tenant
@@ -66,7 +67,7 @@ async def line_go(request: Request, value: FromPath[str]) -> Redirect | Template
     session = request.scope.get("session")
     if not (isinstance(session, dict) and session.get("account_id")):
         # An officer's own session is kept; anyone else becomes this household.
-        begin_session(request, {"account_id": None, "household_id": household["id"]})
+        begin_session(request, await household_session(household["id"]))
     if target:
         return Redirect(path=f"/r/{target}", status_code=303)
     association = await Association.select(Association.slug).where(Association.id == household["association"]).first()

@@ -28,6 +28,7 @@ from chonaikai.accounts.signin import hash_secret
 from chonaikai.accounts.tables import SignInToken
 from chonaikai.db import write_transaction
 from chonaikai.roster import logic
+from chonaikai.roster.credentials import end_household_sessions
 from chonaikai.roster.tables import Household
 from chonaikai.settings import get_settings
 from chonaikai.tenancy.scope import Tenant
@@ -93,6 +94,7 @@ async def issue_card(tenant: Tenant, actor: Principal, household_id: int) -> Iss
             SignInToken(secret_hash=hash_code(code), purpose="card", household=household_id,
                         expires_at=expires_at, created_at=now),
         )
+        await end_household_sessions(tenant, household_id)  # the old card's sessions end with it
         await logic.audit(tenant, actor, "card.issue", "", household_id)
     url = f"{get_settings().base_url.rstrip('/')}/card/{secret}"
     return IssuedCard(secret=secret, code=code, expires_at=expires_at, url=url, qr_svg=qr_svg(url))

@@ -16,6 +16,7 @@ from chonaikai.accounts.principal import Access, Principal
 from chonaikai.accounts.tables import AuditEntry, RoleGrant, SignInToken
 from chonaikai.db import write_transaction
 from chonaikai.line.tables import LineLink
+from chonaikai.roster.credentials import end_household_sessions
 from chonaikai.roster.tables import CHANNELS, Han, Household, Member
 from chonaikai.tenancy.scope import Tenant
 
@@ -366,6 +367,7 @@ async def set_moved_out(tenant: Tenant, access: Access, actor: Principal, househ
         # A household that moved out can no longer sign in with a card.
         if moved_out:
             await SignInToken.delete().where(SignInToken.household == household_id)
+            await end_household_sessions(tenant, household_id)
         await audit(tenant, actor, "household.moved_out" if moved_out else "household.moved_back", "", household_id)
     return True
 
@@ -437,6 +439,7 @@ async def erase_household(tenant: Tenant, actor: Principal, household_id: int) -
         ).where(Household.id == household_id)
         await tenant.delete(Member).where(Member.household == household_id)
         await SignInToken.delete().where(SignInToken.household == household_id)
+        await end_household_sessions(tenant, household_id)
         await tenant.delete(LineLink).where(LineLink.household == household_id)  # LINE user ids are personal data
         await RoleGrant.delete().where(
             (RoleGrant.household == household_id) & (RoleGrant.association == tenant.id)

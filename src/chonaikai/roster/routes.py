@@ -29,6 +29,7 @@ from chonaikai.line.config import channel_id_for_association
 from chonaikai.line.links import issue_code as issue_line_code
 from chonaikai.roster import cards, csv_io, logic
 from chonaikai.roster.api import router as api_router
+from chonaikai.roster.credentials import household_session
 from chonaikai.roster.tables import CHANNELS
 from chonaikai.settings import get_settings
 from chonaikai.tenancy.routes import provide_tenant
@@ -485,7 +486,7 @@ async def _card_sign_in(request: Request, found: tuple[int, int]) -> Redirect:
 
     household_id, association_id = found
     association = await Association.select(Association.slug).where(Association.id == association_id).first()
-    begin_session(request, {"household_id": household_id})
+    begin_session(request, await household_session(household_id))
     await AuditEntry.insert(
         AuditEntry(association=association_id, household=household_id, action="card.signin",
                    created_at=datetime.now(UTC))
