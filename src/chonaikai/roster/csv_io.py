@@ -22,6 +22,7 @@ from piccolo.table import Table
 from chonaikai.accounts.principal import Access, Principal
 from chonaikai.accounts.tables import AuditEntry
 from chonaikai.db import insert_many, write_transaction
+from chonaikai.params import ascii_int
 from chonaikai.roster import logic
 from chonaikai.roster.tables import Han, Household, Member
 from chonaikai.tenancy.scope import Tenant
@@ -270,10 +271,10 @@ async def plan_import(
         target: dict | None = None
         id_text = logic.clean(raw.get("番号", ""))
         if id_text:
-            if not id_text.isdigit() or int(id_text) not in by_id:
+            household_id = ascii_int(id_text)
+            if household_id not in by_id:
                 row_errors.append(RowError(number, "番号", f"番号「{id_text}」の世帯はこの町内会の名簿にありません。新しい世帯なら番号を空にしてください"))
             else:
-                household_id = int(id_text)
                 if household_id in seen_ids:
                     row_errors.append(RowError(number, "番号", f"番号「{id_text}」は行 {seen_ids[household_id]} と同じです。1世帯は1行にしてください"))
                 seen_ids.setdefault(household_id, number)

@@ -16,6 +16,7 @@ from chonaikai.accounts.principal import Access, Principal
 from chonaikai.accounts.tables import AuditEntry, RoleGrant, SignInToken
 from chonaikai.db import write_transaction
 from chonaikai.line.tables import LineLink
+from chonaikai.params import ascii_int, optional_int
 from chonaikai.roster.credentials import end_household_sessions
 from chonaikai.roster.tables import CHANNELS, Han, Household, Member
 from chonaikai.tenancy.scope import Tenant
@@ -132,8 +133,8 @@ async def list_households(tenant: Tenant, access: Access, query: RosterQuery | N
     select = _scoped(tenant, access).where(Household.moved_out == query.moved_out)
     if query.han == UNASSIGNED:
         select = select.where(Household.han.is_null())
-    elif query.han.isdigit():
-        select = select.where(Household.han == int(query.han))
+    elif query.han:
+        select = select.where(Household.han == optional_int(query.han, "班"))  # else 400
     if query.channel in CHANNELS:
         select = select.where(Household.channel == query.channel)
     rows = await select.order_by(Household.kana).order_by(Household.id)
@@ -276,10 +277,10 @@ def validate_form(raw: dict[str, Any], han_ids: set[int], access: Access) -> tup
     han_raw = clean(raw.get("han"))
     han: int | None = None
     if han_raw and han_raw != UNASSIGNED:
-        if not han_raw.isdigit() or int(han_raw) not in han_ids:
+        if ascii_int(han_raw) not in han_ids:
             errors["han"] = "班を選び直してください"
         else:
-            han = int(han_raw)
+            han = ascii_int(han_raw)
     if "han" not in errors and not access.covers_han(han):
         errors["han"] = "ご自分の班の世帯だけを登録・変更できます"
     return HouseholdValues(han=han, channel=channel, **values), errors
