@@ -182,6 +182,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ValidationException: client_error_handler,
             409: client_error_handler,
             413: client_error_handler,
+            429: client_error_handler,
             OverflowError: out_of_range_handler,
             asyncpg.exceptions.DataError: out_of_range_handler,
             500: server_error_handler,
