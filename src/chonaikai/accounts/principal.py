@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from litestar import Request
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 
+from chonaikai.accounts.credentials import session_still_valid
 from chonaikai.accounts.roles import ASSOCIATION_MATRIX, CITY_MATRIX, HAN_LIMITED, Permission, Role
 from chonaikai.accounts.tables import Account, RoleGrant
-from chonaikai.roster.credentials import session_still_valid
 from chonaikai.roster.tables import Household
 from chonaikai.tenancy.scope import Tenant
 

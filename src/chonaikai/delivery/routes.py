@@ -18,6 +18,7 @@ from chonaikai.accounts.principal import Principal, authorize
 from chonaikai.accounts.roles import Permission
 from chonaikai.delivery import content, readlink
 from chonaikai.delivery import summary as readers
+from chonaikai.params import optional_int
 from chonaikai.roster.tables import CHANNELS, Han
 from chonaikai.tenancy import logic
 from chonaikai.tenancy.deps import provide_tenant
@@ -125,7 +126,7 @@ async def _notice_or_404(tenant: Tenant, principal: Principal, notice_id: int) -
 
 
 def _filters(unconfirmed: str, han: str, channel: str) -> dict[str, Any]:
-    han_id = int(han) if han.isdigit() else None
+    han_id = optional_int(han, "班")  # ASCII digits or nothing (400)
     return {
         "unconfirmed_only": unconfirmed in ("1", "on", "true"),
         "han_id": han_id,
@@ -170,8 +171,8 @@ async def receipts_page(
             "status_labels": readers.STATUS_LABELS,
             "can_tick": principal.can(Permission.RECEIPTS_TICK, tenant.id),
             "can_print": principal.can(Permission.PRINT_SHEETS, tenant.id),
-            "resent": int(resent) if resent.isdigit() else None,
-            "too_soon": int(too_soon) if too_soon.isdigit() else 0,
+            "resent": optional_int(resent),
+            "too_soon": optional_int(too_soon) or 0,
         },
     )
 

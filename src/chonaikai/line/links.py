@@ -23,12 +23,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from chonaikai.accounts.credentials import end_household_sessions
 from chonaikai.accounts.tables import AuditEntry, RateLimitHit, SignInToken
 from chonaikai.db import write_transaction
 from chonaikai.delivery import api as delivery
 from chonaikai.line.config import channel_id_for_association
 from chonaikai.line.tables import LineLink
-from chonaikai.roster.credentials import end_household_sessions
 from chonaikai.roster.tables import Household
 from chonaikai.settings import get_settings
 from chonaikai.tenancy.scope import Tenant

@@ -11,6 +11,7 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
+from chonaikai.accounts.credentials import household_session
 from chonaikai.accounts.principal import Principal, authorize
 from chonaikai.accounts.roles import Permission
 from chonaikai.accounts.sessions import begin_session
@@ -25,7 +26,6 @@ from chonaikai.line.config import (
 )
 from chonaikai.line.tables import LineLink
 from chonaikai.notices.tables import Notice
-from chonaikai.roster.credentials import household_session
 from chonaikai.roster.tables import Household
 from chonaikai.tenancy.deps import provide_tenant
 from chonaikai.tenancy.scope import Tenant

@@ -29,12 +29,12 @@ from datetime import UTC, datetime, timedelta
 import segno
 
 from chonaikai.accounts import ratelimit
+from chonaikai.accounts.credentials import end_household_sessions
 from chonaikai.accounts.principal import Principal
 from chonaikai.accounts.signin import hash_secret
 from chonaikai.accounts.tables import SignInToken
 from chonaikai.db import write_transaction
 from chonaikai.roster import logic
-from chonaikai.roster.credentials import end_household_sessions
 from chonaikai.roster.tables import Household
 from chonaikai.settings import get_settings
 from chonaikai.tenancy.scope import Tenant

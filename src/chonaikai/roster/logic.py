@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from chonaikai.accounts.credentials import end_household_sessions
 from chonaikai.accounts.principal import Access, Principal
 from chonaikai.accounts.tables import AuditEntry, RoleGrant, SignInToken
 from chonaikai.db import write_transaction
 from chonaikai.line.tables import LineLink
 from chonaikai.params import ascii_int, optional_int
-from chonaikai.roster.credentials import end_household_sessions
 from chonaikai.roster.tables import CHANNELS, Han, Household, Member
 from chonaikai.tenancy.scope import Tenant
 

@@ -20,6 +20,7 @@ from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.params import Body, FromPath, FromQuery
 from litestar.response import Redirect, Template
 
+from chonaikai.accounts.credentials import household_session
 from chonaikai.accounts.principal import Access, Principal, authorize
 from chonaikai.accounts.ratelimit import client_address
 from chonaikai.accounts.roles import Permission
@@ -29,7 +30,6 @@ from chonaikai.line.config import channel_id_for_association
 from chonaikai.line.links import issue_code as issue_line_code
 from chonaikai.roster import cards, csv_io, logic
 from chonaikai.roster.api import router as api_router
-from chonaikai.roster.credentials import household_session
 from chonaikai.roster.tables import CHANNELS
 from chonaikai.settings import get_settings
 from chonaikai.tenancy.deps import provide_tenant

@@ -37,7 +37,7 @@ class Household(Table, tablename="household"):
     erased_at = Timestamptz(null=True, default=None)
     # Raised when the household's credentials change (card replaced, LINE unlinked or blocked,
     # moved out, erased): a session its card or LINE opened holds the value it had, and ends
-    # once it differs (roster/credentials.py).
+    # once it differs (accounts/credentials.py).
     credential_epoch = Integer(default=0)
 
 
