@@ -41,6 +41,10 @@ def _missing_read_link() -> Template:
     return Template("delivery/read_missing.html", status_code=404, headers=READ_HEADERS)
 
 
+def _withdrawn_read_link() -> Template:
+    return Template("delivery/read_withdrawn.html", status_code=410, headers=READ_HEADERS)
+
+
 # -- read link (no sign-in) ----------------------------------------------------------------
 
 
@@ -49,6 +53,8 @@ async def read_page(token: FromPath[str]) -> Template:
     view = await readlink.open_by_token(token)
     if view is None:
         return _missing_read_link()
+    if isinstance(view, readlink.Withdrawn):
+        return _withdrawn_read_link()
     return Template(
         "delivery/read.html",
         context={"view": view, "notice": view.notice, "confirmed": view.confirmed_at is not None},
@@ -58,7 +64,10 @@ async def read_page(token: FromPath[str]) -> Template:
 
 @post(["/r/{token:str}", "/r/{token:str}/confirm"], name="read_confirm", status_code=200)
 async def read_confirm(request: Request, token: FromPath[str]) -> Template | Response | Redirect:
-    confirmed = await readlink.confirm_by_token(token, via="web")
+    state = await readlink.link_state(token)
+    if isinstance(state, readlink.Withdrawn):
+        return _withdrawn_read_link()
+    confirmed = await readlink.confirm_by_token(token, via="web") if state else None
     if confirmed is None:
         return _missing_read_link()
     if is_htmx(request):
