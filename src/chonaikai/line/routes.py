@@ -49,6 +49,8 @@ async def line_webhook(request: Request, channel_id: FromPath[str]) -> Response:
     except webhook.BadSignature:
         # Nothing recorded: a forged request must leave no trace in our data.
         return Response({"detail": "invalid signature"}, status_code=400)
+    except webhook.BadBody as error:
+        return Response({"detail": str(error)}, status_code=400)
     result = await webhook.handle_events(channel, events)
     if result.replies:
         async with LineApi(channel) as api:
