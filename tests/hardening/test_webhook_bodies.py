@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from chonaikai.devtools.fake_line_server import sign
 
+from chonaikai.devtools.fake_line_server import sign
 from chonaikai.line.tables import LineWebhookEvent
 from tests.line.conftest import CHANNEL_ID, SECRET
 
