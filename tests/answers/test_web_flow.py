@@ -131,3 +131,15 @@ async def test_answers_after_the_deadline_are_refused_kindly(client, tenant, mai
     page = await client.get(token)
     assert "いまのお返事：<strong>出席（1人）</strong>" in page.text and "変更する" not in page.text
     assert [r["value"] for r in await NoticeAnswer.select(NoticeAnswer.value)] == ["出席"]
+
+
+async def test_a_household_that_moved_out_cannot_answer(client, tenant, mail_sink):
+    from chonaikai.roster.tables import Household
+
+    taro, *_ = await _households(tenant)
+    await publish_question(client, tenant, {"kind": "attendance"})
+    await Household.update({Household.moved_out: True}).where(Household.id == taro["id"])
+    token = "/r/" + await token_of(taro["id"])
+    response = await client.post(token + "/answer", data={"choice": "出席"}, headers=await csrf_headers(client))
+    assert response.status_code == 410
+    assert await NoticeAnswer.count() == 0

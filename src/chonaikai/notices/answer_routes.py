@@ -44,6 +44,8 @@ def _form_answer(form: Any, question_motions: tuple[str, ...]) -> dict[str, Any]
 
 @post("/r/{token:str}/answer", name="read_answer", status_code=200)
 async def read_answer(request: Request, token: FromPath[str]) -> Template | Redirect:
+    if isinstance(await readlink.link_state(token), readlink.Withdrawn):  # moved out, or out of the audience
+        return Template("delivery/read_withdrawn.html", status_code=410, headers=READ_HEADERS)
     ask = await answering.ask_for_token(token)
     if ask is None:
         return Template("delivery/read_missing.html", status_code=404, headers=READ_HEADERS)

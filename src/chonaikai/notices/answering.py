@@ -18,6 +18,7 @@ from piccolo.query.functions.aggregate import Count
 
 from chonaikai.accounts.principal import Access
 from chonaikai.delivery import api as delivery
+from chonaikai.delivery import readlink
 from chonaikai.delivery.readlink import CHANNEL_LABELS
 from chonaikai.delivery.summary import NO_HAN as _NO_HAN
 from chonaikai.delivery.tables import Delivery
@@ -228,6 +229,8 @@ async def answer_by_token(
     """
     link = await _link(token)
     if link is None or link.question.is_confirm:
+        return None
+    if await readlink.link_state(token) is not True:  # the household moved out or left the audience
         return None
     question = link.question
     tenant = await _tenant(link.association_id)
