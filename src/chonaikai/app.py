@@ -33,6 +33,7 @@ from chonaikai.db import get_engine, postgres_pool
 from chonaikai.delivery.receipts import drain_receipts
 from chonaikai.delivery.routes import ROUTERS as delivery_routers
 from chonaikai.health import healthz, liveness
+from chonaikai.homepage.routes import router as homepage_router
 from chonaikai.line.routes import api_line_router, association_line_router, line_router
 from chonaikai.mail.routes import dev_routes
 from chonaikai.notices.api import router as notices_api_router
@@ -120,6 +121,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *circular_routes,
             *delivery_routers,
             officers_router,
+            homepage_router,
             *dev_routes(settings.env),
             notices_router,
             notices_api_router,

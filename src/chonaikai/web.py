@@ -34,6 +34,7 @@ GLOBAL_PREFIXES = (
 def template_config(directory: Path = TEMPLATES_DIR, reload: bool = True) -> TemplateConfig:
     def configure(engine: Engine) -> None:
         from chonaikai.accounts.menu import association_menu, current_principal, role_summary
+        from chonaikai.clock import register_filters
         from chonaikai.page_cache import renders_shared_copy
 
         engine.engine.globals.update(
@@ -44,6 +45,7 @@ def template_config(directory: Path = TEMPLATES_DIR, reload: bool = True) -> Tem
             role_summary=role_summary,
             shared_copy=lambda request: renders_shared_copy(request.scope),
         )
+        register_filters(engine.engine)
         engine.engine.trim_blocks = True
         engine.engine.lstrip_blocks = True
         # Checking each template file's time on every render is for editing them (dev) only.

@@ -9,6 +9,7 @@ from litestar.params import FromPath, Parameter
 from litestar.response import Template
 
 from chonaikai.notices.logic import public_notices
+from chonaikai.notices.render import render_html
 from chonaikai.tenancy import logic
 from chonaikai.tenancy.scope import Tenant
 from chonaikai.web import TenantNotFound
@@ -51,7 +52,13 @@ async def city_page(city_slug: FromPath[str]) -> Template:
 async def association_home(tenant: NamedDependency[Tenant]) -> Template:
     return Template(
         "tenancy/home.html",
-        context={"tenant": tenant, "association": tenant.row, "city": tenant.city, "notices": await public_notices(tenant)},
+        context={
+            "tenant": tenant,
+            "association": tenant.row,
+            "city": tenant.city,
+            "notices": await public_notices(tenant),
+            "introduction_html": render_html(tenant.row.get("introduction") or ""),
+        },
     )
 
 
