@@ -19,8 +19,8 @@ from chonaikai.db import write_transaction
 from chonaikai.notices import attachments
 from chonaikai.notices.render import render_html
 from chonaikai.tenancy.scope import Tenant
-from chonaikai.tenancy.tenant_files import LinkError, clean_link
 from chonaikai.tenancy.tables import Association
+from chonaikai.tenancy.tenant_files import LinkError, clean_link
 
 INTRODUCTION_MAX = 10_000
 CONTACT_MAX = 2000
