@@ -59,7 +59,7 @@ def local_datetime(moment: datetime | None, tz: ZoneInfo | None = None) -> str:
     if not isinstance(moment, datetime):
         return local_date(moment, tz)
     local = to_local(moment, tz)
-    return f"{local_date(local.date())} {local:%H:%M}"
+    return f"{local_date(local.date())}{local:%H:%M}"
 
 
 def local_short(moment: datetime | None, tz: ZoneInfo | None = None) -> str:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from litestar import Request, Response, Router, get, post
 from litestar.background_tasks import BackgroundTask
@@ -20,13 +19,13 @@ from chonaikai.accounts.roles import Permission
 from chonaikai.circulars import logic
 from chonaikai.circulars.logic import CircularError, CircularInput, EntryError, UploadedFile
 from chonaikai.circulars.tables import CircularAttachment
+from chonaikai.clock import local_short, to_local, zone
 from chonaikai.roster.tables import Han
 from chonaikai.tenancy.routes import provide_tenant
 from chonaikai.tenancy.scope import Tenant
 from chonaikai.tenancy.tables import City
 from chonaikai.web import is_htmx
 
-JST = ZoneInfo("Asia/Tokyo")
 NOTICES = {
     "sent": "回覧を送りました。",
     "scheduled": "送る日時を予約しました。",
@@ -42,8 +41,7 @@ def jst(value: datetime | None, with_date: bool = True) -> str:
         return ""
     if not isinstance(value, datetime):
         value = datetime.fromisoformat(str(value))
-    local = value.astimezone(JST)
-    return local.strftime("%-m月%-d日 %H:%M") if with_date else local.strftime("%H:%M")
+    return local_short(value) if with_date else to_local(value).strftime("%H:%M")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -91,10 +89,10 @@ def _parse_date(text: str) -> date | None:
 
 
 def _parse_local_time(text: str) -> datetime | None:
-    """A datetime-local field carries no zone: it is Japan time."""
+    """A datetime-local field carries no zone: it is local time (CHONAIKAI_TIME_ZONE)."""
     if not text:
         return None
-    return datetime.fromisoformat(text).replace(tzinfo=JST).astimezone(UTC)
+    return datetime.fromisoformat(text).replace(tzinfo=zone()).astimezone(UTC)
 
 
 @post("/", name="city_circular_create", status_code=303, request_max_body_size=60_000_000)

@@ -15,6 +15,7 @@ from litestar.response import Redirect, Template
 
 from chonaikai.accounts.principal import Access, Principal, authorize
 from chonaikai.accounts.roles import Permission
+from chonaikai.clock import zone_of
 from chonaikai.printing import pdf, receipts, sheets
 from chonaikai.printing.sheets import ALL_HAN, NO_HAN, HanGroup, SheetRequestError
 from chonaikai.tenancy.routes import provide_tenant
@@ -200,7 +201,7 @@ def _tick_context(
         "notice": notice,
         "han": han,
         "sheet": sheet,
-        "today": datetime.now(sheets.JST).date().isoformat(),
+        "today": datetime.now(zone_of(tenant)).date().isoformat(),
         "print_url": _print_url(tenant, notice["id"], han=han),
         "index_url": _print_url(tenant, notice["id"]),
         "action": _print_url(tenant, notice["id"], "/confirmations", han=han),

@@ -17,6 +17,7 @@ import segno
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
+from chonaikai.clock import to_local
 from chonaikai.delivery.tables import Delivery
 from chonaikai.line.tables import LineLink
 from chonaikai.notices.render import render_html
@@ -260,7 +261,7 @@ def japanese_date(value: datetime | None) -> str:
     if value is None:
         return ""
     if value.tzinfo is not None:
-        value = value.astimezone(JST)
+        value = to_local(value)
     return f"{value.year}年{value.month}月{value.day}日"
 
 
