@@ -23,6 +23,7 @@ from litestar.static_files import create_static_files_router
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from chonaikai import __version__
+from chonaikai.accounts.landing import where as signin_where
 from chonaikai.accounts.menu import load_principal_for_pages
 from chonaikai.accounts.officer_routes import router as officers_router
 from chonaikai.accounts.principal import provide_principal
@@ -118,6 +119,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             public_router,
             association_router,
             accounts_router,
+            signin_where,
             *circular_routes,
             *delivery_routers,
             officers_router,

@@ -11,6 +11,7 @@ from litestar.params import FromPath, FromQuery, URLEncodedBody
 from litestar.response import Redirect, Template
 
 from chonaikai.accounts import signin
+from chonaikai.accounts.landing import LANDING_PATH
 from chonaikai.accounts.ratelimit import client_address, over_limit, record
 from chonaikai.accounts.sessions import begin_session
 from chonaikai.mail.compose import InvalidAddress, check_address
@@ -24,7 +25,7 @@ SIGNIN_LIMIT_WINDOW = timedelta(hours=1)
 
 
 @get("/signin", name="signin")
-async def signin_page(next: FromQuery[str] = "/") -> Template:
+async def signin_page(next: FromQuery[str] = LANDING_PATH) -> Template:
     return Template("accounts/signin.html", context={"next": safe_next(next), "email": "", "error": ""})
 
 
