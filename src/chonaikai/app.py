@@ -29,6 +29,7 @@ from chonaikai.accounts.officer_routes import router as officers_router
 from chonaikai.accounts.principal import provide_principal
 from chonaikai.accounts.routes import router as accounts_router
 from chonaikai.accounts.sessions import DatabaseStore, session_config
+from chonaikai.api_docs import API_DESCRIPTION, document_api, render_plugins
 from chonaikai.circulars.routes import route_handlers as circular_routes
 from chonaikai.db import get_engine, postgres_pool
 from chonaikai.delivery.receipts import drain_receipts
@@ -114,7 +115,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             if close:
                 await close()
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             public_router,
             association_router,
@@ -165,10 +166,18 @@ def create_app(settings: Settings | None = None) -> Litestar:
             asyncpg.exceptions.DataError: out_of_range_handler,
             500: server_error_handler,
         },
-        openapi_config=OpenAPIConfig(title="chonaikai", version=__version__, path="/schema"),
+        openapi_config=OpenAPIConfig(
+            title="chonaikai",
+            version=__version__,
+            path="/schema",
+            description=API_DESCRIPTION,
+            render_plugins=render_plugins(),
+        ),
         lifespan=[lifespan],
         debug=False,
     )
+    document_api(app)
+    return app
 
 
 def create_asgi_app(settings: Settings | None = None, app: Litestar | None = None) -> ASGIApp:
