@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -128,6 +131,7 @@ async def city_create(request: Request, city_slug: FromPath[str], principal: Nam
     for item in form.getall("attachments") if "attachments" in form else []:
         if hasattr(item, "read") and getattr(item, "filename", ""):
             uploads.append(UploadedFile(filename=item.filename, content=await item.read()))
+    uploads += carried_files(form)
     data = CircularInput(
         title=values["title"],
         summary=values["summary"],
@@ -140,6 +144,21 @@ async def city_create(request: Request, city_slug: FromPath[str], principal: Nam
         publish=values["when"] != "draft",
         publish_at=publish_at,
     )
+    if not errors and form.get("action") == "edit":
+        return Template("circulars/city_new.html", context={**await _form_context(city, values, []),
+                                                             "carried": encode_files(uploads)})
+    if not errors and data.publish and form.get("confirmed") != "1":
+        # 「送信してよいですか」: how far it reaches, before anything is created.
+        try:
+            reach = await send_reach(city["id"], data, uploads)
+        except CircularError as error:
+            errors = error.japanese
+        else:
+            return Template(
+                "circulars/city_confirm.html",
+                context={"city": city, "values": values, "reach": reach, "files": encode_files(uploads), "jst": jst},
+                status_code=200,
+            )
     if not errors:
         try:
             circular_id = await logic.create_circular(city["id"], data, principal.account_id, uploads)
@@ -153,6 +172,53 @@ async def city_create(request: Request, city_slug: FromPath[str], principal: Nam
     return Redirect(
         path=f"/c/{city['slug']}/circulars/{circular_id}", query_params={"done": circular["status"]}, status_code=303
     )
+
+
+@dataclass
+class Reach:
+    """Who a circular will reach, shown on the 「送信してよいですか」 step."""
+
+    associations: list[dict[str, Any]]
+    households: int
+    reviewed: int  # associations whose officers forward it themselves
+
+    @property
+    def association_count(self) -> int:
+        return len(self.associations)
+
+
+async def send_reach(city_id: int, data: CircularInput, files: list[UploadedFile]) -> Reach:
+    """Check the circular as creating it would (CircularError when not) and count what it reaches;
+    nothing is written."""
+    from chonaikai.roster.tables import Household
+    from chonaikai.tenancy.tables import Association
+
+    ids = await logic.validate(city_id, data, files)
+    associations = await Association.select(
+        Association.id, Association.name, Association.district, Association.auto_forward_circulars
+    ).where(Association.id.is_in(ids)).order_by(Association.district, Association.kana)
+    households = await Household.count().where(
+        Household.association.is_in(ids) & (Household.moved_out == False) & Household.erased_at.is_null()  # noqa: E712
+    )
+    reviewed = sum(1 for row in associations if not row["auto_forward_circulars"])
+    return Reach(associations, households, reviewed)
+
+
+def encode_files(files: list[UploadedFile]) -> list[dict[str, str]]:
+    """Chosen PDFs carried through the confirmation page (a browser never sends a file twice)."""
+    return [{"name": f.filename, "data": base64.b64encode(f.content).decode()} for f in files]
+
+
+def carried_files(form: Any) -> list[UploadedFile]:
+    names = form.getall("carried_name") if "carried_name" in form else []
+    blobs = form.getall("carried_data") if "carried_data" in form else []
+    files = []
+    for name, blob in zip(names, blobs, strict=False):
+        try:
+            files.append(UploadedFile(filename=str(name), content=base64.b64decode(str(blob), validate=True)))
+        except (ValueError, binascii.Error):
+            continue  # a damaged field: validate() then reports the file missing or not a PDF
+    return files
 
 
 @get("/{circular_id:int}", name="city_circular_dashboard")
