@@ -174,6 +174,28 @@ async def city_create(request: Request, city_slug: FromPath[str], principal: Nam
     )
 
 
+DASHBOARD_PER_PAGE = 100
+
+
+@dataclass
+class Pager:
+    page: int
+    pages: int
+    first: int  # 1-based numbers of the rows shown
+    last: int
+    total: int
+
+
+def page_rows(board: dict[str, Any], page: int) -> tuple[dict[str, Any], Pager]:
+    """The dashboard's associations 100 at a time (the totals stay those of all of them)."""
+    rows = board["rows"]
+    pages = max(1, -(-len(rows) // DASHBOARD_PER_PAGE))
+    page = min(max(page, 1), pages)
+    start = (page - 1) * DASHBOARD_PER_PAGE
+    shown = rows[start:start + DASHBOARD_PER_PAGE]
+    return {**board, "rows": shown}, Pager(page, pages, start + 1 if shown else 0, start + len(shown), len(rows))
+
+
 @dataclass
 class Reach:
     """Who a circular will reach, shown on the 「送信してよいですか」 step."""
@@ -230,12 +252,14 @@ async def city_dashboard(
     done: FromQuery[str] = "",
     reminded: FromQuery[int] = -1,
     skipped: FromQuery[int] = 0,
+    page: FromQuery[int] = 1,
 ) -> Template:
     city = await _city_for(city_slug, principal, Permission.CITY_DASHBOARD)
     circular = await logic.find_circular(city["id"], circular_id)
     if circular is None:
         raise NotFoundException()
     board = await logic.dashboard(circular_id)
+    board, pager = page_rows(board, page)
     chart = logic.chart_svg(board["timeline"])
     attachments = await CircularAttachment.select().where(CircularAttachment.circular == circular_id).order_by(
         CircularAttachment.position
@@ -255,6 +279,7 @@ async def city_dashboard(
         "labels": logic.STATE_LABELS,
         "flash": flash,
         "attachment_url": logic.attachment_url,
+        "pager": pager,
     }
     if is_htmx(request):
         return Template("circulars/_dashboard_table.html", context=context)
