@@ -10,7 +10,7 @@ import pytest
 
 from chonaikai.accounts.roles import Role
 from tests.auth import make_account
-from tests.browser.conftest import ARTIFACTS
+from tests.browser.conftest import ARTIFACTS, assert_accessible
 from tests.browser.helpers import sign_in_quickly
 from tests.factories import make_household
 
@@ -85,6 +85,8 @@ async def test_every_officer_page_fits_a_phone(phone, tenant, size):
         nav = phone.get_by_role("navigation", name=re.compile("のメニュー"))
         assert await nav.get_by_role("link", name="お知らせを書く").count() == 1, f"{path}: no officer menu"
         await shoot(phone, f"{name}-{size}")
+        if size == "normal":
+            await assert_accessible(phone, path)
         if (extra := await overflow(phone)) > 0:
             wide.append(f"{path} by {extra}px")
     assert not wide, f"pages scroll sideways at 390px with {size} text: {wide}"
