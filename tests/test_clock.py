@@ -65,3 +65,4 @@ async def test_the_audit_log_shows_local_time(client, tenant):
     page = (await client.get(f"/a/{tenant.slug}/audit")).text
     assert "2026年12月4日（金）12:00" in page and "03:00" not in page
     assert "LINE登録コードを発行" in page and "line.code" not in page  # Japanese label, not the key
+
