@@ -24,7 +24,7 @@ from chonaikai.circulars.logic import CircularError, CircularInput, EntryError, 
 from chonaikai.circulars.tables import CircularAttachment
 from chonaikai.clock import local_short, to_local, zone
 from chonaikai.roster.tables import Han
-from chonaikai.tenancy.routes import provide_tenant
+from chonaikai.tenancy.deps import provide_tenant
 from chonaikai.tenancy.scope import Tenant
 from chonaikai.tenancy.tables import City
 from chonaikai.web import is_htmx

@@ -16,7 +16,7 @@ from chonaikai.accounts.roles import Permission
 from chonaikai.homepage import logic
 from chonaikai.notices import attachments
 from chonaikai.notices.logic import categories
-from chonaikai.tenancy.routes import provide_tenant
+from chonaikai.tenancy.deps import provide_tenant
 from chonaikai.tenancy.scope import Tenant
 from chonaikai.tenancy.tables import Association
 
