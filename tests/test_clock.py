@@ -66,3 +66,19 @@ async def test_the_audit_log_shows_local_time(client, tenant):
     assert "2026年12月4日（金）12:00" in page and "03:00" not in page
     assert "LINE登録コードを発行" in page and "line.code" not in page  # Japanese label, not the key
 
+
+
+async def test_the_receipts_csv_shows_local_time(client, tenant):
+    notice = await sent_at_three_utc(tenant)
+    await sign_in_as(client, "chair@example.jp", Role.CHAIR, tenant)
+    csv_text = (await client.get(f"/a/{tenant.slug}/notices/{notice}/receipts.csv")).text
+    assert "2026-12-04 12:00" in csv_text and "03:00" not in csv_text
+
+
+def test_a_tick_for_an_earlier_day_counts_at_local_noon():
+    from chonaikai.printing.receipts import confirmation_time
+
+    now = datetime(2026, 12, 4, 16, 0, tzinfo=UTC)  # already 5 December in Tokyo
+    assert confirmation_time(date(2026, 12, 4), now=now) == datetime(2026, 12, 4, 3, 0, tzinfo=UTC)  # 12:00 JST
+    assert confirmation_time(date(2026, 12, 5), now=now) == now  # "today" is the local day
+    assert clock.local_datetime(confirmation_time(date(2026, 12, 4), now=now)) == "2026年12月4日（金）12:00"

@@ -29,3 +29,29 @@ async def test_receipts_cards_put_unconfirmed_households_first(client, tenant):
         Delivery.household == household["id"]
     )
     assert names_in_order((await client.get(url)).text)[-1] == first  # 確認済み after every 未確認
+
+
+async def test_cards_tell_same_name_households_apart_and_filter_by_state(client, tenant):
+    from datetime import UTC, datetime
+
+    a = await make_household(tenant, "佐藤", han="1班", channel="paper", address="見本市桜ヶ丘町一丁目3番地の12号")
+    await make_household(tenant, "佐藤", han="1班", channel="email", email="sato@example.jp", address="桜町5-7")
+    notice = await make_notice(tenant, title="回覧")
+    await create_deliveries(notice)
+    await Delivery.update({Delivery.confirmed_at: datetime.now(UTC), Delivery.confirmed_via: "officer"}).where(
+        Delivery.household == a["id"]
+    )
+    await Delivery.update({Delivery.status: "failed", Delivery.last_error: "宛先がありません"}).where(
+        Delivery.channel == "email"
+    )
+    await sign_in_as(client, "chair@example.jp", Role.CHAIR, tenant)
+    url = f"/a/{tenant.slug}/notices/{notice}/receipts"
+    page = (await client.get(url)).text
+    assert "…町一丁目3番地の12号" in page and "桜町5-7" in page  # the end of the address: the 号
+    assert 'name="show"' in page
+    confirmed = (await client.get(f"{url}?show=confirmed")).text.split('class="receipt-cards"', 1)[1]
+    assert "3番地の12号" in confirmed and "桜町5-7" not in confirmed
+    failed = (await client.get(f"{url}?show=failed")).text.split('class="receipt-cards"', 1)[1]
+    assert "桜町5-7" in failed and "3番地の12号" not in failed
+    unconfirmed = (await client.get(f"{url}?show=unconfirmed")).text.split('class="receipt-cards"', 1)[1]
+    assert "桜町5-7" in unconfirmed and "3番地の12号" not in unconfirmed

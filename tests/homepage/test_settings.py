@@ -184,3 +184,17 @@ async def test_photos_follow_the_attachment_rules(client, tenant):
     removed = await client.post(f"/a/sakura/settings/homepage/photos/{name}/delete", headers=headers)
     assert removed.status_code == 303
     assert (await client.get(f"/a/sakura/photos/{name}")).status_code == 404
+
+
+async def test_the_poster_title_is_shown_only_when_the_officers_say_so(client, tenant):
+    from tests.delivery.helpers import make_notice
+
+    notice = await make_notice(tenant, title="総会のお知らせ", author_title="会長", visibility="public")
+    assert "テスト桜町内会 会長" in (await client.get(f"/a/sakura/notices/{notice}")).text
+    await sign_in_as(client, "koho@example.jp", Role.EDITOR, tenant)
+    form = {k: v for k, v in FORM.items() if k != "show_poster_name"}  # the box left unticked
+    assert (await post_settings(client, form)).status_code == 303
+    client.cookies.clear()
+    assert "テスト桜町内会 会長" not in (await client.get(f"/a/sakura/notices/{notice}")).text
+    row = await Association.select(Association.show_poster_name).where(Association.id == tenant.id).first()
+    assert row["show_poster_name"] is False

@@ -261,7 +261,7 @@ async def save_confirmations(
         ticked = [int(value) for value in form.getall("confirmed")] if "confirmed" in form else []
         day_text = str(form.get("day", "")).strip()
         day = date.fromisoformat(day_text) if day_text else None
-        when = receipts.confirmation_time(day)
+        when = receipts.confirmation_time(day, tz=zone_of(tenant))
         saved, cleared = await receipts.apply_paper_ticks(
             tenant, notice_id, sheet_ids, ticked, when, principal.account_id
         )

@@ -72,7 +72,10 @@ class Sheet:
 
 
 async def load_notice(tenant: Tenant, notice_id: int) -> dict[str, Any] | None:
-    return await tenant.select(Notice).where(Notice.id == notice_id).first()
+    notice = await tenant.select(Notice).where(Notice.id == notice_id).first()
+    if notice is not None and tenant.row.get("show_poster_name") is False:
+        notice["author_title"] = ""  # the officers chose not to sign notices (homepage settings)
+    return notice
 
 
 async def load_attachments(tenant: Tenant, notice_id: int) -> list[dict[str, Any]]:
