@@ -6,17 +6,17 @@ from typing import Any
 
 from litestar import Request, Response, Router, get, post
 from litestar.datastructures import UploadFile
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
-from chonaikai.accounts.principal import Principal, authorize
+from chonaikai.accounts.permissions import require
+from chonaikai.accounts.principal import Access, Principal
 from chonaikai.accounts.roles import Permission
 from chonaikai.homepage import logic
 from chonaikai.notices import attachments
 from chonaikai.notices.logic import categories
-from chonaikai.tenancy.deps import provide_tenant
 from chonaikai.tenancy.scope import Tenant
 from chonaikai.tenancy.tables import Association
 
@@ -54,11 +54,13 @@ async def _context(
     }
 
 
-@get("/settings/homepage", name="homepage_settings")
+EDIT = {"access": require(Permission.HOMEPAGE_EDIT)}
+
+
+@get("/settings/homepage", name="homepage_settings", dependencies=EDIT)
 async def settings_page(
-    tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], saved: FromQuery[str] = ""
+    tenant: NamedDependency[Tenant], access: NamedDependency[Access], saved: FromQuery[str] = ""
 ) -> Template:
-    authorize(principal, tenant, Permission.HOMEPAGE_EDIT)
     row = await _row(tenant)
     form = logic.form_from_row(row, await categories(tenant))
     return Template(
@@ -71,11 +73,11 @@ async def _form(request: Request) -> dict[str, list[Any]]:
     return {key: form.getall(key) for key in form.keys()}
 
 
-@post("/settings/homepage", name="homepage_settings_save", status_code=303)
+@post("/settings/homepage", name="homepage_settings_save", status_code=303, dependencies=EDIT)
 async def settings_save(
-    request: Request, tenant: NamedDependency[Tenant], principal: NamedDependency[Principal]
+    request: Request, tenant: NamedDependency[Tenant], principal: NamedDependency[Principal],
+    access: NamedDependency[Access],
 ) -> Template | Redirect:
-    authorize(principal, tenant, Permission.HOMEPAGE_EDIT)
     data = await _form(request)
     form, errors = logic.parse_form(data)
     row = await _row(tenant)
@@ -104,11 +106,12 @@ def _too_large(request: Request, exc: Exception) -> Response:
     status_code=303,
     request_max_body_size=attachments.MAX_REQUEST_BYTES,
     exception_handlers={413: _too_large},
+    dependencies=EDIT,
 )
 async def photo_add(
-    request: Request, tenant: NamedDependency[Tenant], principal: NamedDependency[Principal]
+    request: Request, tenant: NamedDependency[Tenant], principal: NamedDependency[Principal],
+    access: NamedDependency[Access],
 ) -> Template | Redirect:
-    authorize(principal, tenant, Permission.HOMEPAGE_EDIT)
     form = await request.form()
     upload = form.get("photo")
     caption = str(form.get("caption") or "")
@@ -129,11 +132,12 @@ async def photo_add(
     return Redirect(path=f"/a/{tenant.slug}/settings/homepage?saved=photo#photos", status_code=303)
 
 
-@post("/settings/homepage/photos/{name:str}/delete", name="homepage_photo_remove", status_code=303)
+@post("/settings/homepage/photos/{name:str}/delete", name="homepage_photo_remove", status_code=303,
+      dependencies=EDIT)
 async def photo_remove(
-    tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], name: FromPath[str]
+    tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], access: NamedDependency[Access],
+    name: FromPath[str],
 ) -> Redirect:
-    authorize(principal, tenant, Permission.HOMEPAGE_EDIT)
     if not await logic.remove_photo(tenant, principal, name):
         raise NotFoundException()
     return Redirect(path=f"/a/{tenant.slug}/settings/homepage?saved=removed#photos", status_code=303)
@@ -154,9 +158,9 @@ async def photo(tenant: NamedDependency[Tenant], name: FromPath[str]) -> Respons
     )
 
 
+# Mounted under app.py's /a/{slug} router, which provides the tenant.
 router = Router(
-    path="/a/{slug:str}",
+    path="/",
     route_handlers=[settings_page, settings_save, photo_add, photo_remove, photo],
-    dependencies={"tenant": Provide(provide_tenant)},
     include_in_schema=False,
 )

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from litestar import Router, get
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.response import Template
 
 from chonaikai.notices.logic import public_notices
 from chonaikai.notices.render import render_html
-from chonaikai.tenancy.deps import provide_tenant
 from chonaikai.tenancy.scope import Tenant
 
 
@@ -28,7 +27,6 @@ async def association_home(tenant: NamedDependency[Tenant]) -> Template:
 
 
 association_router = Router(
-    path="/a/{slug:str}",
+    path="/",
     route_handlers=[association_home],
-    dependencies={"tenant": Provide(provide_tenant)},
 )
