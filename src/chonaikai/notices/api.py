@@ -23,7 +23,8 @@ from litestar.exceptions import (
 from litestar.params import FromPath
 from msgspec import Meta
 
-from chonaikai.accounts.principal import Principal, authorize, principal_from_bearer
+from chonaikai.accounts.permissions import require
+from chonaikai.accounts.principal import Access, Principal, authorize
 from chonaikai.accounts.roles import Permission
 from chonaikai.notices import answering, logic, publishing
 from chonaikai.notices.answer_routes import notice_for_officers
@@ -108,10 +109,10 @@ async def parse_api_notice(tenant: Tenant, data: Any) -> tuple[logic.NoticeInput
     return values, request.publish
 
 
-@post("/notices", name="api_notice_create", status_code=201)
-async def api_create_notice(request: Request, tenant: NamedDependency[Tenant]) -> dict[str, Any]:
-    principal = await principal_from_bearer(request.headers.get("authorization", ""))
-    authorize(principal, tenant, Permission.NOTICE_POST)
+@post("/notices", name="api_notice_create", status_code=201, dependencies={"access": require(Permission.NOTICE_POST)})
+async def api_create_notice(
+    request: Request, tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], access: NamedDependency[Access]
+) -> dict[str, Any]:
     try:
         data = await request.json()
     except Exception:
@@ -148,9 +149,11 @@ router = Router(
 # -- answers: GET/POST /api/v1/notices/{id}/answers (bearer; docs/answers.md) ---------------------
 
 
-async def _api_tenant(request: Request, notice_id: int) -> tuple[Tenant, Principal]:
-    principal = await principal_from_bearer(request.headers.get("authorization", ""))
-    if not principal.is_authenticated:
+async def _api_access(principal: Principal, notice_id: int, permission: Permission) -> tuple[Tenant, Access]:
+    """The association a notice belongs to and the caller's access there (the bearer token is
+    judged by provide_principal): 401 for strangers, 404 for an unknown notice, 403 without the
+    right; a draft exists only for those who may post."""
+    if not principal.is_authenticated:  # strangers learn nothing, not even which ids exist
         raise NotAuthorizedException("ログインしてください")
     notice = await Notice.select(Notice.association).where(Notice.id == notice_id).first()
     if notice is None:
@@ -159,7 +162,9 @@ async def _api_tenant(request: Request, notice_id: int) -> tuple[Tenant, Princip
     tenant = await tenancy.find_tenant(association["slug"]) if association else None
     if tenant is None:
         raise NotFoundException()
-    return tenant, principal
+    access = authorize(principal, tenant, permission)
+    await notice_for_officers(tenant, principal, notice_id)
+    return tenant, access
 
 
 def _bad(ja: str, en: str) -> Response:
@@ -167,20 +172,18 @@ def _bad(ja: str, en: str) -> Response:
 
 
 @get("/api/v1/notices/{notice_id:int}/answers", name="api_notice_answers")
-async def api_answers(request: Request, notice_id: FromPath[int]) -> dict[str, Any]:
-    tenant, principal = await _api_tenant(request, notice_id)
-    access = authorize(principal, tenant, Permission.RECEIPTS_VIEW)
-    await notice_for_officers(tenant, principal, notice_id)
+async def api_answers(principal: NamedDependency[Principal], notice_id: FromPath[int]) -> dict[str, Any]:
+    tenant, access = await _api_access(principal, notice_id, Permission.RECEIPTS_VIEW)
     result = await answering.results(tenant, access, notice_id)
     assert result is not None
     return result.to_json()
 
 
 @post("/api/v1/notices/{notice_id:int}/answers", name="api_notice_answer_enter", status_code=201)
-async def api_enter_answer(request: Request, notice_id: FromPath[int]) -> Response:
-    tenant, principal = await _api_tenant(request, notice_id)
-    access = authorize(principal, tenant, Permission.RECEIPTS_TICK)
-    await notice_for_officers(tenant, principal, notice_id)
+async def api_enter_answer(
+    request: Request, principal: NamedDependency[Principal], notice_id: FromPath[int]
+) -> Response:
+    tenant, access = await _api_access(principal, notice_id, Permission.RECEIPTS_TICK)
     try:
         data = await request.json()
     except Exception:
