@@ -23,6 +23,7 @@ from litestar.response import Redirect, Template
 
 from chonaikai.accounts.principal import Principal, authorize
 from chonaikai.accounts.roles import Permission
+from chonaikai.line import reach
 from chonaikai.notices import attachments as files
 from chonaikai.notices import logic
 from chonaikai.notices.ready_texts import (
@@ -129,6 +130,9 @@ async def notice_page(
         "viewer": viewer,
         "base": base_url(tenant),
         "saved": saved,
+        # Before publishing: how many households get e-mail, LINE, paper (and paper instead of LINE).
+        "reach": await reach.audience_summary(tenant, notice["audience"], notice["han_ids"])
+        if viewer.poster and notice["status"] in ("draft", "scheduled") else None,
         **await confirmation_context(tenant, viewer, notice),
     }
     return Template("notices/page.html", context=context)
@@ -205,6 +209,7 @@ async def form_context(
         "ready_texts": list(ready_texts().values()) if notice is None else [],
         "ready_name": ready_name,
         "preview": preview_context(form) if preview else None,
+        "reach": await reach.audience_summary(tenant, form.audience, form.han_ids) if preview else None,
         "attachments": await files.list_attachments(tenant, notice["id"]) if notice else [],
         "max_size": files.human_size(files.MAX_BYTES),
         "base": base_url(tenant),
@@ -245,7 +250,10 @@ async def preview_fragment(
     """The htmx preview; without JavaScript the same button posts the whole form instead."""
     authorize(principal, tenant, Permission.NOTICE_POST)
     form, _errors = await logic.parse_notice_form(tenant, await form_data(request))
-    return Template("notices/_preview.html", context={"preview": preview_context(form)})
+    return Template("notices/_preview.html", context={
+        "preview": preview_context(form), "association": tenant.row,
+        "reach": await reach.audience_summary(tenant, form.audience, form.han_ids),
+    })
 
 
 def template_marks_left(text: str) -> str:

@@ -11,6 +11,7 @@ from litestar.di import NamedDependency, Provide
 
 from chonaikai.accounts.principal import authorize, principal_from_bearer
 from chonaikai.accounts.roles import Permission
+from chonaikai.line import reach
 from chonaikai.roster import logic
 from chonaikai.tenancy.routes import provide_tenant
 from chonaikai.tenancy.scope import Tenant
@@ -20,12 +21,17 @@ from chonaikai.tenancy.scope import Tenant
 async def api_households(request: Request, tenant: NamedDependency[Tenant]) -> dict:
     principal = await principal_from_bearer(request.headers.get("authorization", ""))
     access = authorize(principal, tenant, Permission.ROSTER_VIEW)
-    rows = await logic.list_households(tenant, access)
+    rows = await reach.annotate(tenant, await logic.list_households(tenant, access))
     await logic.audit(tenant, principal, "roster.view", f"API {principal.display_name}: {len(rows)} 世帯")
     return {
         "association": tenant.slug,
         "households": [
-            {"id": row["id"], "name": row["name"], "han": row["han_name"] or None, "channel": row["channel"]}
+            {
+                "id": row["id"], "name": row["name"], "han": row["han_name"] or None,
+                "channel": row["channel"],  # what the household chose
+                "effective_channel": row["effective_channel"],  # how it is really reached now
+                "line_linked": row["line_linked"],
+            }
             for row in rows
         ],
     }
