@@ -39,6 +39,7 @@ from chonaikai.notices.api import router as notices_api_router
 from chonaikai.notices.routes import router as notices_router
 from chonaikai.page_cache import PageCache
 from chonaikai.printing.routes import router as printing_router
+from chonaikai.printing.routes import sheet_link_router
 from chonaikai.roster.routes import router as roster_router
 from chonaikai.settings import Settings, get_settings
 from chonaikai.tenancy.logic import HostMap
@@ -125,6 +126,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             notices_api_router,
             roster_router,
             printing_router,
+            sheet_link_router,
             line_router, association_line_router, api_line_router,
             healthz,
             liveness,
