@@ -128,3 +128,14 @@ async def test_officer_without_a_household_still_lands_where_asked(client, tenan
     await ask(client, "fuku@example.jp", next="/a/sakura/")
     used = await use_link(client, mail_sink, "fuku@example.jp")
     assert used.headers["location"] == "/a/sakura/"
+
+
+async def test_a_stale_link_still_leads_to_where_it_was_going_after_signing_in(client, tenant):
+    from chonaikai.accounts import signin
+
+    account_id = await make_account("kaicho@example.jp", Role.CHAIR, tenant)
+    secret = await signin.create_email_link_secret(account_id)
+    await SignInToken.update({SignInToken.expires_at: datetime.now(UTC) - timedelta(seconds=1)}, force=True)
+    page = await client.get(f"/signin/{secret}?next=/a/sakura/circulars/3")
+    assert page.status_code == 410
+    assert 'href="/signin?next=/a/sakura/circulars/3"' in page.text

@@ -75,7 +75,8 @@ async def signin_confirm_page(secret: FromPath[str], next: FromQuery[str] = "/")
 async def signin_use(request: Request, secret: FromPath[str], next: FromQuery[str] = "/") -> Redirect | Template:
     result = await signin.consume_email_link(secret)
     if result is None:
-        return Template("accounts/signin_confirm.html", context={"secret": secret, "usable": False}, status_code=410)
+        return Template("accounts/signin_confirm.html", context={"secret": secret, "usable": False, "next": safe_next(next)},
+                        status_code=410)
     next = safe_next(next)
     if result.household_id is None and len(result.households) > 1:
         # One address on several households (parents and a child's family): the member chooses.
