@@ -52,13 +52,13 @@ def _print_url(tenant: Tenant, notice_id: int, suffix: str = "", **query: Any) -
 
 
 async def _sheets_for(
-    tenant: Tenant, access: Access, notice: dict[str, Any], han: str, paper_only: bool
+    tenant: Tenant, access: Access, notice: dict[str, Any], han: str, paper_only: bool, unconfirmed: bool = False
 ) -> tuple[list[HanGroup], list[sheets.Sheet]]:
     han = sheets.parse_han(han)
     _check_han_access(access, han)
     groups = await sheets.han_groups(tenant, notice, access.han_ids)
     chosen = sheets.pick_groups(groups, han)
-    return groups, await sheets.build_sheets(tenant, notice, chosen, paper_only)
+    return groups, await sheets.build_sheets(tenant, notice, chosen, paper_only, unconfirmed)
 
 
 def _bad_request(tenant: Tenant, notice: dict[str, Any], message: str) -> Template:
@@ -79,9 +79,12 @@ async def print_page(
     paper: FromQuery[bool] = False,
     printed: int | None = Parameter(default=None, ge=0),
     qr: FromQuery[bool] = False,
+    unconfirmed: FromQuery[bool] = False,
 ) -> Template:
     """Without ?han=: the list of 班 with counts. With it: that 班's sheet, ready to print.
-    ``?qr=1``: each household row carries its own small QR code (its read link)."""
+    ``?qr=1``: each household row carries its own small QR code (its read link);
+    ``?unconfirmed=1``: only households that have not confirmed yet (with ``paper=1``: the
+    reminder's reprint list for paper households)."""
     access = authorize(principal, tenant, Permission.PRINT_SHEETS)
     notice = await _notice_or_404(tenant, principal, notice_id)
     if han is None:
@@ -101,13 +104,13 @@ async def print_page(
             },
         )
     try:
-        groups, chosen = await _sheets_for(tenant, access, notice, han, paper)
+        groups, chosen = await _sheets_for(tenant, access, notice, han, paper, unconfirmed)
     except SheetRequestError as exc:
         return _bad_request(tenant, notice, str(exc))
     attachments = sheets.paper_attachments(await sheets.load_attachments(tenant, notice_id))
     # On screen the images come from the officer's own attachment route (same origin, signed in).
     context = sheets.sheet_context(
-        tenant, notice, attachments, chosen, paper, row_qr=qr,
+        tenant, notice, attachments, chosen, paper, row_qr=qr, unconfirmed=unconfirmed,
         image_src=lambda f: f"/a/{tenant.slug}/notices/{notice_id}/files/{f.id}",
     )
     paper_rows = sum(1 for sheet in chosen for row in sheet.rows if row.paper)
@@ -123,6 +126,7 @@ async def print_page(
             "sheets_html": sheets.render_sheets_html(context),
             "paper_rows": paper_rows,
             "row_qr": qr,
+            "unconfirmed": unconfirmed,
             "pdf_files": [f for f in attachments if f.is_pdf],
             "published": notice["status"] == "published",
             "printed": printed,
@@ -141,6 +145,7 @@ async def print_pdf(
     paper: FromQuery[bool] = False,
     qr: FromQuery[bool] = False,
     pdfs: str = Parameter(default=sheets.PDF_ATTACH_EACH, max_length=10),
+    unconfirmed: FromQuery[bool] = False,
 ) -> Response | Template:
     """The sheets as a PDF: images printed on them, the attached PDFs' pages after each 班's sheet
     (``?pdfs=each``) or once after the last (``?pdfs=once``)."""
@@ -148,13 +153,13 @@ async def print_pdf(
     notice = await _notice_or_404(tenant, principal, notice_id)
     try:
         pdf_attach = sheets.parse_pdf_attach(pdfs)
-        _, chosen = await _sheets_for(tenant, access, notice, han, paper)
+        _, chosen = await _sheets_for(tenant, access, notice, han, paper, unconfirmed)
     except SheetRequestError as exc:
         return _bad_request(tenant, notice, str(exc))
     attachments = await _load_attachment_files(tenant, notice_id)
     images = {f.id: pdf.data_url(f.data, f.content_type) for f in attachments if f.is_image and f.data}
     context = sheets.sheet_context(
-        tenant, notice, attachments, chosen, paper, row_qr=qr, pdf_attach=pdf_attach if chosen else None,
+        tenant, notice, attachments, chosen, paper, row_qr=qr, unconfirmed=unconfirmed, pdf_attach=pdf_attach if chosen else None,
         image_src=lambda f: images.get(f.id, ""),
     )
     context["images"] = [(f, src) for f, src in context["images"] if src]

@@ -187,9 +187,10 @@ def parse_han(han: str) -> str:
 
 
 async def build_sheets(
-    tenant: Tenant, notice: dict[str, Any], groups: list[HanGroup], paper_only: bool
+    tenant: Tenant, notice: dict[str, Any], groups: list[HanGroup], paper_only: bool, unconfirmed_only: bool = False
 ) -> list[Sheet]:
-    """One sheet per group: that 班's households still living there, paper ones marked."""
+    """One sheet per group: that 班's households still living there, paper ones marked.
+    ``unconfirmed_only``: just those who have not confirmed yet (the reminder's reprint list)."""
     if not groups:
         return []
     han_ids = [g.id for g in groups if g.id is not None]
@@ -227,6 +228,8 @@ async def build_sheets(
         paper = _on_paper(row, delivery["channel"] if delivery else None, line_linked)
         if paper_only and not paper:
             continue
+        if unconfirmed_only and delivery is not None and delivery["confirmed_at"] is not None:
+            continue
         sheets[row["han"]].rows.append(
             SheetRow(
                 household_id=row["id"],
@@ -240,8 +243,8 @@ async def build_sheets(
             )
         )
     result = list(sheets.values())
-    if paper_only:
-        # Only what is needed: a 班 with nobody on paper gets no page at all.
+    if paper_only or unconfirmed_only:
+        # Only what is needed: a 班 with nobody on paper (or nobody left to confirm) gets no page.
         result = [sheet for sheet in result if sheet.rows]
     return result
 
@@ -412,6 +415,7 @@ def sheet_context(
     image_src: Any = None,
     pdf_attach: str | None = None,
     row_qr: bool = False,
+    unconfirmed: bool = False,
 ) -> dict[str, Any]:
     """What sheets.html needs. ``image_src(attachment) → URL`` prints images on the sheet (None:
     listed only); ``pdf_attach`` (each | once | None) says whether the PDF attachments follow the
@@ -439,6 +443,7 @@ def sheet_context(
         "pdf_attach": pdf_attach,
         "sheets": sheets,
         "paper_only": paper_only,
+        "unconfirmed": unconfirmed,
         "url": notice_url(tenant, notice["id"]),
         "qrs": qrs,
         "row_qrs": row_qrs,
