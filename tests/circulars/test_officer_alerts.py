@@ -54,3 +54,24 @@ def test_mail_text_says_what_arrived_by_when_and_where_to_open_it():
     )
     assert subject == "【市からの回覧】断水のお知らせ（12世帯に転送しました）"
     assert "12 世帯" in text and "何もしなくてかまいません" in text and "締め切り" not in text
+
+
+async def test_render_alert_for_an_entry_waiting_for_review(city, tenant):
+    import re
+
+    from chonaikai.accounts import signin
+    from chonaikai.circulars import logic
+    from chonaikai.circulars.tables import CircularEntry
+    from tests.circulars.helpers import send
+
+    chair = await make_account("kaicho@example.jp", Role.CHAIR, tenant)
+    circular_id = await send(city, title="断水のお知らせ", summary="3日の夜に断水します。", answer_by=date(2026, 12, 20))
+    await logic.send_circular(circular_id)
+    entry = await tenant.select(CircularEntry).first()
+    message = await alerts.render_alert(entry["id"], chair)
+    assert message.subject == "【市からの回覧】断水のお知らせ" and message.email == "kaicho@example.jp"
+    assert "2026年12月20日（日）" in message.text and "3日の夜に断水します。" in message.text
+    link = re.search(r"http://testserver/signin/([A-Za-z0-9_-]+)\?next=(\S+)", message.text)
+    assert link.group(2) == f"/a/sakura/circulars/{entry['id']}"
+    assert await signin.peek_secret(link.group(1))
+    assert await alerts.render_alert(entry["id"], chair + 999) is None

@@ -170,3 +170,58 @@ def describe(recipients: list[OfficerRecipient]) -> dict[str, Any]:
     """For the city dashboard: how many officers of an association can be reached by e-mail."""
     with_address = [r for r in recipients if r.has_address]
     return {"officers": len(recipients), "with_address": len(with_address), "on_line": sum(1 for r in recipients if r.line_user_ids)}
+
+
+@dataclass(frozen=True)
+class AlertMessage:
+    """What one officer gets for one inbox entry: the e-mail and the LINE text (made at send time,
+    so the sign-in link in it is fresh)."""
+
+    account_id: int
+    email: str
+    subject: str
+    text: str
+    line_text: str
+    line_user_ids: tuple[str, ...]
+
+
+async def entry_facts(entry_id: int) -> dict[str, Any] | None:
+    """The inbox entry with its circular, city and association (None: gone)."""
+    from chonaikai.circulars.tables import CircularEntry
+    from chonaikai.delivery.tables import Delivery
+
+    row = await CircularEntry.select(
+        CircularEntry.id, CircularEntry.association, CircularEntry.state, CircularEntry.notice,
+        CircularEntry.circular.title.as_alias("title"), CircularEntry.circular.summary.as_alias("summary"),
+        CircularEntry.circular.answer_by.as_alias("answer_by"),
+        CircularEntry.circular.city.name.as_alias("city_name"),
+        CircularEntry.association.slug.as_alias("slug"), CircularEntry.association.name.as_alias("association_name"),
+    ).where(CircularEntry.id == entry_id).first()
+    if row is None:
+        return None
+    if isinstance(row["answer_by"], str):  # a joined Date column comes back as text on SQLite
+        row["answer_by"] = date.fromisoformat(row["answer_by"][:10])
+    row["forwarded"] = None
+    if row["state"] == "forwarded" and row["notice"]:
+        row["forwarded"] = await Delivery.count().where(Delivery.notice == row["notice"])
+    return row
+
+
+async def render_alert(entry_id: int, account_id: int) -> AlertMessage | None:
+    """The alert of one inbox entry for one officer (None: the entry or the officer is gone)."""
+    facts = await entry_facts(entry_id)
+    if facts is None:
+        return None
+    recipients = (await alert_recipients([facts["association"]])).get(facts["association"], [])
+    recipient = next((r for r in recipients if r.account_id == account_id), None)
+    if recipient is None:
+        return None
+    link = await alert_link(recipient, facts["slug"], entry_id)
+    subject, text = alert_text(
+        city_name=facts["city_name"], association_name=facts["association_name"], role_label=recipient.role_label,
+        title=facts["title"], summary=facts["summary"] or "", answer_by=facts["answer_by"], link=link,
+        forwarded=facts["forwarded"],
+    )
+    line_text = alert_line_text(city_name=facts["city_name"], title=facts["title"], answer_by=facts["answer_by"],
+                                link=link, forwarded=facts["forwarded"])
+    return AlertMessage(account_id, recipient.email, subject, text, line_text, tuple(recipient.line_user_ids))
