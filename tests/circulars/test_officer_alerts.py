@@ -65,7 +65,8 @@ async def test_render_alert_for_an_entry_waiting_for_review(city, tenant):
     from tests.circulars.helpers import send
 
     chair = await make_account("kaicho@example.jp", Role.CHAIR, tenant)
-    circular_id = await send(city, title="断水のお知らせ", summary="3日の夜に断水します。", answer_by=date(2026, 12, 20))
+    circular_id = await send(city, title="断水のお知らせ", summary="3日の夜に断水します。", needs_confirmation=True,
+                             answer_by=date(2026, 12, 20))
     await logic.send_circular(circular_id)
     entry = await tenant.select(CircularEntry).first()
     message = await alerts.render_alert(entry["id"], chair)
