@@ -76,3 +76,107 @@ async def test_render_alert_for_an_entry_waiting_for_review(city, tenant):
     assert link.group(2) == f"/a/sakura/circulars/{entry['id']}"
     assert await signin.peek_secret(link.group(1))
     assert await alerts.render_alert(entry["id"], chair + 999) is None
+
+
+# --- end to end: through the outbox, a real SMTP server and the fake LINE server -------------------
+
+import re  # noqa: E402
+
+import pytest  # noqa: E402
+
+from chonaikai.tenancy.tables import Association  # noqa: E402
+from tests.auth import csrf_headers  # noqa: E402
+from tests.line.conftest import fake_line, line_tenant  # noqa: E402, F401  (fixtures)
+from tests.mailsink import text_of  # noqa: E402
+
+
+@pytest.fixture
+def alert_transports():
+    from chonaikai.delivery import alerts as core_alerts
+    from chonaikai.line.alert_transport import send_alert_line
+    from chonaikai.mail.alert_transport import send_alert_email
+
+    core_alerts.register_transport("email", send_alert_email)
+    core_alerts.register_transport("line", send_alert_line)
+    core_alerts.register_source(alerts.KIND, alerts.render_alert)
+    yield core_alerts
+
+
+async def send_and_deliver(city, core_alerts, **values) -> int:
+    from chonaikai.circulars import logic
+    from tests.circulars.helpers import send
+
+    circular_id = await send(city, **values)
+    await logic.send_circular(circular_id)
+    await core_alerts.send_due_alerts()
+    return circular_id
+
+
+async def test_every_chair_gets_exactly_one_mail_with_a_working_inbox_link(
+    client, city, tenant, mail_sink, alert_transports
+):
+    from chonaikai.circulars.tables import CircularEntry
+    from tests.factories import make_association
+
+    auto = await make_association(city, "auto-town", "自動町内会", han=["1班"], auto_forward_circulars=True)
+    for i in range(3):
+        await make_household(auto, f"世帯{i}", "1班", channel="paper")
+    await make_account("kaicho@example.jp", Role.CHAIR, tenant)
+    await make_account("kouhou@example.jp", Role.EDITOR, tenant)
+    await make_account("auto-kaicho@example.jp", Role.CHAIR, auto)
+    await make_account("kaikei@example.jp", Role.TREASURER, tenant)  # may not forward: not told
+    await send_and_deliver(city, alert_transports, title="断水のお知らせ", summary="3日の夜に断水します。")
+    await alert_transports.send_due_alerts()  # a second round sends nothing twice
+
+    assert sorted(e.rcpt_tos[0] for e in mail_sink.envelopes) == [
+        "auto-kaicho@example.jp", "kaicho@example.jp", "kouhou@example.jp"]
+    [waiting] = mail_sink.to("kaicho@example.jp")
+    assert str(waiting["subject"]) == "【市からの回覧】断水のお知らせ"
+    [forwarded] = mail_sink.to("auto-kaicho@example.jp")
+    assert str(forwarded["subject"]) == "【市からの回覧】断水のお知らせ（3世帯に転送しました）"
+
+    entry = await tenant.select(CircularEntry).first()
+    path = re.search(r"http://testserver(/signin/\S+)", text_of(waiting)).group(1)
+    assert path.endswith(f"?next=/a/sakura/circulars/{entry['id']}")
+    used = await client.post(path, headers=await csrf_headers(client))
+    assert used.status_code == 303 and used.headers["location"] == f"/a/sakura/circulars/{entry['id']}"
+    page = await client.get(used.headers["location"])
+    assert page.status_code == 200 and "断水のお知らせ" in page.text
+
+
+async def test_line_linked_officer_gets_a_push_from_the_fake_line_server(
+    city, line_tenant, fake_line, mail_sink, alert_transports  # noqa: F811
+):
+    await make_account("line-kaicho@example.jp", Role.CHAIR, line_tenant)
+    own = await make_household(line_tenant, "会長 宅", "1班", email="line-kaicho@example.jp", channel="line")
+    user = fake_line.add_friend()
+    await LineLink.insert(line_tenant.new(LineLink, household=own["id"], channel_id="1650000001", line_user_id=user,
+                                          linked_at=datetime.now(UTC)))
+    await send_and_deliver(city, alert_transports, title="防災訓練のお知らせ")
+    [received] = fake_line.messages_for(user)
+    assert received.messages[0]["text"].startswith("【市からの回覧】防災訓練のお知らせ")
+    assert "/signin/" in received.messages[0]["text"]
+    assert len(mail_sink.to("line-kaicho@example.jp")) == 1
+
+
+async def test_city_dashboard_shows_officers_reached_and_flags_nobody_with_an_address(
+    client, city, tenant, mail_sink, alert_transports
+):
+    from tests.auth import sign_in_as
+    from tests.factories import make_association
+
+    quiet = await make_association(city, "quiet-town", "静か町内会", han=["1班"])
+    await make_account("kaicho@example.jp", Role.CHAIR, tenant)
+    mail_sink.refuse("fuku@example.jp", 550)
+    await make_account("fuku@example.jp", Role.VICE_CHAIR, tenant)
+    circular_id = await send_and_deliver(city, alert_transports, title="回覧")
+    await Association.select().where(Association.id == quiet.id)
+    await sign_in_as(client, "shokuin@example.jp", Role.CITY_STAFF, city_id=city["id"])
+    page = await client.get(f"/c/{city['slug']}/circulars/{circular_id}")
+    assert page.status_code == 200
+    row = page.text[page.text.index("テスト桜町内会"):]
+    row = row[:row.index("</tr>")]
+    assert "メール 1人に届けました" in row and "届かなかった 1人" in row
+    quiet_row = page.text[page.text.index("静か町内会"):]
+    quiet_row = quiet_row[:quiet_row.index("</tr>")]
+    assert "役員のメールアドレスがありません" in quiet_row

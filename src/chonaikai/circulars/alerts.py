@@ -20,6 +20,7 @@ from typing import Any
 from chonaikai.accounts import signin
 from chonaikai.accounts.roles import ASSOCIATION_MATRIX, ROLE_LABELS, Permission, Role
 from chonaikai.accounts.tables import RoleGrant
+from chonaikai.delivery.alerts import AlertMessage, AlertRecipient, alert_summary, enqueue_alerts
 from chonaikai.line.tables import LineLink
 from chonaikai.roster.tables import Household
 
@@ -166,25 +167,6 @@ def alert_line_text(
             f"「お知らせとして送る」か「回覧しない」を選んでください。{deadline}\n{link}")
 
 
-def describe(recipients: list[OfficerRecipient]) -> dict[str, Any]:
-    """For the city dashboard: how many officers of an association can be reached by e-mail."""
-    with_address = [r for r in recipients if r.has_address]
-    return {"officers": len(recipients), "with_address": len(with_address), "on_line": sum(1 for r in recipients if r.line_user_ids)}
-
-
-@dataclass(frozen=True)
-class AlertMessage:
-    """What one officer gets for one inbox entry: the e-mail and the LINE text (made at send time,
-    so the sign-in link in it is fresh)."""
-
-    account_id: int
-    email: str
-    subject: str
-    text: str
-    line_text: str
-    line_user_ids: tuple[str, ...]
-
-
 async def entry_facts(entry_id: int) -> dict[str, Any] | None:
     """The inbox entry with its circular, city and association (None: gone)."""
     from chonaikai.circulars.tables import CircularEntry
@@ -224,4 +206,36 @@ async def render_alert(entry_id: int, account_id: int) -> AlertMessage | None:
     )
     line_text = alert_line_text(city_name=facts["city_name"], title=facts["title"], answer_by=facts["answer_by"],
                                 link=link, forwarded=facts["forwarded"])
-    return AlertMessage(account_id, recipient.email, subject, text, line_text, tuple(recipient.line_user_ids))
+    return AlertMessage(subject=subject, text=text, line_text=line_text, line_user_ids=tuple(recipient.line_user_ids),
+                        from_name=facts["city_name"], email=recipient.email)
+
+
+KIND = "circular"  # delivery_alert.kind; ref_id: the inbox entry
+
+
+async def announce(entries: list[tuple[int, int]]) -> int:
+    """Tell the officers of each (association id, entry id) that a circular arrived: one alert
+    per officer and channel through the outbox (sent by the worker, or ``send_due_alerts``).
+    Returns how many alerts were new."""
+    recipients = await alert_recipients([aid for aid, _ in entries])
+    created = 0
+    for association_id, entry_id in entries:
+        created += await enqueue_alerts(association_id, KIND, entry_id, [
+            AlertRecipient(r.account_id, r.email, bool(r.line_user_ids)) for r in recipients.get(association_id, [])
+        ])
+    return created
+
+
+async def officers_reached(entry_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """For the city dashboard, per inbox entry: officers told by e-mail (sent / failed / waiting),
+    those without an address, LINE messages sent, and whether nobody can be reached by e-mail."""
+    summary = await alert_summary(KIND, entry_ids)
+    result = {}
+    for entry_id, counts in summary.items():
+        officers = len(counts.officers)
+        result[entry_id] = {
+            "officers": officers, "sent": counts.sent, "failed": counts.failed, "pending": counts.pending,
+            "no_address": counts.no_address, "line_sent": counts.line_sent,
+            "nobody": officers == 0 or counts.no_address == officers,
+        }
+    return result

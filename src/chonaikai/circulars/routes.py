@@ -17,7 +17,7 @@ from litestar.response import File, Redirect, Template
 
 from chonaikai.accounts.principal import Principal, authorize, authorize_city
 from chonaikai.accounts.roles import Permission
-from chonaikai.circulars import logic
+from chonaikai.circulars import alerts, logic
 from chonaikai.circulars.logic import CircularError, CircularInput, EntryError, UploadedFile
 from chonaikai.circulars.tables import CircularAttachment
 from chonaikai.roster.tables import Han
@@ -172,6 +172,11 @@ async def city_dashboard(
     if circular is None:
         raise NotFoundException()
     board = await logic.dashboard(circular_id)
+    # Whom the city may need to phone: officers told by e-mail/LINE, and associations nobody reached.
+    reached = await alerts.officers_reached([row["entry_id"] for row in board["rows"]])
+    for row in board["rows"]:
+        row["officers_reached"] = reached.get(row["entry_id"])
+    board["nobody_reached"] = sum(1 for row in board["rows"] if (row["officers_reached"] or {}).get("nobody", True))
     chart = logic.chart_svg(board["timeline"])
     attachments = await CircularAttachment.select().where(CircularAttachment.circular == circular_id).order_by(
         CircularAttachment.position
