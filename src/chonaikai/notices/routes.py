@@ -23,7 +23,7 @@ from litestar.response import Redirect, Template
 
 from chonaikai.accounts.principal import Principal, authorize
 from chonaikai.accounts.roles import Permission
-from chonaikai.line import reach
+from chonaikai.roster import reach
 from chonaikai.notices import attachments as files
 from chonaikai.notices import logic
 from chonaikai.notices.ready_texts import (

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chonaikai.db import in_ids
-from chonaikai.line.tables import LineLink
+from chonaikai.roster.tables import Household
 from chonaikai.tenancy.scope import Tenant
 
 FALLBACK = "paper"
@@ -72,17 +72,18 @@ def channel_text(chosen: str, effective: str) -> str:
 
 async def line_linked_households(tenant: Tenant, household_ids: Iterable[int] | None = None) -> set[int]:
     """The households (of ``household_ids``, or all of the association) with a linked LINE user."""
-    if household_ids is None:
-        rows = await tenant.select(LineLink, LineLink.household).where(LineLink.active == True)  # noqa: E712
-        return {row["household"] for row in rows}
-    ids = sorted(set(household_ids))
-    if not ids:
-        return set()
-    ids_sql, value = in_ids(ids)
-    rows = await LineLink.raw(
-        f"SELECT DISTINCT household FROM line_link WHERE association = {{}} AND active = true AND household {ids_sql}",
-        tenant.id, value,
-    ).run()
+    # The line_link table is named in SQL only (as in LINE_REACHABLE_SQL): the roster sits below
+    # the LINE package and does not import it.
+    sql = "SELECT DISTINCT household FROM line_link WHERE association = {} AND active = true"
+    args: list[Any] = [tenant.id]
+    if household_ids is not None:
+        ids = sorted(set(household_ids))
+        if not ids:
+            return set()
+        ids_sql, value = in_ids(ids)
+        sql += f" AND household {ids_sql}"
+        args.append(value)
+    rows = await Household.raw(sql, *args).run()
     return {row["household"] for row in rows}
 
 
@@ -144,7 +145,7 @@ async def audience_summary(tenant: Tenant, audience: str, han_ids: Iterable[int]
         ids_sql, value = in_ids(ids)
         sql += f" AND h.han {ids_sql}"
         args.append(value)
-    rows = await LineLink.raw(sql + " GROUP BY h.channel, reached", *args).run()
+    rows = await Household.raw(sql + " GROUP BY h.channel, reached", *args).run()
     by_channel: dict[str, int] = {}
     paper: dict[str, int] = {}
     for row in rows:
