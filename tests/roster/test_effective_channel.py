@@ -9,8 +9,8 @@ from chonaikai.accounts.api_tokens import create_token
 from chonaikai.accounts.roles import Role
 from chonaikai.accounts.tables import SignInToken
 from chonaikai.delivery.tables import Delivery
-from chonaikai.roster import reach
 from chonaikai.line.tables import LineLink
+from chonaikai.roster import reach
 from chonaikai.roster.tables import Household
 from tests.auth import csrf_headers, sign_in_as
 from tests.factories import make_association, make_household

@@ -23,7 +23,6 @@ from litestar.response import Redirect, Template
 
 from chonaikai.accounts.principal import Principal, authorize
 from chonaikai.accounts.roles import Permission
-from chonaikai.roster import reach
 from chonaikai.notices import attachments as files
 from chonaikai.notices import logic
 from chonaikai.notices.ready_texts import (
@@ -33,6 +32,7 @@ from chonaikai.notices.ready_texts import (
     unfilled_placeholders,
 )
 from chonaikai.notices.render import render_html
+from chonaikai.roster import reach
 from chonaikai.tenancy.routes import provide_tenant
 from chonaikai.tenancy.scope import Tenant
 from chonaikai.web import is_htmx

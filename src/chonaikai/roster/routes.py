@@ -25,10 +25,9 @@ from chonaikai.accounts.ratelimit import client_address
 from chonaikai.accounts.roles import Permission
 from chonaikai.accounts.sessions import begin_session
 from chonaikai.accounts.tables import Account, AuditEntry
-from chonaikai.roster import reach
 from chonaikai.line.config import channel_id_for_association
 from chonaikai.line.links import issue_code as issue_line_code
-from chonaikai.roster import cards, csv_io, logic
+from chonaikai.roster import cards, csv_io, logic, reach
 from chonaikai.roster.api import router as api_router
 from chonaikai.roster.tables import CHANNELS
 from chonaikai.settings import get_settings
