@@ -1,0 +1,34 @@
+"""The reminder rule alone: who is reminded now, who is too soon and when they may be."""
+
+from datetime import UTC, datetime, timedelta
+
+from chonaikai.delivery.reminders import plan
+
+NOW = datetime(2026, 12, 5, 9, 0, tzinfo=UTC)
+
+
+def row(i, channel="email", status="sent", sent=None, reminded=None, confirmed=None):
+    return {"id": i, "channel": channel, "status": status, "sent_at": sent, "reminded_at": reminded,
+            "confirmed_at": confirmed}
+
+
+def test_right_after_sending_every_unconfirmed_household_is_due():
+    result = plan([row(1, sent=NOW), row(2, "line", sent=NOW), row(3, "paper", "printed", sent=NOW),
+                   row(4, sent=NOW, confirmed=NOW)], NOW, min_hours=0)
+    assert result.due == {"email": [1], "line": [2], "paper": [3]} and result.count == 3
+
+
+def test_at_most_once_in_min_hours_and_says_when():
+    earlier = NOW - timedelta(hours=3)
+    result = plan([row(1, sent=NOW - timedelta(days=2), reminded=earlier), row(2, sent=NOW - timedelta(hours=1))],
+                  NOW, min_hours=12)
+    assert result.count == 0 and result.too_soon == 2
+    assert result.next_allowed_at == earlier + timedelta(hours=12)
+    later = plan([row(1, sent=NOW - timedelta(days=2), reminded=earlier)], NOW + timedelta(hours=9), min_hours=12)
+    assert later.due == {"email": [1]}
+
+
+def test_not_yet_delivered_and_failed_are_counted_not_reminded():
+    result = plan([row(1, status="pending"), row(2, status="sending"), row(3, "paper", "pending"),
+                   row(4, status="failed")], NOW, min_hours=12)
+    assert result.count == 0 and result.not_yet_delivered == 3 and result.failed == 1
