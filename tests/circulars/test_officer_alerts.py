@@ -92,13 +92,11 @@ from tests.mailsink import text_of  # noqa: E402
 
 @pytest.fixture
 def alert_transports():
+    """The transports and the circular source, as chonaikai.wiring registers them at start-up."""
     from chonaikai.delivery import alerts as core_alerts
-    from chonaikai.line.alert_transport import send_alert_line
-    from chonaikai.mail.alert_transport import send_alert_email
+    from chonaikai.wiring import wire
 
-    core_alerts.register_transport("email", send_alert_email)
-    core_alerts.register_transport("line", send_alert_line)
-    core_alerts.register_source(alerts.KIND, alerts.render_alert)
+    wire()
     yield core_alerts
 
 

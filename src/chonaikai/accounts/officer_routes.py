@@ -10,7 +10,7 @@ from litestar.response import Redirect, Template
 from chonaikai.accounts import officers
 from chonaikai.accounts.principal import Principal, authorize
 from chonaikai.accounts.roles import ROLE_LABELS, Permission
-from chonaikai.tenancy.routes import provide_tenant
+from chonaikai.tenancy.deps import provide_tenant
 from chonaikai.tenancy.scope import Tenant
 
 FLASHES = {

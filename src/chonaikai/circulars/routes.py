@@ -21,7 +21,7 @@ from chonaikai.circulars import alerts, logic
 from chonaikai.circulars.logic import CircularError, CircularInput, EntryError, UploadedFile
 from chonaikai.circulars.tables import CircularAttachment
 from chonaikai.roster.tables import Han
-from chonaikai.tenancy.routes import provide_tenant
+from chonaikai.tenancy.deps import provide_tenant
 from chonaikai.tenancy.scope import Tenant
 from chonaikai.tenancy.tables import City
 from chonaikai.web import is_htmx

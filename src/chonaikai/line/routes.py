@@ -26,7 +26,7 @@ from chonaikai.line.config import (
 from chonaikai.line.tables import LineLink
 from chonaikai.notices.tables import Notice
 from chonaikai.roster.tables import Household
-from chonaikai.tenancy.routes import provide_tenant
+from chonaikai.tenancy.deps import provide_tenant
 from chonaikai.tenancy.scope import Tenant
 from chonaikai.tenancy.tables import Association
 from chonaikai.web import is_htmx

@@ -5,7 +5,6 @@ Handlers are thin: the rules live in ``logic.py`` and ``attachments.py``.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -24,21 +23,19 @@ from litestar.response import Redirect, Template
 from chonaikai.accounts.principal import Principal, authorize
 from chonaikai.accounts.roles import Permission
 from chonaikai.notices import attachments as files
-from chonaikai.notices import logic
+from chonaikai.notices import logic, publishing
 from chonaikai.notices.ready_texts import (
     get_ready_text,
-    placeholder_names,
     ready_texts,
     unfilled_placeholders,
 )
 from chonaikai.notices.render import render_html
 from chonaikai.roster import reach
-from chonaikai.tenancy.routes import provide_tenant
+from chonaikai.tenancy.deps import provide_tenant
 from chonaikai.tenancy.scope import Tenant
 from chonaikai.web import is_htmx
 
 ACTIONS = ("preview", "draft", "save", "publish", "schedule")
-STATE_ACTIONS = ("publish", "archive", "unarchive", "unschedule", "delete")
 
 
 async def form_data(request: Request) -> dict[str, list[Any]]:
@@ -256,9 +253,7 @@ async def preview_fragment(
     })
 
 
-def template_marks_left(text: str) -> str:
-    """「【日時】【場所】」 for 文例 placeholders still in ``text`` (empty when none)."""
-    return "".join(f"【{name}】" for name in unfilled_placeholders(text) if name in placeholder_names())
+template_marks_left = publishing.marks_left
 
 
 async def _save(
@@ -277,16 +272,14 @@ async def _save(
             "notices/form.html", context=await form_context(tenant, form, errors=errors, notice=notice, preview=True)
         )
     now = logic.now_utc()
-    if action == "schedule":
-        if form.publish_at is None and "publish_at" not in errors:
-            errors["publish_at"] = "予約するときは、公開する日時を選んでください。"
-        elif form.publish_at is not None and form.publish_at <= now + timedelta(minutes=1):
-            errors["publish_at"] = "予約する日時は、これから先の日時にしてください。"
+    if action == "schedule" and "publish_at" not in errors:
+        errors.update(publishing.check_schedule(form.publish_at, now))
     if notice is not None and notice["status"] in ("published", "archived") and action in ("publish", "schedule"):
         action = "save"
     if action in ("publish", "schedule", "save"):
-        if left := template_marks_left(form.title + "\n" + form.body):
-            errors["body"] = f"{left} がまだ書きかえられていません。書きかえてから公開してください。"
+        # The publishing service's rules (the same for the API and the city's circulars).
+        for name, message in publishing.check(form).items():
+            errors.setdefault(name, message)
     if errors:
         context = await form_context(tenant, form, errors=errors, notice=notice)
         return Template("notices/form.html", context=context, status_code=400)
@@ -355,15 +348,13 @@ async def change_state(
     request: Request, tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], notice_id: FromPath[int]
 ) -> Template | Redirect:
     authorize(principal, tenant, Permission.NOTICE_POST)
-    notice = await editable_notice(tenant, notice_id)
+    await editable_notice(tenant, notice_id)  # 404 for a notice of another association
     data = await form_data(request)
     action = (data.get("action") or [""])[0]
     base = base_url(tenant)
     try:
         if action == "publish":
-            if left := template_marks_left(notice["title"] + "\n" + notice["body"]):
-                raise logic.NoticeStateError(f"{left} がまだ書きかえられていません。「直す」から書きかえてください。")
-            await logic.publish_notice(tenant, notice_id)
+            await logic.publish_notice(tenant, notice_id)  # refused (PublishRefused) if a rule says no
         elif action == "archive":
             await logic.archive_notice(tenant, notice_id)
         elif action == "unarchive":

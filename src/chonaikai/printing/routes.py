@@ -18,7 +18,7 @@ from chonaikai.accounts.principal import Access, Principal, authorize
 from chonaikai.accounts.roles import Permission
 from chonaikai.printing import pdf, receipts, sheets
 from chonaikai.printing.sheets import ALL_HAN, NO_HAN, HanGroup, SheetRequestError
-from chonaikai.tenancy.routes import provide_tenant
+from chonaikai.tenancy.deps import provide_tenant
 from chonaikai.tenancy.scope import Tenant
 from chonaikai.web import is_htmx
 

@@ -12,7 +12,7 @@ from litestar.di import NamedDependency, Provide
 from chonaikai.accounts.principal import authorize, principal_from_bearer
 from chonaikai.accounts.roles import Permission
 from chonaikai.roster import logic, reach
-from chonaikai.tenancy.routes import provide_tenant
+from chonaikai.tenancy.deps import provide_tenant
 from chonaikai.tenancy.scope import Tenant
 
 

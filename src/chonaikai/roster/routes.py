@@ -31,7 +31,7 @@ from chonaikai.roster import cards, csv_io, logic, reach
 from chonaikai.roster.api import router as api_router
 from chonaikai.roster.tables import CHANNELS
 from chonaikai.settings import get_settings
-from chonaikai.tenancy.routes import provide_tenant
+from chonaikai.tenancy.deps import provide_tenant
 from chonaikai.tenancy.scope import Tenant
 from chonaikai.web import is_htmx
 
