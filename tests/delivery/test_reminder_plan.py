@@ -20,9 +20,11 @@ def test_right_after_sending_every_unconfirmed_household_is_due():
 
 def test_at_most_once_in_min_hours_and_says_when():
     earlier = NOW - timedelta(hours=3)
-    result = plan([row(1, sent=NOW - timedelta(days=2), reminded=earlier), row(2, sent=NOW - timedelta(hours=1))],
+    result = plan([row(1, sent=NOW - timedelta(days=2), reminded=earlier),
+                   row(2, sent=NOW - timedelta(days=1), reminded=NOW - timedelta(hours=1)),
+                   row(3, sent=NOW - timedelta(minutes=1))],  # sent a minute ago, never reminded: due
                   NOW, min_hours=12)
-    assert result.count == 0 and result.too_soon == 2
+    assert result.due == {"email": [3]} and result.too_soon == 2
     assert result.next_allowed_at == earlier + timedelta(hours=12)
     later = plan([row(1, sent=NOW - timedelta(days=2), reminded=earlier)], NOW + timedelta(hours=9), min_hours=12)
     assert later.due == {"email": [1]}

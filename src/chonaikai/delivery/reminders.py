@@ -6,8 +6,7 @@
   ``?paper=1&unconfirmed=1``).
 
 A household may be reminded as soon as its first delivery is done (sent, or printed for paper),
-and at most once per ``CHONAIKAI_REMINDER_MIN_HOURS`` (the first delivery counts as the last
-contact). Each reminder is recorded on the household's delivery row (``reminders`` +1,
+and then at most once per ``CHONAIKAI_REMINDER_MIN_HOURS`` after its last reminder. Each reminder is recorded on the household's delivery row (``reminders`` +1,
 ``reminded_at``), so receipts show it per household as a second attempt.
 
 ``plan`` is the rule alone (no database), so it can be read and tested on its own.
@@ -17,8 +16,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
+
+from chonaikai.accounts.principal import Access
+from chonaikai.db import write_transaction
+from chonaikai.delivery import store
+from chonaikai.delivery.summary import _han_clause, _where
+from chonaikai.delivery.tables import Delivery
+from chonaikai.settings import get_settings
+from chonaikai.tenancy.scope import Tenant
 
 DONE = {"sent", "printed"}  # a first delivery that is done
 QUEUED = ("email", "line")  # channels the worker sends again; paper is reprinted by people
@@ -51,7 +59,7 @@ def plan(rows: Iterable[dict[str, Any]], now: datetime, min_hours: int) -> Remin
         if row["status"] not in DONE and not (row["status"] == "pending" and row.get("reminded_at")):
             result.not_yet_delivered += 1
             continue
-        last = max((t for t in (row.get("sent_at"), row.get("reminded_at")) if t is not None), default=None)
+        last = row.get("reminded_at")  # the first delivery does not count: remind right after it
         if last is not None and now - last < interval:
             result.too_soon += 1
             allowed = last + interval
@@ -63,3 +71,81 @@ def plan(rows: Iterable[dict[str, Any]], now: datetime, min_hours: int) -> Remin
             continue
         result.due.setdefault(row["channel"], []).append(row["id"])
     return result
+
+
+@dataclass(frozen=True)
+class RemindResult:
+    email: int = 0
+    line: int = 0
+    paper: int = 0  # households put on the reprint list (print them: ?paper=1&unconfirmed=1)
+    too_soon: int = 0
+    not_yet_delivered: int = 0
+    failed: int = 0
+    next_allowed_at: datetime | None = None
+    min_hours: int = 12
+
+    @property
+    def count(self) -> int:
+        return self.email + self.line + self.paper
+
+
+async def remind(tenant: Tenant, access: Access, notice_id: int, *, now: datetime | None = None,
+                 min_hours: int | None = None) -> RemindResult:
+    """Remind every unconfirmed household of this notice (within ``access``: a 班長 their 班)
+    through its own channel, as far as the rule allows; says what it did and, for the rest, why not."""
+    now = now or datetime.now(UTC)
+    min_hours = get_settings().reminder_min_hours if min_hours is None else min_hours
+    rows = await _where(
+        tenant.select(Delivery, Delivery.id, Delivery.channel, Delivery.status, Delivery.sent_at,
+                      Delivery.reminded_at, Delivery.confirmed_at),
+        Delivery.notice == notice_id,
+        Delivery.confirmed_at.is_null(),
+        _han_clause(access),
+    )
+    result = plan(rows, now, min_hours)
+    queued = [i for channel in QUEUED for i in result.due.get(channel, [])]
+    paper = result.due.get("paper", [])
+    if queued or paper:
+        async with write_transaction():
+            await store.remind(tenant.id, queued, paper, now)
+    return RemindResult(
+        email=len(result.due.get("email", [])), line=len(result.due.get("line", [])), paper=len(paper),
+        too_soon=result.too_soon, not_yet_delivered=result.not_yet_delivered, failed=result.failed,
+        next_allowed_at=result.next_allowed_at, min_hours=min_hours,
+    )
+
+
+LOCAL_TZ = ZoneInfo("Asia/Tokyo")
+
+
+def local_text(moment: datetime | None) -> str:
+    """「12月5日 21:00」: when the next reminder is allowed, in local time."""
+    if moment is None:
+        return ""
+    local = moment.astimezone(LOCAL_TZ)
+    return f"{local.month}月{local.day}日 {local:%H:%M}"
+
+
+def to_query(result: RemindResult) -> dict[str, str]:
+    """The result in the address the page is sent back to (no JavaScript: POST, then redirect)."""
+    query = {"reminded": f"{result.email}.{result.line}.{result.paper}", "too_soon": str(result.too_soon),
+             "not_yet": str(result.not_yet_delivered), "failed": str(result.failed)}
+    if result.next_allowed_at is not None:
+        query["next"] = str(int(result.next_allowed_at.timestamp()))
+    return query
+
+
+def from_query(reminded: str, too_soon: str = "", not_yet: str = "", failed: str = "", next: str = "") -> RemindResult | None:
+    parts = reminded.split(".")
+    if len(parts) != 3 or not all(p.isdigit() for p in parts):
+        return None
+
+    def number(text: str) -> int:
+        return int(text) if text.isdigit() and len(text) < 9 else 0
+
+    allowed = None
+    if next.isdigit() and len(next) < 12:
+        allowed = datetime.fromtimestamp(int(next), UTC)
+    return RemindResult(email=int(parts[0]), line=int(parts[1]), paper=int(parts[2]), too_soon=number(too_soon),
+                        not_yet_delivered=number(not_yet), failed=number(failed), next_allowed_at=allowed,
+                        min_hours=get_settings().reminder_min_hours)

@@ -16,9 +16,10 @@ from litestar.response import Redirect, Template
 
 from chonaikai.accounts.principal import Principal, authorize
 from chonaikai.accounts.roles import Permission
-from chonaikai.delivery import content, readlink
+from chonaikai.delivery import content, readlink, reminders
 from chonaikai.delivery import summary as readers
 from chonaikai.roster.tables import CHANNELS, Han
+from chonaikai.settings import get_settings
 from chonaikai.tenancy import logic
 from chonaikai.tenancy.deps import provide_tenant
 from chonaikai.tenancy.scope import Tenant
@@ -143,8 +144,11 @@ async def receipts_page(
     han: FromQuery[str] = "",
     channel: FromQuery[str] = "",
     fragment: FromQuery[str] = "",
-    resent: FromQuery[str] = "",
+    reminded: FromQuery[str] = "",
     too_soon: FromQuery[str] = "",
+    not_yet: FromQuery[str] = "",
+    failed: FromQuery[str] = "",
+    next: FromQuery[str] = "",
 ) -> Template:
     access = authorize(principal, tenant, Permission.RECEIPTS_VIEW)
     notice = await _notice_or_404(tenant, principal, notice_id)
@@ -170,8 +174,9 @@ async def receipts_page(
             "status_labels": readers.STATUS_LABELS,
             "can_tick": principal.can(Permission.RECEIPTS_TICK, tenant.id),
             "can_print": principal.can(Permission.PRINT_SHEETS, tenant.id),
-            "resent": int(resent) if resent.isdigit() else None,
-            "too_soon": int(too_soon) if too_soon.isdigit() else 0,
+            "reminded": reminders.from_query(reminded[:40], too_soon[:9], not_yet[:9], failed[:9], next[:12]),
+            "local_text": reminders.local_text,
+            "min_hours": get_settings().reminder_min_hours,
         },
     )
 
@@ -206,12 +211,15 @@ async def resend(
 ) -> Template | Redirect:
     access = authorize(principal, tenant, Permission.RECEIPTS_TICK)
     await _notice_or_404(tenant, principal, notice_id)
-    result = await readers.resend_unconfirmed(tenant, access, notice_id)
+    result = await reminders.remind(tenant, access, notice_id)
     if is_htmx(request):
-        return Template("delivery/_resend_result.html", context={"resent": result.queued, "too_soon": result.too_soon})
+        return Template("delivery/_resend_result.html", context={
+            "reminded": result, "local_text": reminders.local_text, "tenant": tenant, "notice_id": notice_id,
+            "can_print": principal.can(Permission.PRINT_SHEETS, tenant.id),
+        })
     return Redirect(
         path=f"/a/{tenant.slug}/notices/{notice_id}/receipts",
-        query_params={"resent": str(result.queued), "too_soon": str(result.too_soon)},
+        query_params=reminders.to_query(result),
         status_code=303,
     )
 

@@ -35,7 +35,8 @@ class Delivery(Table, tablename="delivery"):
     confirmed_via = Varchar(length=10, default="")
     created_at = Timestamptz()
     claimed_by = Varchar(length=40, null=True, default=None)  # the worker holding the lease
-    reminded_at = Timestamptz(null=True, default=None)  # 「未確認の世帯に再送」: once per 24 h
+    reminded_at = Timestamptz(null=True, default=None)  # the last reminder (「未確認の世帯に再送」)
+    reminders = Integer(default=0)  # how many reminders went to the household (each a further attempt)
 
 
 class WorkerLock(Table, tablename="worker_lock"):
