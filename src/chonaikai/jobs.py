@@ -3,6 +3,8 @@
 - notices scheduled by officers that came due are published (``notices.publishing``);
 - the city's scheduled circulars are sent and recorded 催促 e-mails go out (``circulars``);
 - alerts to officers (a circular arrived) are sent (``delivery.alerts``);
+- at 09:00 local on a notice's answer-by date, its unconfirmed households are reminded
+  (``notices.deadline``, when the officer asked for it);
 - expired sign-in sessions are purged (at most once every ``PURGE_EVERY``).
 
 The worker itself (``chonaikai.delivery.worker``) only claims, sends and records; it is handed
@@ -19,6 +21,7 @@ from chonaikai.accounts.sessions import purge_expired_sessions
 from chonaikai.circulars.logic import run_due as run_due_circulars
 from chonaikai.delivery.alerts import send_due_alerts
 from chonaikai.delivery.worker import Worker, registered_senders
+from chonaikai.notices.deadline import remind_due_deadlines
 from chonaikai.notices.logic import publish_due_notices
 from chonaikai.settings import Settings, get_settings
 from chonaikai.wiring import wire
@@ -50,6 +53,12 @@ async def run_due(now: datetime) -> None:
         await run_due_circulars(now)
     except Exception:
         log.exception("city circulars: scheduled sends or reminders failed; trying again later")
+    try:  # 09:00 local on an answer-by date: remind those not yet confirmed (once per notice)
+        reminded = await remind_due_deadlines(now)
+        if reminded:
+            log.info("reminded %d notice(s) on their answer-by date", len(reminded))
+    except Exception:
+        log.exception("morning-of-deadline reminders failed; trying again later")
     try:  # officers told at once: a circular arrived (delivery/alerts.py)
         told = await send_due_alerts()
         if told:

@@ -97,3 +97,66 @@ async def test_han_leader_reminds_only_their_han(client, tenant, mail_sink):
     await Worker([EmailChannel()], publish_due=False).run(once=True)
     assert [m["To"].addresses[0].addr_spec for m in mail_sink.messages] == ["one@example.jp"]
     assert a["id"]
+
+
+async def test_morning_of_deadline_reminder_runs_once_at_nine_local(client, tenant, mail_sink):
+    from datetime import timedelta
+    from zoneinfo import ZoneInfo
+
+    from chonaikai.jobs import run_due
+    from chonaikai.notices.tables import Notice
+
+    tokyo = ZoneInfo("Asia/Tokyo")
+    # A day already past on the real clock, so the reminders queued "at 09:00" are due for the worker.
+    deadline = datetime(2026, 11, 20, tzinfo=tokyo).date()
+    waiting = await make_household(tenant, "未読", "1班", channel="email", email="waiting@example.jp")
+    done = await make_household(tenant, "既読", "1班", channel="email", email="done@example.jp")
+    notice = await make_notice(tenant, title="総会の出欠", needs_confirmation=True, answer_by=deadline,
+                               remind_on_deadline=True)
+    other = await make_notice(tenant, title="期限だけ", needs_confirmation=True, answer_by=deadline)  # not asked for
+    for n in (notice, other):
+        await create_deliveries(n)
+    await Worker([EmailChannel()], publish_due=False).run(once=True)
+    await Delivery.update({Delivery.confirmed_at: datetime.now(UTC)}).where(Delivery.household == done["id"])
+    mail_sink.clear()
+
+    before = datetime(2026, 11, 20, 8, 59, tzinfo=tokyo)
+    await run_due(before.astimezone(UTC))
+    assert (await tenant.select(Notice, Notice.deadline_reminded_at).where(Notice.id == notice).first())[
+        "deadline_reminded_at"] is None
+    the_day_before = datetime(2026, 11, 19, 9, 30, tzinfo=tokyo)
+    await run_due(the_day_before.astimezone(UTC))
+
+    nine = datetime(2026, 11, 20, 9, 0, tzinfo=tokyo).astimezone(UTC)
+    await run_due(nine)
+    await Worker([EmailChannel()], publish_due=False).run(once=True)
+    assert [m["To"].addresses[0].addr_spec for m in mail_sink.messages] == ["waiting@example.jp"]
+    assert "【再送】総会の出欠" in str(mail_sink.messages[0]["subject"])
+
+    # Once only: later rounds that morning (and the next day) send nothing more.
+    mail_sink.clear()
+    await run_due(nine + timedelta(hours=1))
+    await run_due(nine + timedelta(days=1))
+    await Worker([EmailChannel()], publish_due=False).run(once=True)
+    assert not mail_sink.messages
+    row = await tenant.select(Delivery).where((Delivery.household == waiting["id"]) & (Delivery.notice == notice)).first()
+    assert row["reminders"] == 1
+
+
+async def test_officer_asks_for_the_morning_reminder_on_the_form(client, tenant):
+    from chonaikai.notices.tables import Notice
+
+    await sign_in_as(client, "kouhou@example.jp", Role.EDITOR, tenant)
+    form = {"title": "総会", "body": "出欠を", "category": "行事", "audience": "all", "visibility": "members",
+            "needs_confirmation": "1", "answer_by": "2026-12-20", "remind_on_deadline": "1", "action": "draft"}
+    page = await client.get(f"/a/{tenant.slug}/notices/new")
+    assert 'name="remind_on_deadline"' in page.text
+    response = await client.post(f"/a/{tenant.slug}/notices/new", data=form, headers=await csrf_headers(client))
+    assert response.status_code == 303
+    row = await tenant.select(Notice).first()
+    assert row["remind_on_deadline"] is True
+    # Without a deadline there is nothing to remind on: not kept.
+    response = await client.post(f"/a/{tenant.slug}/notices/new", data={**form, "answer_by": ""},
+                                 headers=await csrf_headers(client))
+    latest = await tenant.select(Notice).order_by(Notice.id, ascending=False).first()
+    assert latest["remind_on_deadline"] is False
