@@ -34,3 +34,10 @@ def test_not_yet_delivered_and_failed_are_counted_not_reminded():
     result = plan([row(1, status="pending"), row(2, status="sending"), row(3, "paper", "pending"),
                    row(4, status="failed")], NOW, min_hours=12)
     assert result.count == 0 and result.not_yet_delivered == 3 and result.failed == 1
+
+
+def test_a_reminder_still_on_its_way_counts_as_too_soon_not_as_undelivered():
+    just = NOW - timedelta(seconds=5)
+    result = plan([row(1, status="sending", sent=NOW - timedelta(hours=1), reminded=just),
+                   row(2, status="pending", sent=NOW - timedelta(hours=1), reminded=just)], NOW, min_hours=12)
+    assert result.too_soon == 2 and result.not_yet_delivered == 0

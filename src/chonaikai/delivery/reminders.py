@@ -53,20 +53,17 @@ def plan(rows: Iterable[dict[str, Any]], now: datetime, min_hours: int) -> Remin
     for row in rows:
         if row.get("confirmed_at") is not None:
             continue
-        if row["status"] == "failed":
-            result.failed += 1
-            continue
-        if row["status"] not in DONE and not (row["status"] == "pending" and row.get("reminded_at")):
-            result.not_yet_delivered += 1
-            continue
         last = row.get("reminded_at")  # the first delivery does not count: remind right after it
-        if last is not None and now - last < interval:
+        if last is not None and now - last < interval:  # reminded lately (perhaps still on its way)
             result.too_soon += 1
             allowed = last + interval
             if result.next_allowed_at is None or allowed < result.next_allowed_at:
                 result.next_allowed_at = allowed
             continue
-        if row["status"] == "pending":  # already queued again and not sent yet
+        if row["status"] == "failed":
+            result.failed += 1
+            continue
+        if row["status"] not in DONE:  # first delivery (or an old reminder) not done yet
             result.not_yet_delivered += 1
             continue
         result.due.setdefault(row["channel"], []).append(row["id"])
