@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import asyncpg
-from litestar import Litestar
+from litestar import Litestar, Router
 from litestar.config.compression import CompressionConfig
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
@@ -36,10 +36,13 @@ from chonaikai.accounts.officer_routes import router as officers_router
 from chonaikai.accounts.principal import provide_principal
 from chonaikai.accounts.routes import router as accounts_router
 from chonaikai.accounts.sessions import DatabaseStore, session_config
+from chonaikai.circulars.routes import association_circulars_router
 from chonaikai.circulars.routes import route_handlers as circular_routes
 from chonaikai.db import get_engine, postgres_pool
 from chonaikai.delivery.readlink import drain_receipts
 from chonaikai.delivery.routes import ROUTERS as delivery_routers
+from chonaikai.delivery.routes import api_router as receipts_api_router
+from chonaikai.delivery.routes import receipts_router
 from chonaikai.devtools.mail_routes import dev_routes
 from chonaikai.health import healthz, liveness
 from chonaikai.line.routes import api_line_router, association_line_router, line_router
@@ -49,8 +52,11 @@ from chonaikai.notices.routes import router as notices_router
 from chonaikai.page_cache import PageCache, renders_shared_copy
 from chonaikai.printing.routes import router as printing_router
 from chonaikai.printing.routes import sheet_link_router
+from chonaikai.roster.api import router as roster_api_router
+from chonaikai.roster.routes import association_roster_router
 from chonaikai.roster.routes import router as roster_router
 from chonaikai.settings import Settings, get_settings
+from chonaikai.tenancy.deps import provide_tenant
 from chonaikai.tenancy.logic import HostMap
 from chonaikai.tenancy.routes import public_router
 from chonaikai.web import (
@@ -88,6 +94,29 @@ def template_config(directory: Path = TEMPLATES_DIR, reload: bool = True) -> Tem
     return TemplateConfig(directory=directory, engine=Engine, engine_callback=configure)
 
 
+
+# Everything of one association lives under /a/{slug}: the tenant dependency is provided once,
+# here; each area's router only says what it needs (require(Permission.X) per route).
+association_space = Router(
+    path="/a/{slug:str}",
+    dependencies={"tenant": Provide(provide_tenant)},
+    route_handlers=[
+        association_router,
+        notices_router,
+        printing_router,
+        receipts_router,
+        association_roster_router,
+        association_line_router,
+        association_circulars_router,
+        officers_router,
+    ],
+)
+# The JSON API of one association (bearer tokens), with the same tenant dependency.
+association_api = Router(
+    path="/api/v1/associations/{slug:str}",
+    dependencies={"tenant": Provide(provide_tenant)},
+    route_handlers=[notices_api_router, roster_api_router, api_line_router, receipts_api_router],
+)
 
 CSRF_COOKIE = "chonaikai_csrf"
 CSRF_HEADER = "x-chonaikai-csrf"
@@ -149,18 +178,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
     return Litestar(
         route_handlers=[
             public_router,
-            association_router,
+            association_space,
+            association_api,
             accounts_router,
             *circular_routes,
             *delivery_routers,
-            officers_router,
             *dev_routes(settings.env),
-            notices_router,
-            notices_api_router,
             roster_router,
-            printing_router,
+            line_router,
             sheet_link_router,
-            line_router, association_line_router, api_line_router,
             healthz,
             liveness,
             set_text_size,

@@ -9,19 +9,19 @@ from typing import Any
 from urllib.parse import quote
 
 from litestar import MediaType, Request, Response, Router, get, post
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.exceptions import NotAuthorizedException, NotFoundException
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
-from chonaikai.accounts.principal import Principal, authorize
+from chonaikai.accounts.permissions import require
+from chonaikai.accounts.principal import Access, Principal, authorize
 from chonaikai.accounts.roles import Permission
 from chonaikai.delivery import content, readlink, reminders
 from chonaikai.delivery import summary as readers
 from chonaikai.roster.tables import CHANNELS, Han
 from chonaikai.settings import get_settings
 from chonaikai.tenancy import logic
-from chonaikai.tenancy.deps import provide_tenant
 from chonaikai.tenancy.scope import Tenant
 from chonaikai.web import TEMPLATES_DIR, is_htmx
 
@@ -134,11 +134,12 @@ def _filters(unconfirmed: str, han: str, channel: str) -> dict[str, Any]:
     }
 
 
-@get("/notices/{notice_id:int}/receipts", name="notice_receipts")
+@get("/notices/{notice_id:int}/receipts", name="notice_receipts", dependencies={"access": require(Permission.RECEIPTS_VIEW)})
 async def receipts_page(
     request: Request,
     tenant: NamedDependency[Tenant],
     principal: NamedDependency[Principal],
+    access: NamedDependency[Access],
     notice_id: FromPath[int],
     unconfirmed: FromQuery[str] = "",
     han: FromQuery[str] = "",
@@ -150,7 +151,6 @@ async def receipts_page(
     failed: FromQuery[str] = "",
     next: FromQuery[str] = "",
 ) -> Template:
-    access = authorize(principal, tenant, Permission.RECEIPTS_VIEW)
     notice = await _notice_or_404(tenant, principal, notice_id)
     summary = await readers.summarize(tenant, access, notice_id)
     base = f"/a/{tenant.slug}/notices/{notice_id}/receipts"
@@ -181,15 +181,20 @@ async def receipts_page(
     )
 
 
-@post("/notices/{notice_id:int}/receipts/{household_id:int}/tick", name="receipt_tick", status_code=200)
+@post(
+    "/notices/{notice_id:int}/receipts/{household_id:int}/tick",
+    name="receipt_tick",
+    status_code=200,
+    dependencies={"access": require(Permission.RECEIPTS_TICK)},
+)
 async def tick_receipt(
     request: Request,
     tenant: NamedDependency[Tenant],
     principal: NamedDependency[Principal],
+    access: NamedDependency[Access],
     notice_id: FromPath[int],
     household_id: FromPath[int],
 ) -> Template | Redirect:
-    access = authorize(principal, tenant, Permission.RECEIPTS_TICK)
     await _notice_or_404(tenant, principal, notice_id)
     row = await readers.tick(tenant, access, notice_id, household_id)
     if row is None:
@@ -202,14 +207,19 @@ async def tick_receipt(
     return Redirect(path=f"/a/{tenant.slug}/notices/{notice_id}/receipts", status_code=303)
 
 
-@post("/notices/{notice_id:int}/receipts/resend", name="receipts_resend", status_code=200)
+@post(
+    "/notices/{notice_id:int}/receipts/resend",
+    name="receipts_resend",
+    status_code=200,
+    dependencies={"access": require(Permission.RECEIPTS_TICK)},
+)
 async def resend(
     request: Request,
     tenant: NamedDependency[Tenant],
     principal: NamedDependency[Principal],
+    access: NamedDependency[Access],
     notice_id: FromPath[int],
 ) -> Template | Redirect:
-    access = authorize(principal, tenant, Permission.RECEIPTS_TICK)
     await _notice_or_404(tenant, principal, notice_id)
     result = await reminders.remind(tenant, access, notice_id)
     if is_htmx(request):
@@ -224,11 +234,13 @@ async def resend(
     )
 
 
-@get("/notices/{notice_id:int}/receipts.csv", name="receipts_csv")
+@get("/notices/{notice_id:int}/receipts.csv", name="receipts_csv", dependencies={"access": require(Permission.RECEIPTS_VIEW)})
 async def receipts_csv(
-    tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], notice_id: FromPath[int]
+    tenant: NamedDependency[Tenant],
+    principal: NamedDependency[Principal],
+    access: NamedDependency[Access],
+    notice_id: FromPath[int],
 ) -> Response:
-    access = authorize(principal, tenant, Permission.RECEIPTS_VIEW)
     await _notice_or_404(tenant, principal, notice_id)
     rows = await readers.households(tenant, access, notice_id, limit=1_000_000)
     buffer = io.StringIO()
@@ -261,8 +273,8 @@ def _when(value: datetime | None) -> str:
 # -- JSON ----------------------------------------------------------------------------------
 
 
-async def receipts_json(tenant: Tenant, principal: Principal, notice_id: int) -> dict[str, Any]:
-    access = authorize(principal, tenant, Permission.RECEIPTS_VIEW)
+async def receipts_json(tenant: Tenant, principal: Principal, notice_id: int, access: Access | None = None) -> dict[str, Any]:
+    access = access or authorize(principal, tenant, Permission.RECEIPTS_VIEW)
     await _notice_or_404(tenant, principal, notice_id)
     summary = await readers.summarize(tenant, access, notice_id)
     rows = await readers.households(tenant, access, notice_id, limit=1_000_000)
@@ -301,19 +313,29 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-@get("/notices/{notice_id:int}/receipts.json", name="notice_receipts_json")
+@get(
+    "/notices/{notice_id:int}/receipts.json",
+    name="notice_receipts_json",
+    dependencies={"access": require(Permission.RECEIPTS_VIEW)},
+)
 async def receipts_json_page(
-    tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], notice_id: FromPath[int]
+    tenant: NamedDependency[Tenant],
+    principal: NamedDependency[Principal],
+    access: NamedDependency[Access],
+    notice_id: FromPath[int],
 ) -> dict[str, Any]:
     """The same JSON for a signed-in browser (sessions are not used under /api/)."""
-    return await receipts_json(tenant, principal, notice_id)
+    return await receipts_json(tenant, principal, notice_id, access)
 
 
-@get("/notices/{notice_id:int}/receipts", name="api_notice_receipts")
+@get("/notices/{notice_id:int}/receipts", name="api_notice_receipts", dependencies={"access": require(Permission.RECEIPTS_VIEW)})
 async def api_receipts(
-    tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], notice_id: FromPath[int]
+    tenant: NamedDependency[Tenant],
+    principal: NamedDependency[Principal],
+    access: NamedDependency[Access],
+    notice_id: FromPath[int],
 ) -> dict[str, Any]:
-    return await receipts_json(tenant, principal, notice_id)
+    return await receipts_json(tenant, principal, notice_id, access)
 
 
 @get("/api/v1/notices/{notice_id:int}/receipts", name="api_receipts_by_notice")
@@ -336,13 +358,11 @@ read_router = Router(
     path="/", route_handlers=[read_page, read_confirm, read_file, unsubscribe_page, unsubscribe, api_receipts_by_notice]
 )
 receipts_router = Router(
-    path="/a/{slug:str}",
+    path="/",
     route_handlers=[receipts_page, tick_receipt, resend, receipts_csv, receipts_json_page],
-    dependencies={"tenant": Provide(provide_tenant)},
 )
 api_router = Router(
-    path="/api/v1/associations/{slug:str}",
+    path="/",
     route_handlers=[api_receipts],
-    dependencies={"tenant": Provide(provide_tenant)},
 )
-ROUTERS = [read_router, receipts_router, api_router]
+ROUTERS = [read_router]

@@ -10,14 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, Router, post
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.exceptions import ValidationException
 
 from chonaikai.accounts.principal import authorize, principal_from_bearer
 from chonaikai.accounts.roles import Permission
 from chonaikai.notices import logic, publishing
 from chonaikai.roster.tables import Han
-from chonaikai.tenancy.deps import provide_tenant
 from chonaikai.tenancy.scope import Tenant
 
 
@@ -91,7 +90,6 @@ async def api_create_notice(request: Request, tenant: NamedDependency[Tenant]) -
 
 
 router = Router(
-    path="/api/v1/associations/{slug:str}",
+    path="/",
     route_handlers=[api_create_notice],
-    dependencies={"tenant": Provide(provide_tenant)},
 )

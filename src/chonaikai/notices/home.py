@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from litestar import Router, get
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.response import Template
 
 from chonaikai.notices.logic import public_notices
-from chonaikai.tenancy.deps import provide_tenant
 from chonaikai.tenancy.scope import Tenant
 
 
@@ -20,7 +19,6 @@ async def association_home(tenant: NamedDependency[Tenant]) -> Template:
 
 
 association_router = Router(
-    path="/a/{slug:str}",
+    path="/",
     route_handlers=[association_home],
-    dependencies={"tenant": Provide(provide_tenant)},
 )

@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 from litestar import Request, Response, Router, get, post
 from litestar.datastructures import UploadFile
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.exceptions import (
     ClientException,
     NotAuthorizedException,
@@ -20,7 +20,8 @@ from litestar.exceptions import (
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
-from chonaikai.accounts.principal import Principal, authorize
+from chonaikai.accounts.permissions import require
+from chonaikai.accounts.principal import Access, Principal
 from chonaikai.accounts.roles import Permission
 from chonaikai.notices import attachments as files
 from chonaikai.notices import logic, publishing
@@ -31,7 +32,6 @@ from chonaikai.notices.ready_texts import (
 )
 from chonaikai.notices.render import render_html
 from chonaikai.roster import reach
-from chonaikai.tenancy.deps import provide_tenant
 from chonaikai.tenancy.scope import Tenant
 from chonaikai.web import is_htmx
 
@@ -223,13 +223,12 @@ def preview_context(form: logic.NoticeInput) -> dict[str, Any]:
     }
 
 
-@get("/new", name="notice_new")
+@get("/new", name="notice_new", dependencies={"access": require(Permission.NOTICE_POST)})
 async def new_notice_form(
     request: Request,
     tenant: NamedDependency[Tenant],
-    principal: NamedDependency[Principal],
+    principal: NamedDependency[Principal], access: NamedDependency[Access],
 ) -> Template:
-    authorize(principal, tenant, Permission.NOTICE_POST)
     ready_name = request.query_params.get("from", "")
     text = get_ready_text(ready_name) if ready_name else None
     form = logic.form_from_ready_text(text) if text else logic.NoticeInput(category=(await logic.categories(tenant))[0])
@@ -240,12 +239,11 @@ async def new_notice_form(
     return Template("notices/form.html", context=context)
 
 
-@post("/preview", name="notice_preview", status_code=200)
+@post("/preview", name="notice_preview", status_code=200, dependencies={"access": require(Permission.NOTICE_POST)})
 async def preview_fragment(
-    request: Request, tenant: NamedDependency[Tenant], principal: NamedDependency[Principal]
+    request: Request, tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], access: NamedDependency[Access]
 ) -> Template:
     """The htmx preview; without JavaScript the same button posts the whole form instead."""
-    authorize(principal, tenant, Permission.NOTICE_POST)
     form, _errors = await logic.parse_notice_form(tenant, await form_data(request))
     return Template("notices/_preview.html", context={
         "preview": preview_context(form), "association": tenant.row,
@@ -303,11 +301,10 @@ async def _save(
     return Redirect(path=f"{base}/{notice_id}/edit?saved=draft", status_code=303)
 
 
-@post("/new", name="notice_create", status_code=303)
+@post("/new", name="notice_create", status_code=303, dependencies={"access": require(Permission.NOTICE_POST)})
 async def create(
-    request: Request, tenant: NamedDependency[Tenant], principal: NamedDependency[Principal]
+    request: Request, tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], access: NamedDependency[Access]
 ) -> Template | Redirect:
-    authorize(principal, tenant, Permission.NOTICE_POST)
     return await _save(request, tenant, principal, None)
 
 
@@ -318,14 +315,13 @@ async def editable_notice(tenant: Tenant, notice_id: int) -> dict[str, Any]:
     return notice
 
 
-@get("/{notice_id:int}/edit", name="notice_edit")
+@get("/{notice_id:int}/edit", name="notice_edit", dependencies={"access": require(Permission.NOTICE_POST)})
 async def edit_form(
     tenant: NamedDependency[Tenant],
-    principal: NamedDependency[Principal],
+    principal: NamedDependency[Principal], access: NamedDependency[Access],
     notice_id: FromPath[int],
     saved: FromQuery[str] = "",
 ) -> Template:
-    authorize(principal, tenant, Permission.NOTICE_POST)
     notice = await editable_notice(tenant, notice_id)
     message = {"draft": "下書きを保存しました。", "attached": "ファイルを付けました。", "removed": "ファイルを外しました。"}.get(
         saved, ""
@@ -334,20 +330,18 @@ async def edit_form(
     return Template("notices/form.html", context=context)
 
 
-@post("/{notice_id:int}/edit", name="notice_update", status_code=303)
+@post("/{notice_id:int}/edit", name="notice_update", status_code=303, dependencies={"access": require(Permission.NOTICE_POST)})
 async def update(
-    request: Request, tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], notice_id: FromPath[int]
+    request: Request, tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], access: NamedDependency[Access], notice_id: FromPath[int]
 ) -> Template | Redirect:
-    authorize(principal, tenant, Permission.NOTICE_POST)
     notice = await editable_notice(tenant, notice_id)
     return await _save(request, tenant, principal, notice)
 
 
-@post("/{notice_id:int}/state", name="notice_state", status_code=303)
+@post("/{notice_id:int}/state", name="notice_state", status_code=303, dependencies={"access": require(Permission.NOTICE_POST)})
 async def change_state(
-    request: Request, tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], notice_id: FromPath[int]
+    request: Request, tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], access: NamedDependency[Access], notice_id: FromPath[int]
 ) -> Template | Redirect:
-    authorize(principal, tenant, Permission.NOTICE_POST)
     await editable_notice(tenant, notice_id)  # 404 for a notice of another association
     data = await form_data(request)
     action = (data.get("action") or [""])[0]
@@ -399,11 +393,11 @@ def too_large(request: Request, exc: Exception) -> Response:
     status_code=303,
     request_max_body_size=files.MAX_REQUEST_BYTES,
     exception_handlers={413: too_large},
+    dependencies={"access": require(Permission.NOTICE_POST)},
 )
 async def attach(
-    request: Request, tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], notice_id: FromPath[int]
+    request: Request, tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], access: NamedDependency[Access], notice_id: FromPath[int]
 ) -> Template | Redirect:
-    authorize(principal, tenant, Permission.NOTICE_POST)
     notice = await editable_notice(tenant, notice_id)
     form = await request.form()
     upload = form.get("file")
@@ -422,14 +416,13 @@ async def attach(
     return Redirect(path=f"{base_url(tenant)}/{notice_id}/edit?saved=attached#attachments", status_code=303)
 
 
-@post("/{notice_id:int}/attachments/{attachment_id:int}/delete", name="notice_detach", status_code=303)
+@post("/{notice_id:int}/attachments/{attachment_id:int}/delete", name="notice_detach", status_code=303, dependencies={"access": require(Permission.NOTICE_POST)})
 async def detach(
     tenant: NamedDependency[Tenant],
-    principal: NamedDependency[Principal],
+    principal: NamedDependency[Principal], access: NamedDependency[Access],
     notice_id: FromPath[int],
     attachment_id: FromPath[int],
 ) -> Redirect:
-    authorize(principal, tenant, Permission.NOTICE_POST)
     await editable_notice(tenant, notice_id)
     if not await files.remove_attachment(tenant, notice_id, attachment_id):
         raise NotFoundException()
@@ -439,9 +432,8 @@ async def detach(
 # --- categories ------------------------------------------------------------------------------
 
 
-@get("/categories", name="notice_categories")
-async def categories_form(tenant: NamedDependency[Tenant], principal: NamedDependency[Principal]) -> Template:
-    authorize(principal, tenant, Permission.SETTINGS_EDIT)
+@get("/categories", name="notice_categories", dependencies={"access": require(Permission.SETTINGS_EDIT)})
+async def categories_form(tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], access: NamedDependency[Access]) -> Template:
     names = await logic.categories(tenant)
     return Template(
         "notices/categories.html",
@@ -449,11 +441,10 @@ async def categories_form(tenant: NamedDependency[Tenant], principal: NamedDepen
     )
 
 
-@post("/categories", name="notice_categories_save", status_code=200)
+@post("/categories", name="notice_categories_save", status_code=200, dependencies={"access": require(Permission.SETTINGS_EDIT)})
 async def categories_save(
-    request: Request, tenant: NamedDependency[Tenant], principal: NamedDependency[Principal]
+    request: Request, tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], access: NamedDependency[Access]
 ) -> Template:
-    authorize(principal, tenant, Permission.SETTINGS_EDIT)
     text = ((await form_data(request)).get("categories") or [""])[0]
     names, error = logic.parse_categories(str(text))
     if not error:
@@ -466,7 +457,7 @@ async def categories_save(
 
 
 router = Router(
-    path="/a/{slug:str}/notices",
+    path="/notices",
     route_handlers=[
         board,
         notice_page,
@@ -483,5 +474,4 @@ router = Router(
         categories_form,
         categories_save,
     ],
-    dependencies={"tenant": Provide(provide_tenant)},
 )
