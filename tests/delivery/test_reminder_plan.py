@@ -41,3 +41,13 @@ def test_a_reminder_still_on_its_way_counts_as_too_soon_not_as_undelivered():
     result = plan([row(1, status="sending", sent=NOW - timedelta(hours=1), reminded=just),
                    row(2, status="pending", sent=NOW - timedelta(hours=1), reminded=just)], NOW, min_hours=12)
     assert result.too_soon == 2 and result.not_yet_delivered == 0
+
+
+def test_the_result_in_the_address_survives_odd_input():
+    from chonaikai.delivery.reminders import RemindResult, from_query, to_query
+
+    result = RemindResult(email=2, line=1, paper=3, too_soon=4, next_allowed_at=NOW)
+    back = from_query(**{k if k != "next" else "next": v for k, v in to_query(result).items()})
+    assert (back.email, back.line, back.paper, back.too_soon, back.next_allowed_at) == (2, 1, 3, 4, NOW)
+    assert from_query("².1.1") is None and from_query("1.2") is None
+    assert from_query("1.1.1", too_soon="²", next="９").too_soon == 0

@@ -3,26 +3,21 @@
 from __future__ import annotations
 
 import unicodedata
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from litestar import Request, Router, get, post
 from litestar.background_tasks import BackgroundTask
 from litestar.params import FromPath, FromQuery, URLEncodedBody
 from litestar.response import Redirect, Template
 
-from chonaikai.accounts import signin
-from chonaikai.accounts.ratelimit import client_address, over_limit, record
+from chonaikai.accounts import signin, signin_limits
+from chonaikai.accounts.credentials import household_session
+from chonaikai.accounts.ratelimit import client_address
 from chonaikai.accounts.sessions import begin_session
 from chonaikai.accounts.tables import AuditEntry
 from chonaikai.mail.compose import InvalidAddress, check_address
 from chonaikai.roster.tables import Household
 from chonaikai.web import safe_next
-
-# How many sign-in mails may be asked for: per address (protects a member's inbox) and per
-# client address (slows anyone trying many addresses).
-SIGNIN_LIMIT_PER_ADDRESS = 5
-SIGNIN_LIMIT_PER_CLIENT = 20
-SIGNIN_LIMIT_WINDOW = timedelta(hours=1)
 
 
 @get("/signin", name="signin")
@@ -47,16 +42,13 @@ async def signin_request(request: Request, data: URLEncodedBody[dict[str, str]])
             },
             status_code=400,
         )
-    buckets = (f"signin:email:{address}", f"signin:client:{client_address(request)}")
-    if await over_limit(buckets[0], SIGNIN_LIMIT_PER_ADDRESS, SIGNIN_LIMIT_WINDOW) or await over_limit(
-        buckets[1], SIGNIN_LIMIT_PER_CLIENT, SIGNIN_LIMIT_WINDOW
-    ):
-        return Template("accounts/signin_limited.html", status_code=429)
-    await record(*buckets)
+    # Every request gets the same answer; the mail goes out only when one is due (signin_limits.py).
+    await signin_limits.slow_down(client_address(request))
+    send = await signin_limits.mail_due(address)
     return Template(
         "accounts/signin_sent.html",
         context={"email": address},
-        background=BackgroundTask(signin.send_signin_link, address, next),
+        background=BackgroundTask(signin.send_signin_link, address, next) if send else None,
     )
 
 
@@ -86,8 +78,17 @@ async def signin_use(request: Request, secret: FromPath[str], next: FromQuery[st
             "choose_next": next,
         })
         return Redirect(path="/signin/choose", status_code=303)
-    begin_session(request, {"account_id": result.account_id, "household_id": result.household_id})
+    begin_session(request, await _session_data(result.account_id, result.household_id))
     return Redirect(path=await _landing(result.household_id, next, email_signin=True), status_code=303)
+
+
+async def _session_data(account_id: int | None, household_id: int | None) -> dict:
+    """A session for the account, and for the household signed in with its roster address: that
+    part holds the household's credential epoch, so it ends with the household's credentials
+    (moved out, erased, its address changed by an officer) like a card's or LINE's session."""
+    if household_id is None:
+        return {"account_id": account_id, "household_id": None}
+    return {**await household_session(household_id), "account_id": account_id}
 
 
 async def _landing(household_id: int | None, next: str, *, email_signin: bool = False) -> str:
@@ -140,7 +141,7 @@ async def signin_choose_use(request: Request, data: URLEncodedBody[dict[str, str
             "households": households, "error": "どちらの世帯でログインするか、ボタンを押して選んでください。"})
     session = request.scope["session"]
     next = safe_next(session.get("choose_next"))
-    request.set_session({"account_id": session.get("account_id"), "household_id": int(chosen)})
+    request.set_session(await _session_data(session.get("account_id"), int(chosen)))
     return Redirect(path=await _landing(int(chosen), next, email_signin=True), status_code=303)
 
 

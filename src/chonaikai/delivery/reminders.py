@@ -133,15 +133,18 @@ def to_query(result: RemindResult) -> dict[str, str]:
 
 
 def from_query(reminded: str, too_soon: str = "", not_yet: str = "", failed: str = "", next: str = "") -> RemindResult | None:
+    def digits(text: str, most: int) -> bool:  # ASCII only: "²".isdigit() is True, int("²") fails
+        return text.isascii() and text.isdigit() and len(text) <= most
+
     parts = reminded.split(".")
-    if len(parts) != 3 or not all(p.isdigit() for p in parts):
+    if len(parts) != 3 or not all(digits(p, 8) for p in parts):
         return None
 
     def number(text: str) -> int:
-        return int(text) if text.isdigit() and len(text) < 9 else 0
+        return int(text) if digits(text, 8) else 0
 
     allowed = None
-    if next.isdigit() and len(next) < 12:
+    if digits(next, 11):
         allowed = datetime.fromtimestamp(int(next), UTC)
     return RemindResult(email=int(parts[0]), line=int(parts[1]), paper=int(parts[2]), too_soon=number(too_soon),
                         not_yet_delivered=number(not_yet), failed=number(failed), next_allowed_at=allowed,
