@@ -161,12 +161,17 @@ def security_headers_middleware(app: ASGIApp, hsts: bool = False) -> ASGIApp:
     return middleware
 
 
+# GETs that record something (a read link's "opened", a LINE button's sign-in): a link checker's
+# HEAD must not do either, so these keep answering HEAD with 405.
+HEAD_NOT_AS_GET = ("/r/", "/line/go/")
+
+
 def head_as_get_middleware(app: ASGIApp) -> ASGIApp:
     """HEAD is answered as GET without the body (uptime monitors use HEAD; Litestar's @get
     handlers answered it 405)."""
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "HEAD":
+        if scope["type"] != "http" or scope["method"] != "HEAD" or scope["path"].startswith(HEAD_NOT_AS_GET):
             await app(scope, receive, send)
             return
 

@@ -21,6 +21,19 @@ async def test_head_answers_like_get_without_a_body(client, tenant):
         assert head.content == b"" and head.headers["content-type"] == get.headers["content-type"]
 
 
+async def test_head_of_a_read_link_records_nothing(client, tenant):
+    from chonaikai.delivery.outbox import create_deliveries
+    from chonaikai.delivery.tables import Delivery
+    from tests.factories import make_household
+
+    await make_household(tenant, "山田", han="1班", channel="email", email="y@example.jp")
+    notice = await make_notice(tenant, "回覧")
+    await create_deliveries(notice)
+    token = (await Delivery.select(Delivery.token).first())["token"]
+    assert (await client.head(f"/r/{token}")).status_code == 405  # a link checker opens nothing
+    assert (await Delivery.select(Delivery.opened_at).first())["opened_at"] is None
+
+
 async def test_production_answers_carry_hsts(settings, tenant):
     import dataclasses
 
