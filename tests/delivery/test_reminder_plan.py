@@ -49,5 +49,11 @@ def test_the_result_in_the_address_survives_odd_input():
     result = RemindResult(email=2, line=1, paper=3, too_soon=4, next_allowed_at=NOW)
     back = from_query(**{k if k != "next" else "next": v for k, v in to_query(result).items()})
     assert (back.email, back.line, back.paper, back.too_soon, back.next_allowed_at) == (2, 1, 3, 4, NOW)
-    assert from_query("².1.1") is None and from_query("1.2") is None
-    assert from_query("1.1.1", too_soon="²", next="９").too_soon == 0
+    import pytest
+    from litestar.exceptions import ValidationException
+
+    assert from_query("") is None
+    for bad in ({"reminded": "².1.1"}, {"reminded": "1.2"}, {"reminded": "1.1.1", "too_soon": "²"},
+                {"reminded": "1.1.1", "next": "９"}):
+        with pytest.raises(ValidationException):
+            from_query(**bad)

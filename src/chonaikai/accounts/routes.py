@@ -16,6 +16,7 @@ from chonaikai.accounts.ratelimit import client_address
 from chonaikai.accounts.sessions import begin_session
 from chonaikai.accounts.tables import AuditEntry
 from chonaikai.mail.compose import InvalidAddress, check_address
+from chonaikai.params import ascii_int
 from chonaikai.roster.tables import Household
 from chonaikai.web import safe_next
 
@@ -136,13 +137,14 @@ async def signin_choose_use(request: Request, data: URLEncodedBody[dict[str, str
         return Redirect(path="/signin", status_code=303)
     chosen = str(data.get("household", ""))
     households = await _choosable(ids)
-    if not chosen.isdigit() or int(chosen) not in {h["id"] for h in households}:
+    chosen_id = ascii_int(chosen)
+    if chosen_id is None or chosen_id not in {h["id"] for h in households}:
         return Template("accounts/signin_choose.html", status_code=400, context={
             "households": households, "error": "どちらの世帯でログインするか、ボタンを押して選んでください。"})
     session = request.scope["session"]
     next = safe_next(session.get("choose_next"))
-    request.set_session(await _session_data(session.get("account_id"), int(chosen)))
-    return Redirect(path=await _landing(int(chosen), next, email_signin=True), status_code=303)
+    request.set_session(await _session_data(session.get("account_id"), chosen_id))
+    return Redirect(path=await _landing(chosen_id, next, email_signin=True), status_code=303)
 
 
 @post("/signout", name="signout", status_code=303)

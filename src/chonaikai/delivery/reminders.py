@@ -20,11 +20,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from litestar.exceptions import ValidationException
+
 from chonaikai.accounts.principal import Access
 from chonaikai.db import write_transaction
 from chonaikai.delivery import store
 from chonaikai.delivery.summary import _han_clause, _where
 from chonaikai.delivery.tables import Delivery
+from chonaikai.params import ascii_int, optional_int
 from chonaikai.settings import get_settings
 from chonaikai.tenancy.scope import Tenant
 
@@ -133,19 +136,17 @@ def to_query(result: RemindResult) -> dict[str, str]:
 
 
 def from_query(reminded: str, too_soon: str = "", not_yet: str = "", failed: str = "", next: str = "") -> RemindResult | None:
-    def digits(text: str, most: int) -> bool:  # ASCII only: "²".isdigit() is True, int("²") fails
-        return text.isascii() and text.isdigit() and len(text) <= most
-
-    parts = reminded.split(".")
-    if len(parts) != 3 or not all(digits(p, 8) for p in parts):
+    """Back from ``to_query``; None without a result; a value that is not ASCII digits is a 400."""
+    counts = [optional_int(value) or 0 for value in (too_soon, not_yet, failed)]
+    when = optional_int(next, "日時")
+    if not reminded:
         return None
-
-    def number(text: str) -> int:
-        return int(text) if digits(text, 8) else 0
-
-    allowed = None
-    if digits(next, 11):
-        allowed = datetime.fromtimestamp(int(next), UTC)
-    return RemindResult(email=int(parts[0]), line=int(parts[1]), paper=int(parts[2]), too_soon=number(too_soon),
-                        not_yet_delivered=number(not_yet), failed=number(failed), next_allowed_at=allowed,
-                        min_hours=get_settings().reminder_min_hours)
+    parts = [ascii_int(part, 10**8) for part in reminded.split(".")]
+    if len(parts) != 3 or any(part is None for part in parts):
+        raise ValidationException("再送の結果の指定が正しくありません")
+    return RemindResult(
+        email=parts[0], line=parts[1], paper=parts[2],  # type: ignore[arg-type]
+        too_soon=counts[0], not_yet_delivered=counts[1], failed=counts[2],
+        next_allowed_at=datetime.fromtimestamp(when, UTC) if when else None,
+        min_hours=get_settings().reminder_min_hours,
+    )

@@ -300,9 +300,9 @@ async def open_sheet_link(notice_id: int, han_key: str, mac: str) -> tuple[Tenan
     audience = await audience_han_ids(tenant, notice)
     if han_key == NO_HAN:
         in_audience = audience is None  # households without a 班 get only notices for everyone
-    elif han_key.isdigit():
-        han = await tenant.select(Han, Han.id).where(Han.id == int(han_key)).first()
-        in_audience = han is not None and (audience is None or int(han_key) in audience)
+    elif (han_id := ascii_int(han_key)) is not None:
+        han = await tenant.select(Han, Han.id).where(Han.id == han_id).first()
+        in_audience = han is not None and (audience is None or han_id in audience)
     else:
         in_audience = False
     if not in_audience:
