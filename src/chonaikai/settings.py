@@ -50,6 +50,7 @@ class Settings:
     tenant_cache_seconds: int = 5
     page_cache_seconds: int = 30
     reminder_min_hours: int = 12
+    time_zone: str = "Asia/Tokyo"
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -130,6 +131,11 @@ DOCUMENTED = {
         "a household is reminded of one notice at most once in this many hours",
         "12",
     ),
+    "CHONAIKAI_TIME_ZONE": (
+        "time_zone",
+        "time zone of every time shown or exported (a city's tenant file may name its own)",
+        "Asia/Tokyo",
+    ),
 }
 
 
@@ -174,6 +180,16 @@ def _http_url(name: str, raw: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise SettingsError(f"{name} must be an http(s) address like https://example.jp, got {raw!r}")
     return raw.rstrip("/")
+
+
+def _time_zone(name: str, raw: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(raw)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingsError(f"{name} must be a time zone name like Asia/Tokyo, got {raw!r}") from None
+    return raw
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -241,6 +257,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         values["page_cache_seconds"] = _int("CHONAIKAI_PAGE_CACHE_SECONDS", raw, minimum=0, maximum=3600)
     if (raw := get("CHONAIKAI_REMINDER_MIN_HOURS")) is not None:
         values["reminder_min_hours"] = _int("CHONAIKAI_REMINDER_MIN_HOURS", raw, minimum=0, maximum=24 * 14)
+
+    if (raw := get("CHONAIKAI_TIME_ZONE")) is not None:
+        values["time_zone"] = _time_zone("CHONAIKAI_TIME_ZONE", raw.strip())
 
     for name, attr in (("CHONAIKAI_TENANTS_DIR", "tenants_dir"), ("CHONAIKAI_UPLOAD_DIR", "upload_dir")):
         if (raw := get(name)) is not None:

@@ -12,6 +12,7 @@ from litestar.response import Redirect, Template
 
 from chonaikai.accounts import signin, signin_limits
 from chonaikai.accounts.credentials import household_session
+from chonaikai.accounts.landing import LANDING_PATH
 from chonaikai.accounts.ratelimit import client_address
 from chonaikai.accounts.sessions import begin_session
 from chonaikai.accounts.tables import AuditEntry
@@ -22,7 +23,7 @@ from chonaikai.web import safe_next
 
 
 @get("/signin", name="signin")
-async def signin_page(next: FromQuery[str] = "/") -> Template:
+async def signin_page(next: FromQuery[str] = LANDING_PATH) -> Template:
     return Template("accounts/signin.html", context={"next": safe_next(next), "email": "", "error": ""})
 
 
@@ -104,7 +105,7 @@ async def _landing(household_id: int | None, next: str, *, email_signin: bool = 
     if email_signin:
         await AuditEntry.insert(AuditEntry(association=row["association"], household=household_id,
                                            action="email.signin", created_at=datetime.now(UTC)))
-    return f"/a/{row['slug']}/my" if next == "/" else next
+    return f"/a/{row['slug']}/my" if next in ("/", LANDING_PATH) else next
 
 
 def _choice(request: Request) -> list[int]:
