@@ -5,6 +5,8 @@
 - alerts to officers (a circular arrived) are sent (``delivery.alerts``);
 - at 09:00 local on a notice's answer-by date, its unconfirmed households are reminded
   (``notices.deadline``, when the officer asked for it);
+- on a question's deadline day at 09:00, households that have not answered are reminded
+  (``notices.answer_reminders``);
 - expired sign-in sessions are purged (at most once every ``PURGE_EVERY``).
 
 The worker itself (``chonaikai.delivery.worker``) only claims, sends and records; it is handed
@@ -21,6 +23,7 @@ from chonaikai.accounts.sessions import purge_expired_sessions
 from chonaikai.circulars.logic import run_due as run_due_circulars
 from chonaikai.delivery.alerts import send_due_alerts
 from chonaikai.delivery.worker import Worker, registered_senders
+from chonaikai.notices.answer_reminders import remind_unanswered
 from chonaikai.notices.deadline import remind_due_deadlines
 from chonaikai.notices.logic import publish_due_notices
 from chonaikai.settings import Settings, get_settings
@@ -65,6 +68,12 @@ async def run_due(now: datetime) -> None:
             log.info("sent %d alert(s) to officers", told)
     except Exception:
         log.exception("alerts to officers failed; trying again later")
+    try:  # 09:00 on a question's deadline day: those who have not answered get it again
+        reminded = await remind_unanswered(now)
+        if reminded:
+            log.info("queued %d deadline-morning reminder(s)", reminded)
+    except Exception:
+        log.exception("deadline-morning reminders failed; trying again later")
     try:
         purged = await purge_sessions_if_due(now)
         if purged:

@@ -13,6 +13,7 @@ from chonaikai.circulars import alerts as circular_alerts
 from chonaikai.delivery import alerts, channels, content
 from chonaikai.line import alert_transport as line_alerts
 from chonaikai.line import channel as line
+from chonaikai.notices.answering import read_page_extension
 from chonaikai.notices.outgoing import NoticeContent
 
 CHANNEL_SPECS = (email.SPEC, line.SPEC, paper.SPEC)
@@ -21,6 +22,7 @@ CHANNEL_SPECS = (email.SPEC, line.SPEC, paper.SPEC)
 def wire() -> None:
     """Register the notice content source and the e-mail, LINE and paper channels (idempotent)."""
     content.register(NoticeContent())
+    content.register_read_extension(read_page_extension)  # a notice's question on its read page
     for spec in CHANNEL_SPECS:
         channels.register(spec)
     # Alerts to officers' accounts (delivery/alerts.py): how they travel, and what a circular says.
