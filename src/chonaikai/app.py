@@ -58,6 +58,7 @@ from chonaikai.notices.home import association_router
 from chonaikai.notices.routes import router as notices_router
 from chonaikai.page_cache import PageCache, renders_shared_copy
 from chonaikai.printing.routes import router as printing_router
+from chonaikai.printing.routes import sheet_link_router
 from chonaikai.roster.api import router as roster_api_router
 from chonaikai.roster.routes import association_roster_router
 from chonaikai.roster.routes import router as roster_router
@@ -230,6 +231,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             answers_api,
             roster_router,
             line_router,
+            sheet_link_router,
             healthz,
             liveness,
             set_text_size,

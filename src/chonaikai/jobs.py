@@ -2,6 +2,9 @@
 
 - notices scheduled by officers that came due are published (``notices.publishing``);
 - the city's scheduled circulars are sent and recorded 催促 e-mails go out (``circulars``);
+- alerts to officers (a circular arrived) are sent (``delivery.alerts``);
+- at 09:00 local on a notice's answer-by date, its unconfirmed households are reminded
+  (``notices.deadline``, when the officer asked for it);
 - on a question's deadline day at 09:00, households that have not answered are reminded
   (``notices.answer_reminders``);
 - expired sign-in sessions are purged (at most once every ``PURGE_EVERY``).
@@ -18,8 +21,10 @@ from datetime import datetime, timedelta
 
 from chonaikai.accounts.sessions import purge_expired_sessions
 from chonaikai.circulars.logic import run_due as run_due_circulars
+from chonaikai.delivery.alerts import send_due_alerts
 from chonaikai.delivery.worker import Worker, registered_senders
 from chonaikai.notices.answer_reminders import remind_unanswered
+from chonaikai.notices.deadline import remind_due_deadlines
 from chonaikai.notices.logic import publish_due_notices
 from chonaikai.settings import Settings, get_settings
 from chonaikai.wiring import wire
@@ -51,6 +56,18 @@ async def run_due(now: datetime) -> None:
         await run_due_circulars(now)
     except Exception:
         log.exception("city circulars: scheduled sends or reminders failed; trying again later")
+    try:  # 09:00 local on an answer-by date: remind those not yet confirmed (once per notice)
+        reminded = await remind_due_deadlines(now)
+        if reminded:
+            log.info("reminded %d notice(s) on their answer-by date", len(reminded))
+    except Exception:
+        log.exception("morning-of-deadline reminders failed; trying again later")
+    try:  # officers told at once: a circular arrived (delivery/alerts.py)
+        told = await send_due_alerts()
+        if told:
+            log.info("sent %d alert(s) to officers", told)
+    except Exception:
+        log.exception("alerts to officers failed; trying again later")
     try:  # 09:00 on a question's deadline day: those who have not answered get it again
         reminded = await remind_unanswered(now)
         if reminded:

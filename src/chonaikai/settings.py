@@ -49,6 +49,7 @@ class Settings:
     behind_proxy: bool = False
     tenant_cache_seconds: int = 5
     page_cache_seconds: int = 30
+    reminder_min_hours: int = 12
     time_zone: str = "Asia/Tokyo"
     extra: Mapping[str, str] = field(default_factory=dict)
 
@@ -124,6 +125,11 @@ DOCUMENTED = {
         "page_cache_seconds",
         "how long a web process reuses a public page it rendered for visitors not signed in (0: never)",
         "30",
+    ),
+    "CHONAIKAI_REMINDER_MIN_HOURS": (
+        "reminder_min_hours",
+        "a household is reminded of one notice at most once in this many hours",
+        "12",
     ),
     "CHONAIKAI_TIME_ZONE": (
         "time_zone",
@@ -249,6 +255,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         values["tenant_cache_seconds"] = _int("CHONAIKAI_TENANT_CACHE_SECONDS", raw, minimum=0, maximum=3600)
     if (raw := get("CHONAIKAI_PAGE_CACHE_SECONDS")) is not None:
         values["page_cache_seconds"] = _int("CHONAIKAI_PAGE_CACHE_SECONDS", raw, minimum=0, maximum=3600)
+    if (raw := get("CHONAIKAI_REMINDER_MIN_HOURS")) is not None:
+        values["reminder_min_hours"] = _int("CHONAIKAI_REMINDER_MIN_HOURS", raw, minimum=0, maximum=24 * 14)
 
     if (raw := get("CHONAIKAI_TIME_ZONE")) is not None:
         values["time_zone"] = _time_zone("CHONAIKAI_TIME_ZONE", raw.strip())

@@ -8,8 +8,10 @@ here.
 
 from __future__ import annotations
 
-from chonaikai.channels import email, paper
-from chonaikai.delivery import channels, content
+from chonaikai.channels import alert_email, email, paper
+from chonaikai.circulars import alerts as circular_alerts
+from chonaikai.delivery import alerts, channels, content
+from chonaikai.line import alert_transport as line_alerts
 from chonaikai.line import channel as line
 from chonaikai.notices.answering import read_page_extension
 from chonaikai.notices.outgoing import NoticeContent
@@ -23,3 +25,7 @@ def wire() -> None:
     content.register_read_extension(read_page_extension)  # a notice's question on its read page
     for spec in CHANNEL_SPECS:
         channels.register(spec)
+    # Alerts to officers' accounts (delivery/alerts.py): how they travel, and what a circular says.
+    alerts.register_transport("email", alert_email.send_alert_email)
+    alerts.register_transport("line", line_alerts.send_alert_line)
+    alerts.register_source(circular_alerts.KIND, circular_alerts.render_alert)

@@ -127,32 +127,26 @@ async def test_tick_by_hand_as_a_plain_form_post_counts(client, tenant):
     assert paper["confirmed_via"] == "officer" and paper["channel"] == "paper"
 
 
-async def test_resend_to_unconfirmed_email_households_once_per_day(client, tenant, mail_sink):
+async def test_nothing_to_remind_says_why_and_when_in_an_info_box(client, tenant, mail_sink):
+    """Issue 15: not a green success box when nothing is sent. 伊藤 was reminded an hour ago
+    (again only after CHONAIKAI_REMINDER_MIN_HOURS = 12), 上田's paper is not printed yet."""
     notice, a, b, c = await setup_notice(tenant)
+    await Delivery.update({Delivery.reminded_at: datetime.now(UTC) - timedelta(hours=1)}).where(
+        Delivery.channel == "email")
     await sign_in_as(client, "editor@example.jp", Role.EDITOR, tenant)
     url = f"/a/{tenant.slug}/notices/{notice}/receipts/resend"
-
-    # Sent an hour ago: too soon to send again.
     response = await client.post(url, headers={**await csrf_headers(client), "HX-Request": "true"})
-    assert "もう一度送るお宅はありませんでした" in response.text and "1世帯は24時間以内" in response.text
+    assert "flash-info" in response.text and "いまは、もう一度お届けするお宅はありません" in response.text
+    assert "1世帯には、12時間以内にお届けしたばかりです" in response.text and "から</strong>もう一度送れます" in response.text
+    assert "まだ最初のお届けがすんでいません" in response.text
 
-    await Delivery.update({Delivery.sent_at: datetime.now(UTC) - timedelta(hours=25)}).where(
-        Delivery.channel == "email"
-    )
+    # Without JavaScript: the same answer on the page it returns to.
     response = await client.post(url, headers=await csrf_headers(client))
-    assert response.status_code == 303 and "resent=1" in response.headers["location"]
+    assert response.status_code == 303
+    page = await client.get(response.headers["location"])
+    assert "flash-info" in page.text and "12時間以内にお届けしたばかり" in page.text
     await Worker([EmailChannel()]).run(once=True)
-    [message] = mail_sink.messages
-    assert message["To"].addresses[0].addr_spec == "ito@example.jp"  # not 青木: confirmed already
-    assert "【再送】" in message["subject"]
-    row = await Delivery.select().where(Delivery.household == b["id"]).first()
-    assert row["status"] == "sent" and row["reminded_at"] is not None
-
-    # Right after: nobody twice within 24 hours.
-    response = await client.post(url, headers=await csrf_headers(client))
-    assert "resent=0" in response.headers["location"]
-    await Worker([EmailChannel()]).run(once=True)
-    assert len(mail_sink.messages) == 1
+    assert not mail_sink.messages
 
 
 async def test_csv_export(client, tenant):

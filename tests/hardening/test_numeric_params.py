@@ -41,7 +41,7 @@ async def test_each_listed_parameter_with_a_unicode_digit_is_a_4xx(client, tenan
         f"/a/sakura/roster?han={value}",
         f"/a/sakura/roster/export.csv?han={value}",
         f"{n}/receipts?han={value}",
-        f"{n}/receipts?resent={value}",
+        f"{n}/receipts?reminded={value}.0.0",  # the reminder's result (issue 15; was ?resent=)
         f"{n}/receipts?too_soon={value}",
         f"{n}/print?han={value}",
         f"{n}/print.pdf?han={value}",

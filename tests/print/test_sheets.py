@@ -49,10 +49,15 @@ async def test_sheet_lists_only_that_han_and_marks_paper_households(client, town
     assert "<svg" in html and "スマートフォンで" in html
 
 
-async def test_qr_code_points_at_the_notice_page(client, town):
+async def test_qr_code_points_at_the_sheet_link_of_that_han(client, town):
+    """Issue 15: the QR opens the notice for that 班 without signing in (not the notice page,
+    which asks members-only readers to sign in)."""
+    from chonaikai.printing.sheets import sheet_url
+
     await sign_in_as(client, "chair@example.jp", Role.CHAIR, town.tenant)
     html = (await client.get(url(town, han=town.han["1班"]))).text
-    target = f"http://testserver/a/{town.tenant.slug}/notices/{town.notice['id']}"
+    target = sheet_url(town.notice["id"], str(town.han["1班"]))
+    assert target.startswith(f"http://testserver/sheet/{town.notice['id']}/{town.han['1班']}/")
     expected = segno.make(target, error="m").svg_inline(scale=3, border=2)
     path = re.search(r' d="([^"]+)"', expected).group(1)
     assert f' d="{path}"' in html

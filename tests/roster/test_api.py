@@ -22,8 +22,8 @@ async def test_officer_token_lists_households(client, tenant, roster):
     assert response.status_code == 200
     households = response.json()["households"]
     assert {h["name"] for h in households} == {"見本 太郎", "仮野 花子", "例田 一郎"}
-    assert set(households[0]) == {"id", "name", "han", "channel"}
-    assert "taro@example.jp" not in response.text  # only id, name, 班, channel
+    assert set(households[0]) == {"id", "name", "han", "channel", "effective_channel", "line_linked"}
+    assert "taro@example.jp" not in response.text  # only id, name, 班, channel (chosen and effective)
     assert await AuditEntry.count().where(AuditEntry.action == "roster.view") == 1
     assert (await ApiToken.select(ApiToken.last_used_at).first())["last_used_at"] is not None
 

@@ -36,13 +36,16 @@ async def test_filter_by_han_and_channel_and_counts(client, tenant, roster):
     assert "例田 一郎" in page.text and "見本 太郎" not in page.text
     page = await client.get("/a/sakura/roster", params={"channel": "paper"})
     assert "仮野 花子" in page.text and "見本 太郎" not in page.text and "例田" not in page.text
-    # Counts at the top: 2 in 1班, 1 in 2班, 0 in 3班; one per channel.
+    # Counts at the top: 2 in 1班, 1 in 2班, 0 in 3班; per channel as really reached (issue 15):
+    # 例田 chose LINE but has no LINE linked, so paper reaches two households and LINE none.
     page = await client.get("/a/sakura/roster")
     assert "3 世帯" in page.text
     assert ">1班</a> <strong>2</strong>" in page.text
     assert ">2班</a> <strong>1</strong>" in page.text
     assert ">3班</a> <strong>0</strong>" in page.text
-    assert ">紙</a> <strong>1</strong>" in page.text
+    assert ">メールで届く</a> <strong>1</strong>" in page.text
+    assert ">LINEで届く</a> <strong>0</strong>" in page.text
+    assert ">紙で届く</a> <strong>2</strong>" in page.text
 
 
 async def test_htmx_search_returns_only_the_results_fragment(client, tenant, roster):

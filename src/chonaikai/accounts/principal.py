@@ -104,7 +104,18 @@ def authorize_city(principal: Principal, city_id: int, permission: Permission) -
         raise PermissionDeniedException("この操作をする権限がありません")
 
 
+async def _household_grant(household_id: int) -> Grant | None:
+    row = await Household.select(Household.association, Household.moved_out).where(Household.id == household_id).first()
+    if row is None or row["moved_out"]:
+        return None
+    return Grant(Role.MEMBER, association_id=row["association"], household_id=household_id)
+
+
 async def load_principal(account_id: int | None = None, household_id: int | None = None) -> Principal:
+    """The account's grants, plus membership of the session's household when there is one: a member
+    signed in with a card or with the roster's e-mail address, or an officer who is also a member
+    there (signed in with an address the roster holds) and keeps both."""
+    household_grant = await _household_grant(household_id) if household_id is not None else None
     if account_id is not None:
         account = await Account.select().where(Account.id == account_id).first()
         if account is None:
@@ -120,15 +131,11 @@ async def load_principal(account_id: int | None = None, household_id: int | None
             )
             for row in rows
         )
+        if household_grant is not None:
+            grants = (household_grant, *grants)  # the household signed in with comes first
         return Principal(account_id, account["email"], account["display_name"], grants)
-    if household_id is not None:
-        # Signed in with a printed card: the household itself, as a member.
-        row = await Household.select(Household.association, Household.moved_out).where(
-            Household.id == household_id
-        ).first()
-        if row is None or row["moved_out"]:
-            return ANONYMOUS
-        return Principal(grants=(Grant(Role.MEMBER, association_id=row["association"], household_id=household_id),))
+    if household_grant is not None:
+        return Principal(grants=(household_grant,))
     return ANONYMOUS
 
 

@@ -38,6 +38,9 @@ class SignInToken(Table, tablename="sign_in_token"):
     purpose = Varchar(length=20)  # "email_link" | "card"
     account = ForeignKey(Account, null=True, on_delete=OnDelete.cascade)
     household = ForeignKey(Household, null=True, on_delete=OnDelete.cascade)
+    # An e-mailed link: the address it went to. The households holding that address in the roster
+    # are looked up again when the link is used (the roster may change in those 15 minutes).
+    email = Varchar(length=254, default="")
     expires_at = Timestamptz()
     used_at = Timestamptz(null=True, default=None)
     created_at = Timestamptz()

@@ -12,6 +12,7 @@ from chonaikai.delivery import content
 from chonaikai.delivery.channels import ChannelSpec, DeliveryJob, Outcome
 from chonaikai.mail.compose import InvalidAddress, NoticeMail
 from chonaikai.mail.smtp import SendResult, SMTPSender
+from chonaikai.roster import reach
 from chonaikai.settings import Settings, get_settings
 
 REASON_NO_ADDRESS = "メールアドレスが登録されていません。名簿でメールアドレスを確かめてください。"
@@ -113,4 +114,5 @@ def _outcome(job: DeliveryJob, result: SendResult) -> Outcome:
 
 
 # A household on e-mail with something that looks like an address.
-SPEC = ChannelSpec(name="email", reachable_sql="h.email LIKE '%_@_%'", sender=EmailChannel, label="メール")
+# Reachable: the one effective-channel rule (roster/reach.py), shared with pages and the API.
+SPEC = ChannelSpec(name="email", reachable_sql=reach.EMAIL_REACHABLE_SQL, sender=EmailChannel, label="メール")

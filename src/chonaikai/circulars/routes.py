@@ -21,7 +21,7 @@ from chonaikai.accounts import officer_limits
 from chonaikai.accounts.permissions import require
 from chonaikai.accounts.principal import Access, Principal, authorize_city
 from chonaikai.accounts.roles import Permission
-from chonaikai.circulars import logic
+from chonaikai.circulars import alerts, logic
 from chonaikai.circulars.logic import CircularError, CircularInput, EntryError, UploadedFile
 from chonaikai.circulars.tables import CircularAttachment
 from chonaikai.clock import local_short, to_local, zone
@@ -260,6 +260,11 @@ async def city_dashboard(
     if circular is None:
         raise NotFoundException()
     board = await logic.dashboard(circular_id)
+    # Whom the city may need to phone: officers told by e-mail/LINE, and associations nobody reached.
+    reached = await alerts.officers_reached([row["entry_id"] for row in board["rows"]])
+    for row in board["rows"]:
+        row["officers_reached"] = reached.get(row["entry_id"])
+    board["nobody_reached"] = sum(1 for row in board["rows"] if (row["officers_reached"] or {}).get("nobody", True))
     board, pager = page_rows(board, page)
     chart = logic.chart_svg(board["timeline"])
     attachments = await CircularAttachment.select().where(CircularAttachment.circular == circular_id).order_by(

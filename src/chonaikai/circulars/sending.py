@@ -196,6 +196,13 @@ async def send_circular(circular_id: int, now: datetime | None = None) -> SendRe
         await _mark_forwarded(circular_id, notice_by_association, now)
         entries = await CircularEntry.count().where(CircularEntry.circular == circular_id)
     notice_ids = list(notice_by_association.values())
+    # The officers of every association are told at once (e-mail, LINE) through the alert outbox.
+    from chonaikai.circulars import alerts
+
+    rows = await CircularEntry.select(CircularEntry.association, CircularEntry.id).where(
+        CircularEntry.circular == circular_id
+    )
+    await alerts.announce([(row["association"], row["id"]) for row in rows])
     return SendResult(entries=entries, forwarded=len(notice_ids), notice_ids=notice_ids)
 
 

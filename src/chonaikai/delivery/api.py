@@ -11,7 +11,12 @@ Claim/record ``Worker`` (worker.py): claims due rows per registered channel, han
 Paper        ``mark_printed(...)``, ``record_paper_ticks(...)``.
 Answers      ``confirm_by_token`` (read link), ``confirm_by_household`` (LINE postback, the
              board), ``officer_tick`` (who-has-read page), ``record_paper_ticks`` (paper sheet).
-Reminders    ``remind(...)``.
+Reminders    ``remind(tenant, access, notice_id)`` — each unconfirmed household through its own
+             channel (e-mail, LINE again; paper: the reprint list), at most once per
+             ``CHONAIKAI_REMINDER_MIN_HOURS``; ``RemindResult`` says what went and, if nothing, why.
+Alerts       ``enqueue_alerts`` / ``send_due_alerts`` / ``alert_summary``: messages to officers'
+             accounts (a city circular arrived), sources registered per kind
+             (``register_alert_source``), transports by ``chonaikai.wiring``.
 Channels     ``set_retry_key(...)`` (a channel's idempotency key stored before its call),
              ``channels.register(ChannelSpec(...))`` at start-up.
 """
@@ -24,12 +29,22 @@ from typing import Any
 
 from chonaikai.db import write_transaction
 from chonaikai.delivery import store
+from chonaikai.delivery.alerts import (
+    AlertMessage,
+    AlertRecipient,
+    alert_summary,
+    enqueue_alerts,
+    send_due_alerts,
+)
+from chonaikai.delivery.alerts import register_source as register_alert_source
 from chonaikai.delivery.channels import FALLBACK, ChannelSpec, queued_channels, register
 from chonaikai.delivery.content import NOTICE, ContentSource, MailParts, ReadContent
 from chonaikai.delivery.content import register as register_content
 from chonaikai.delivery.outbox import enqueue
 from chonaikai.delivery.readlink import confirm_by_token, open_by_token
-from chonaikai.delivery.summary import ResendResult, resend_unconfirmed, tick
+from chonaikai.delivery.reminders import RemindResult
+from chonaikai.delivery.reminders import remind as remind
+from chonaikai.delivery.summary import tick
 from chonaikai.delivery.tables import Delivery
 from chonaikai.delivery.worker import Worker
 
@@ -40,7 +55,13 @@ __all__ = [
     "ContentSource",
     "MailParts",
     "ReadContent",
-    "ResendResult",
+    "AlertMessage",
+    "AlertRecipient",
+    "RemindResult",
+    "alert_summary",
+    "enqueue_alerts",
+    "register_alert_source",
+    "send_due_alerts",
     "Worker",
     "confirm_by_household",
     "confirm_by_token",
@@ -61,7 +82,6 @@ __all__ = [
 ]
 
 officer_tick = tick
-remind = resend_unconfirmed
 
 
 async def delivery_of(association_id: int, content_id: int, household_id: int) -> dict[str, Any] | None:

@@ -18,10 +18,11 @@ from chonaikai.accounts.permissions import require
 from chonaikai.accounts.principal import Access, Principal, authorize
 from chonaikai.accounts.roles import Permission
 from chonaikai.clock import to_local, zone_of
-from chonaikai.delivery import content, readlink
+from chonaikai.delivery import content, readlink, reminders
 from chonaikai.delivery import summary as readers
 from chonaikai.params import optional_int
 from chonaikai.roster.tables import CHANNELS, Han
+from chonaikai.settings import get_settings
 from chonaikai.tenancy import logic
 from chonaikai.tenancy.scope import Tenant
 from chonaikai.web import TEMPLATES_DIR, is_htmx
@@ -165,8 +166,11 @@ async def receipts_page(
     channel: FromQuery[str] = "",
     show: FromQuery[str] = "",  # the 「状態」 filter (`state` is a name Litestar keeps for itself)
     fragment: FromQuery[str] = "",
-    resent: FromQuery[str] = "",
+    reminded: FromQuery[str] = "",
     too_soon: FromQuery[str] = "",
+    not_yet: FromQuery[str] = "",
+    failed: FromQuery[str] = "",
+    next: FromQuery[str] = "",
 ) -> Template:
     notice = await _notice_or_404(tenant, principal, notice_id)
     summary = await readers.summarize(tenant, access, notice_id)
@@ -192,8 +196,9 @@ async def receipts_page(
             "states": readers.STATES,
             "can_tick": principal.can(Permission.RECEIPTS_TICK, tenant.id),
             "can_print": principal.can(Permission.PRINT_SHEETS, tenant.id),
-            "resent": optional_int(resent),
-            "too_soon": optional_int(too_soon) or 0,
+            "reminded": reminders.from_query(reminded[:40], too_soon[:9], not_yet[:9], failed[:9], next[:12]),
+            "local_text": reminders.local_text,
+            "min_hours": get_settings().reminder_min_hours,
         },
     )
 
@@ -238,12 +243,15 @@ async def resend(
     notice_id: FromPath[int],
 ) -> Template | Redirect:
     await _notice_or_404(tenant, principal, notice_id)
-    result = await readers.resend_unconfirmed(tenant, access, notice_id)
+    result = await reminders.remind(tenant, access, notice_id)
     if is_htmx(request):
-        return Template("delivery/_resend_result.html", context={"resent": result.queued, "too_soon": result.too_soon})
+        return Template("delivery/_resend_result.html", context={
+            "reminded": result, "local_text": reminders.local_text, "tenant": tenant, "notice_id": notice_id,
+            "can_print": principal.can(Permission.PRINT_SHEETS, tenant.id),
+        })
     return Redirect(
         path=f"/a/{tenant.slug}/notices/{notice_id}/receipts",
-        query_params={"resent": str(result.queued), "too_soon": str(result.too_soon)},
+        query_params=reminders.to_query(result),
         status_code=303,
     )
 

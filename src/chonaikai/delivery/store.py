@@ -319,7 +319,22 @@ async def mark_printed(
     return [row["id"] for row in rows]
 
 
-async def requeue_unconfirmed(association_id: int, ids: Sequence[int], now: datetime) -> None:
+async def remind(association_id: int, queued_ids: Sequence[int], paper_ids: Sequence[int], now: datetime) -> None:
+    """A reminder to these unconfirmed households: e-mail and LINE rows go out again now (as
+    ``requeue_unconfirmed``); paper rows stay printed and go on the reprint list. Every one is
+    counted (``reminders`` + 1, ``reminded_at``)."""
+    await requeue_unconfirmed(association_id, queued_ids, now, count=True)
+    for start in range(0, len(paper_ids), 500):
+        await Delivery.update(
+            {Delivery.reminded_at: now, Delivery.reminders: Delivery.reminders + 1},
+        ).where(
+            (Delivery.association == association_id)
+            & Delivery.id.is_in(list(paper_ids[start : start + 500]))
+            & Delivery.confirmed_at.is_null()
+        )
+
+
+async def requeue_unconfirmed(association_id: int, ids: Sequence[int], now: datetime, count: bool = False) -> None:
     """Send these sent-but-unconfirmed rows again now, as a reminder."""
     for start in range(0, len(ids), 500):
         await Delivery.update(
@@ -332,6 +347,7 @@ async def requeue_unconfirmed(association_id: int, ids: Sequence[int], now: date
                 # A reminder is a new message: a LINE retry key of the first send would make
                 # LINE answer 409 and send nothing.
                 Delivery.retry_key: None,
+                **({Delivery.reminders: Delivery.reminders + 1} if count else {}),
             },
         ).where(
             (Delivery.association == association_id)

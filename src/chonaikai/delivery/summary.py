@@ -1,10 +1,10 @@
 """Who has read a notice, for officers: the summary (aggregated in SQL), the household list,
-an officer's tick, and 「未確認の世帯に再送」."""
+and an officer's tick (reminders: ``reminders.py``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from piccolo.query.functions.aggregate import Count
@@ -14,10 +14,10 @@ from chonaikai.db import write_transaction
 from chonaikai.delivery import store
 from chonaikai.delivery.readlink import CHANNEL_LABELS
 from chonaikai.delivery.tables import Delivery
+from chonaikai.roster import reach
 from chonaikai.roster.tables import Han
 from chonaikai.tenancy.scope import Tenant
 
-RESEND_INTERVAL = timedelta(hours=24)
 STATUS_LABELS = {
     "pending": "送信待ち",
     "sending": "送信中",
@@ -150,7 +150,9 @@ async def households(
         Delivery.confirmed_at,
         Delivery.confirmed_via,
         Delivery.reminded_at,
+        Delivery.reminders,
         Delivery.next_attempt_at,
+        Delivery.household.channel.as_alias("chosen_channel"),
     )
     query = _where(
         query,
@@ -167,6 +169,8 @@ async def households(
     for row in rows:
         row["han"] = row["han"] or NO_HAN
         row["channel_label"] = CHANNEL_LABELS.get(row["channel"], row["channel"])
+        if row["chosen_channel"] != row["channel"]:  # e.g. 「LINE（まだつながっていません）→ 紙で届きます」
+            row["channel_label"] = reach.channel_text(row["chosen_channel"], row["channel"])
         row["status_label"] = status_label(row["channel"], row["status"])
         row["confirmed_via_label"] = CONFIRMED_VIA_LABELS.get(row["confirmed_via"], "")
         row["short_address"] = short_address(row["address"])
@@ -197,34 +201,3 @@ async def households_by_ids(tenant: Tenant, access: Access, notice_id: int, ids:
     return await households(tenant, access, notice_id, delivery_ids=ids)
 
 
-@dataclass(frozen=True)
-class ResendResult:
-    queued: int  # e-mails queued again
-    too_soon: int  # unconfirmed e-mail households that got one in the last 24 hours
-
-
-async def resend_unconfirmed(
-    tenant: Tenant, access: Access, notice_id: int, now: datetime | None = None
-) -> ResendResult:
-    """「未確認の世帯に再送」: e-mail again to households that have not confirmed, at most once in
-    24 hours per household (counting the first send)."""
-    now = now or datetime.now(UTC)
-    cutoff = now - RESEND_INTERVAL
-    unconfirmed = _where(
-        tenant.select(Delivery, Delivery.id, Delivery.sent_at, Delivery.reminded_at),
-        Delivery.notice == notice_id,
-        Delivery.channel == "email",
-        Delivery.status == "sent",
-        Delivery.confirmed_at.is_null(),
-        _han_clause(access),
-    )
-    rows = await unconfirmed
-    due = [
-        row["id"]
-        for row in rows
-        if max(t for t in (row["sent_at"], row["reminded_at"], cutoff - timedelta(days=1)) if t is not None) <= cutoff
-    ]
-    if due:
-        async with write_transaction():
-            await store.requeue_unconfirmed(tenant.id, due, now)
-    return ResendResult(queued=len(due), too_soon=len(rows) - len(due))

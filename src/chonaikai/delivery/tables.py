@@ -35,7 +35,8 @@ class Delivery(Table, tablename="delivery"):
     confirmed_via = Varchar(length=10, default="")
     created_at = Timestamptz()
     claimed_by = Varchar(length=40, null=True, default=None)  # the worker holding the lease
-    reminded_at = Timestamptz(null=True, default=None)  # 「未確認の世帯に再送」: once per 24 h
+    reminded_at = Timestamptz(null=True, default=None)  # the last reminder (「未確認の世帯に再送」)
+    reminders = Integer(default=0)  # how many reminders went to the household (each a further attempt)
 
 
 class WorkerLock(Table, tablename="worker_lock"):
@@ -47,3 +48,30 @@ class WorkerLock(Table, tablename="worker_lock"):
     name = Varchar(length=50, unique=True)
     holder = Varchar(length=100)
     lease_until = Timestamptz()
+
+
+ALERT_STATUSES = ("pending", "sending", "sent", "failed", "no_address")
+
+
+class DeliveryAlert(Table, tablename="delivery_alert"):
+    """One message to one officer's account (not a household): 「市からの回覧が届きました」,
+    「安否確認を始めました」. The content is made when it is sent, by the source registered for
+    ``kind`` (``delivery.alerts``); claimed, leased and retried like deliveries.
+
+    (kind, ref_id, account, channel) is unique (index made in the migration): telling twice
+    sends nothing twice.
+    """
+
+    association = association_column()
+    kind = Varchar(length=30)  # e.g. "circular" (ref_id: the inbox entry), "safety"
+    ref_id = Integer()
+    account = Integer(index=True)  # an account id (a plain integer: accounts sit below this app)
+    channel = Varchar(length=10)  # email | line
+    status = Varchar(length=12, default="pending")
+    attempts = Integer(default=0)
+    next_attempt_at = Timestamptz(null=True, default=None)
+    lease_until = Timestamptz(null=True, default=None)
+    claimed_by = Varchar(length=40, null=True, default=None)
+    last_error = Text(default="")
+    sent_at = Timestamptz(null=True, default=None)
+    created_at = Timestamptz()

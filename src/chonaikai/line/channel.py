@@ -35,6 +35,7 @@ from chonaikai.line.links import tenant_by_id
 from chonaikai.line.tables import LineLink
 from chonaikai.notices.questions import load_question
 from chonaikai.notices.tables import Notice
+from chonaikai.roster import reach
 from chonaikai.tenancy.scope import Tenant
 
 log = logging.getLogger(__name__)
@@ -253,7 +254,7 @@ def _sender(settings: object) -> LineChannelSender:
 # A household on LINE is reachable while one of its LINE users still follows the account.
 SPEC = ChannelSpec(
     name="line",
-    reachable_sql="EXISTS (SELECT 1 FROM line_link ll WHERE ll.household = h.id AND ll.active = true)",
+    reachable_sql=reach.LINE_REACHABLE_SQL,  # the one effective-channel rule (roster/reach.py)
     sender=_sender,
     label="LINE",
 )

@@ -13,9 +13,8 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Request, Response, Router, get, post
-from litestar.di import NamedDependency
+from litestar.di import NamedDependency, Provide
 from litestar.exceptions import (
-    NotAuthorizedException,
     NotFoundException,
     PermissionDeniedException,
     ValidationException,
@@ -24,7 +23,7 @@ from litestar.params import FromPath
 from msgspec import Meta
 
 from chonaikai.accounts.permissions import require
-from chonaikai.accounts.principal import Access, Principal, authorize
+from chonaikai.accounts.principal import Access, Principal
 from chonaikai.accounts.roles import Permission
 from chonaikai.notices import answering, logic, publishing
 from chonaikai.notices.answer_routes import notice_for_officers
@@ -149,12 +148,8 @@ router = Router(
 # -- answers: GET/POST /api/v1/notices/{id}/answers (bearer; docs/answers.md) ---------------------
 
 
-async def _api_access(principal: Principal, notice_id: int, permission: Permission) -> tuple[Tenant, Access]:
-    """The association a notice belongs to and the caller's access there (the bearer token is
-    judged by provide_principal): 401 for strangers, 404 for an unknown notice, 403 without the
-    right; a draft exists only for those who may post."""
-    if not principal.is_authenticated:  # strangers learn nothing, not even which ids exist
-        raise NotAuthorizedException("ログインしてください")
+async def provide_notice_tenant(notice_id: FromPath[int]) -> Tenant:
+    """The association of the notice in the path: these routes are not under /a/{slug}."""
     notice = await Notice.select(Notice.association).where(Notice.id == notice_id).first()
     if notice is None:
         raise NotFoundException()
@@ -162,28 +157,32 @@ async def _api_access(principal: Principal, notice_id: int, permission: Permissi
     tenant = await tenancy.find_tenant(association["slug"]) if association else None
     if tenant is None:
         raise NotFoundException()
-    access = authorize(principal, tenant, permission)
-    await notice_for_officers(tenant, principal, notice_id)
-    return tenant, access
+    return tenant
 
 
 def _bad(ja: str, en: str) -> Response:
     return Response({"errors": [{"ja": ja, "en": en}]}, status_code=400)
 
 
-@get("/api/v1/notices/{notice_id:int}/answers", name="api_notice_answers")
-async def api_answers(principal: NamedDependency[Principal], notice_id: FromPath[int]) -> dict[str, Any]:
-    tenant, access = await _api_access(principal, notice_id, Permission.RECEIPTS_VIEW)
+@get("/api/v1/notices/{notice_id:int}/answers", name="api_notice_answers",
+     dependencies={"access": require(Permission.RECEIPTS_VIEW)})
+async def api_answers(
+    notice_id: FromPath[int], tenant: NamedDependency[Tenant], principal: NamedDependency[Principal],
+    access: NamedDependency[Access],
+) -> dict[str, Any]:
+    await notice_for_officers(tenant, principal, notice_id)
     result = await answering.results(tenant, access, notice_id)
     assert result is not None
     return result.to_json()
 
 
-@post("/api/v1/notices/{notice_id:int}/answers", name="api_notice_answer_enter", status_code=201)
+@post("/api/v1/notices/{notice_id:int}/answers", name="api_notice_answer_enter", status_code=201,
+      dependencies={"access": require(Permission.RECEIPTS_TICK)})
 async def api_enter_answer(
-    request: Request, principal: NamedDependency[Principal], notice_id: FromPath[int]
+    request: Request, notice_id: FromPath[int], tenant: NamedDependency[Tenant],
+    principal: NamedDependency[Principal], access: NamedDependency[Access],
 ) -> Response:
-    tenant, access = await _api_access(principal, notice_id, Permission.RECEIPTS_TICK)
+    await notice_for_officers(tenant, principal, notice_id)
     try:
         data = await request.json()
     except Exception:
@@ -217,4 +216,6 @@ async def api_enter_answer(
 
 
 # Not under an association's path: the notice id names the association.
-answers_api = Router(path="/", route_handlers=[api_answers, api_enter_answer])
+answers_api = Router(
+    path="/", route_handlers=[api_answers, api_enter_answer], dependencies={"tenant": Provide(provide_notice_tenant)}
+)

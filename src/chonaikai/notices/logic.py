@@ -106,6 +106,7 @@ class NoticeInput:
     pinned: bool = False
     needs_confirmation: bool = False
     answer_by: date | None = None
+    remind_on_deadline: bool = False  # 09:00 local on answer_by: remind those not yet confirmed
     han_ids: list[int] = field(default_factory=list)
     publish_at: datetime | None = None  # only when scheduling
 
@@ -152,6 +153,7 @@ async def parse_notice_form(tenant: Tenant, data: dict[str, Any]) -> tuple[Notic
         urgent=_checked(data, "urgent"),
         pinned=_checked(data, "pinned"),
         needs_confirmation=_checked(data, "needs_confirmation"),
+        remind_on_deadline=_checked(data, "remind_on_deadline"),
         answer_by_text=_first(data, "answer_by").strip(),
         publish_at_text=_first(data, "publish_at").strip(),
     )
@@ -186,6 +188,8 @@ async def parse_notice_form(tenant: Tenant, data: dict[str, Any]) -> tuple[Notic
             errors["answer_by"] = "返事の期限は 2026-12-01 のように書いてください。"
     if values.answer_by and not values.needs_confirmation:
         values.answer_by = None  # a deadline without a question makes no sense: drop it quietly
+    if not values.answer_by:
+        values.remind_on_deadline = False  # no deadline, no morning-of-deadline reminder
     if values.publish_at_text:
         try:
             local = datetime.fromisoformat(values.publish_at_text)
@@ -220,6 +224,7 @@ def form_from_notice(notice: dict[str, Any]) -> NoticeInput:
         pinned=notice["pinned"],
         needs_confirmation=notice["needs_confirmation"],
         answer_by=notice["answer_by"],
+        remind_on_deadline=bool(notice.get("remind_on_deadline")),
         answer_by_text=notice["answer_by"].isoformat() if notice["answer_by"] else "",
         han_ids=list(notice.get("han_ids", [])),
         publish_at=notice["publish_at"],
@@ -246,6 +251,7 @@ def _columns(values: NoticeInput) -> dict[Any, Any]:
         Notice.pinned: values.pinned,
         Notice.needs_confirmation: values.needs_confirmation,
         Notice.answer_by: values.answer_by,
+        Notice.remind_on_deadline: values.remind_on_deadline,
         Notice.search_text: fold(values.title + "\n" + values.body),
     }
 

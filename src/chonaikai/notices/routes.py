@@ -33,6 +33,7 @@ from chonaikai.notices.ready_texts import (
     unfilled_placeholders,
 )
 from chonaikai.notices.render import render_html
+from chonaikai.roster import reach
 from chonaikai.tenancy.scope import Tenant
 from chonaikai.web import is_htmx
 
@@ -131,6 +132,9 @@ async def notice_page(
         "viewer": viewer,
         "base": base_url(tenant),
         "saved": saved,
+        # Before publishing: how many households get e-mail, LINE, paper (and paper instead of LINE).
+        "reach": await reach.audience_summary(tenant, notice["audience"], notice["han_ids"])
+        if viewer.poster and notice["status"] in ("draft", "scheduled") else None,
         **await confirmation_context(tenant, viewer, notice),
         **await question_context(tenant, viewer, notice),
     }
@@ -219,6 +223,7 @@ async def form_context(
         "ready_texts": list(ready_texts().values()) if notice is None else [],
         "ready_name": ready_name,
         "preview": preview_context(form) if preview else None,
+        "reach": await reach.audience_summary(tenant, form.audience, form.han_ids) if preview else None,
         "attachments": await files.list_attachments(tenant, notice["id"]) if notice else [],
         "max_size": files.human_size(files.MAX_BYTES),
         "max_files": files.MAX_PER_NOTICE,
@@ -261,7 +266,10 @@ async def preview_fragment(
     data = await form_data(request)
     data.pop("files", None)  # a preview never stores files
     form, _errors = await logic.parse_notice_form(tenant, data)
-    return Template("notices/_preview.html", context={"preview": preview_context(form)})
+    return Template("notices/_preview.html", context={
+        "preview": preview_context(form), "association": tenant.row,
+        "reach": await reach.audience_summary(tenant, form.audience, form.han_ids),
+    })
 
 
 template_marks_left = publishing.marks_left

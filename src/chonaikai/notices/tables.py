@@ -25,6 +25,9 @@ class Notice(Table, tablename="notice"):
     pinned = Boolean(default=False)
     needs_confirmation = Boolean(default=False)
     answer_by = Date(null=True, default=None)
+    # On the morning (09:00 local) of answer_by, remind the households not yet confirmed (once).
+    remind_on_deadline = Boolean(default=False)
+    deadline_reminded_at = Timestamptz(null=True, default=None)
     status = Varchar(length=12, default="draft", index=True)
     publish_at = Timestamptz(null=True, default=None, index=True)  # when scheduled
     published_at = Timestamptz(null=True, default=None, index=True)

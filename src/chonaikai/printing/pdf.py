@@ -8,6 +8,8 @@ WeasyPrint may only read that one file: a notice body can never make the server 
 from __future__ import annotations
 
 import asyncio
+import base64
+import io
 import logging
 from functools import lru_cache
 from pathlib import Path
@@ -72,15 +74,98 @@ def _fetcher_class(allowed: set[str]):
     return OnlyTheseFiles
 
 
-def render_pdf_sync(document_html: str, font: Path) -> bytes:
+def render_pdf_sync(document_html: str, font: Path, images: frozenset[str] = frozenset()) -> bytes:
+    """The PDF of ``document_html``. ``images``: the only other URLs it may read (the data: URLs
+    of the notice's own images, made by us; never an address a notice body names)."""
+    return _render(document_html, font, images).write_pdf()
+
+
+def _render(document_html: str, font: Path, images: frozenset[str]):  # -> weasyprint Document
     try:
         from weasyprint import CSS, HTML
     except (ImportError, OSError) as exc:  # OSError: libpango is not installed
         raise PdfUnavailable(RENDERER_MISSING_MESSAGE) from exc
-    fetcher = _fetcher_class({font.as_uri()})()
-    return HTML(string=document_html, url_fetcher=fetcher).write_pdf(
+    fetcher = _fetcher_class({font.as_uri(), *images})()
+    return HTML(string=document_html, url_fetcher=fetcher).render(
         stylesheets=[CSS(string=_print_css(), url_fetcher=fetcher)],
     )
+
+
+def data_url(data: bytes, content_type: str) -> str:
+    return f"data:{content_type};base64,{base64.b64encode(data).decode()}"
+
+
+def pdf_page_count(data: bytes) -> int | None:
+    """Pages of an attached PDF, or None when it cannot be read (damaged, or locked with a password)."""
+    import pypdf
+
+    try:
+        reader = pypdf.PdfReader(io.BytesIO(data))
+        if reader.is_encrypted and not reader.decrypt(""):
+            return None
+        return len(reader.pages)
+    except Exception:  # pypdf raises many kinds for a damaged file; the sheet lists it instead
+        return None
+
+
+def render_sheets_pdf_sync(
+    document_html: str,
+    font: Path,
+    *,
+    images: frozenset[str] = frozenset(),
+    sheet_anchors: list[str] = (),  # type: ignore[assignment]
+    appendix: list[bytes] = (),  # type: ignore[assignment]
+    after_each: bool = True,
+) -> bytes:
+    """The 回覧板 PDF, with the attached PDFs (``appendix``) after each 班's sheet (``after_each``)
+    or once after the last one. A sheet is found by its anchor (``id="sheet-…"``); a 班 whose
+    list runs onto a second page keeps both pages before its attachments.
+
+    pypdf joins the documents (WeasyPrint cannot embed another PDF's pages): that is why it is a
+    runtime dependency."""
+    document = _render(document_html, font, images)
+    sheets_pdf = document.write_pdf()
+    if not appendix:
+        return sheets_pdf
+    import pypdf
+
+    starts: list[int] = []
+    for anchor in sheet_anchors:
+        for index, page in enumerate(document.pages):
+            if anchor in page.anchors:
+                starts.append(index)
+                break
+    reader = pypdf.PdfReader(io.BytesIO(sheets_pdf))
+    attached = []
+    for data in appendix:
+        attached_reader = pypdf.PdfReader(io.BytesIO(data))
+        if attached_reader.is_encrypted:
+            attached_reader.decrypt("")
+        attached.append(attached_reader)
+    writer = pypdf.PdfWriter()
+
+    def append_attachments() -> None:
+        for attached_reader in attached:
+            for page in attached_reader.pages:
+                writer.add_page(page)
+
+    starts = sorted(set(starts)) or [0]
+    starts[0] = 0  # nothing comes before the first sheet
+    bounds = [*starts, len(reader.pages)]
+    for start, end in zip(bounds, bounds[1:], strict=False):
+        for number in range(start, end):
+            writer.add_page(reader.pages[number])
+        if after_each:
+            append_attachments()
+    if not after_each:
+        append_attachments()
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+async def render_sheets_pdf(document_html: str, font: Path, **options) -> bytes:  # type: ignore[no-untyped-def]
+    return await asyncio.to_thread(lambda: render_sheets_pdf_sync(document_html, font, **options))
 
 
 def font_family(font: Path) -> str:

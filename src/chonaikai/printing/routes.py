@@ -3,9 +3,10 @@ the page where 確認 ticks from a returned sheet are entered."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date, datetime
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from litestar import Request, Response, Router, get, post
 from litestar.di import NamedDependency
@@ -60,13 +61,13 @@ def _print_url(tenant: Tenant, notice_id: int, suffix: str = "", **query: Any) -
 
 
 async def _sheets_for(
-    tenant: Tenant, access: Access, notice: dict[str, Any], han: str, paper_only: bool
+    tenant: Tenant, access: Access, notice: dict[str, Any], han: str, paper_only: bool, unconfirmed: bool = False
 ) -> tuple[list[HanGroup], list[sheets.Sheet]]:
     han = sheets.parse_han(han)
     _check_han_access(access, han)
     groups = await sheets.han_groups(tenant, notice, access.han_ids)
     chosen = sheets.pick_groups(groups, han)
-    return groups, await sheets.build_sheets(tenant, notice, chosen, paper_only)
+    return groups, await sheets.build_sheets(tenant, notice, chosen, paper_only, unconfirmed)
 
 
 def _bad_request(tenant: Tenant, notice: dict[str, Any], message: str) -> Template:
@@ -86,8 +87,13 @@ async def print_page(
     han: str | None = Parameter(default=None, max_length=20),
     paper: FromQuery[bool] = False,
     printed: int | None = Parameter(default=None, ge=0),
+    qr: FromQuery[bool] = False,
+    unconfirmed: FromQuery[bool] = False,
 ) -> Template:
-    """Without ?han=: the list of 班 with counts. With it: that 班's sheet, ready to print."""
+    """Without ?han=: the list of 班 with counts. With it: that 班's sheet, ready to print.
+    ``?qr=1``: each household row carries its own small QR code (its read link);
+    ``?unconfirmed=1``: only households that have not confirmed yet (with ``paper=1``: the
+    reminder's reprint list for paper households)."""
     notice = await _notice_or_404(tenant, principal, notice_id)
     if han is None:
         groups = await sheets.han_groups(tenant, notice, access.han_ids)
@@ -106,11 +112,15 @@ async def print_page(
             },
         )
     try:
-        groups, chosen = await _sheets_for(tenant, access, notice, han, paper)
+        groups, chosen = await _sheets_for(tenant, access, notice, han, paper, unconfirmed)
     except SheetRequestError as exc:
         return _bad_request(tenant, notice, str(exc))
-    attachments = await sheets.load_attachments(tenant, notice_id)
-    context = sheets.sheet_context(tenant, notice, attachments, chosen, paper)
+    attachments = sheets.paper_attachments(await sheets.load_attachments(tenant, notice_id))
+    # On screen the images come from the officer's own attachment route (same origin, signed in).
+    context = sheets.sheet_context(
+        tenant, notice, attachments, chosen, paper, row_qr=qr, unconfirmed=unconfirmed,
+        image_src=lambda f: f"/a/{tenant.slug}/notices/{notice_id}/files/{f.id}",
+    )
     paper_rows = sum(1 for sheet in chosen for row in sheet.rows if row.paper)
     return Template(
         "print/page.html",
@@ -123,6 +133,9 @@ async def print_page(
             "sheets": chosen,
             "sheets_html": sheets.render_sheets_html(context),
             "paper_rows": paper_rows,
+            "row_qr": qr,
+            "unconfirmed": unconfirmed,
+            "pdf_files": [f for f in attachments if f.is_pdf],
             "published": notice["status"] == "published",
             "printed": printed,
             "can_tick": principal.can(Permission.RECEIPTS_TICK, tenant.id) and han != ALL_HAN,
@@ -138,20 +151,36 @@ async def print_pdf(
     notice_id: FromPath[int],
     han: str = Parameter(default=ALL_HAN, max_length=20),
     paper: FromQuery[bool] = False,
+    qr: FromQuery[bool] = False,
+    pdfs: str = Parameter(default=sheets.PDF_ATTACH_EACH, max_length=10),
+    unconfirmed: FromQuery[bool] = False,
 ) -> Response | Template:
+    """The sheets as a PDF: images printed on them, the attached PDFs' pages after each 班's sheet
+    (``?pdfs=each``) or once after the last (``?pdfs=once``)."""
     notice = await _notice_or_404(tenant, principal, notice_id)
     try:
-        _, chosen = await _sheets_for(tenant, access, notice, han, paper)
+        pdf_attach = sheets.parse_pdf_attach(pdfs)
+        _, chosen = await _sheets_for(tenant, access, notice, han, paper, unconfirmed)
     except SheetRequestError as exc:
         return _bad_request(tenant, notice, str(exc))
-    attachments = await sheets.load_attachments(tenant, notice_id)
-    context = sheets.sheet_context(tenant, notice, attachments, chosen, paper)
+    attachments = await _load_attachment_files(tenant, notice_id)
+    images = {f.id: pdf.data_url(f.data, f.content_type) for f in attachments if f.is_image and f.data}
+    context = sheets.sheet_context(
+        tenant, notice, attachments, chosen, paper, row_qr=qr, unconfirmed=unconfirmed, pdf_attach=pdf_attach if chosen else None,
+        image_src=lambda f: images.get(f.id, ""),
+    )
+    context["images"] = [(f, src) for f, src in context["images"] if src]
     try:
         font = pdf.font_or_raise()
         document = sheets.render_document_html(
             {**context, "font_family": pdf.font_family(font)}, font_url=font.as_uri()
         )
-        body = await pdf.render_pdf(document, font)
+        body = await pdf.render_sheets_pdf(
+            document, font, images=frozenset(images.values()),
+            sheet_anchors=[f"sheet-{sheet.han.key}" for sheet in chosen],
+            appendix=[f.data for f in context["appended"]],
+            after_each=pdf_attach == sheets.PDF_ATTACH_EACH,
+        )
     except pdf.PdfUnavailable as exc:
         return Template(
             "print/message.html",
@@ -168,6 +197,23 @@ async def print_pdf(
             "cache-control": "private, no-store",  # households' names are on it
         },
     )
+
+
+async def _load_attachment_files(tenant: Tenant, notice_id: int) -> list[sheets.PaperAttachment]:
+    """The notice's attachments with their bytes, and each PDF's page count (for the PDF only)."""
+    from chonaikai.notices.attachments import get_store
+
+    files = sheets.paper_attachments(await sheets.load_attachments(tenant, notice_id))
+    store = get_store()
+    for f in files:
+        try:
+            f.data = await store.get(f.storage_key)
+        except (FileNotFoundError, OSError):
+            f.data = b""  # lost from the store: listed by name only
+            continue
+        if f.is_pdf:
+            f.pages = await asyncio.to_thread(pdf.pdf_page_count, f.data)
+    return files
 
 
 @post("/{notice_id:int}/print/printed", name="print_sheets_printed", status_code=303, dependencies={"access": require(Permission.PRINT_SHEETS)})
@@ -281,7 +327,79 @@ async def save_confirmations(
     )
 
 
+# --- the sheet link: what the 回覧板's QR code opens, without signing in ---------------------------
+
+SHEET_HEADERS = {
+    # Revocable (archive, audience): never kept by a shared cache; not for search engines.
+    "cache-control": "private, no-store",
+    "x-robots-tag": "noindex, nofollow",
+}
+CLOSED_MESSAGES = {
+    "archived": "このお知らせは、掲示が終わりました。",
+    "not_for_han": "このお知らせは、いまはこの班にはお届けしていません。",
+    "unknown": "このQRコードのページは見つかりません。",
+}
+
+
+def _closed(reason: str) -> Template:
+    return Template(
+        "print/sheet_closed.html",
+        context={"message": CLOSED_MESSAGES.get(reason, CLOSED_MESSAGES["unknown"])},
+        status_code=404 if reason == "unknown" else 410,
+        headers=SHEET_HEADERS,
+    )
+
+
+@get("/{notice_id:int}/{han_key:str}/{mac:str}", name="sheet_link")
+async def sheet_link_page(notice_id: FromPath[int], han_key: FromPath[str], mac: FromPath[str]) -> Template:
+    """The notice in large type with its attachments, for anyone holding that 班's 回覧板."""
+    try:
+        tenant, notice = await sheets.open_sheet_link(notice_id, han_key[:12], mac[:64])
+    except sheets.SheetLinkClosed as closed:
+        return _closed(closed.reason)
+    files = sheets.paper_attachments(await sheets.load_attachments(tenant, notice_id))
+    here = sheets.sheet_path(notice_id, han_key)
+    return Template(
+        "print/sheet_notice.html",
+        context={
+            "association": tenant.row,
+            "notice": notice,
+            "body_html": sheets.render_body(notice["body"]),
+            "published": sheets.japanese_date(notice["published_at"]),
+            "images": [(f, f"{here}/files/{f.id}") for f in files if f.is_image],
+            "files": [(f, f"{here}/files/{f.id}") for f in files if not f.is_image],
+            "file_size": sheets.file_size,
+        },
+        headers=SHEET_HEADERS,
+    )
+
+
+@get("/{notice_id:int}/{han_key:str}/{mac:str}/files/{attachment_id:int}", name="sheet_link_file")
+async def sheet_link_file(
+    notice_id: FromPath[int], han_key: FromPath[str], mac: FromPath[str], attachment_id: FromPath[int]
+) -> Response | Template:
+    from chonaikai.notices.attachments import find_attachment, read_attachment
+
+    try:
+        tenant, _notice = await sheets.open_sheet_link(notice_id, han_key[:12], mac[:64])
+    except sheets.SheetLinkClosed as closed:
+        return _closed(closed.reason)
+    row = await find_attachment(tenant, notice_id, attachment_id)
+    if row is None:
+        raise NotFoundException()
+    try:
+        data = await read_attachment(row)
+    except FileNotFoundError:
+        raise NotFoundException() from None
+    return Response(
+        content=data,
+        media_type=row["content_type"],
+        headers={**SHEET_HEADERS, "content-disposition": f"inline; filename*=UTF-8''{quote(row['filename'])}"},
+    )
+
+
 router = Router(
     path="/notices",
     route_handlers=[print_page, print_pdf, mark_printed, confirmations_page, save_confirmations],
 )
+sheet_link_router = Router(path=sheets.SHEET_LINK_PREFIX, route_handlers=[sheet_link_page, sheet_link_file])

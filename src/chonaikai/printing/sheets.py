@@ -7,6 +7,9 @@ paper); the same HTML feeds the browser's print dialog and the PDF.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
@@ -27,6 +30,7 @@ from chonaikai.params import ascii_int
 from chonaikai.roster.tables import Han, Household
 from chonaikai.settings import PROJECT_ROOT, get_settings
 from chonaikai.tenancy.scope import Tenant
+from chonaikai.tenancy.tables import Association
 
 SHEET_TEMPLATES_DIR = PROJECT_ROOT / "notices" / "print"
 JST = ZoneInfo("Asia/Tokyo")
@@ -62,6 +66,7 @@ class SheetRow:
     confirmed_at: datetime | None = None
     confirmed_via: str = ""
     delivery_status: str | None = None
+    read_token: str = ""  # the household's own read link /r/{token} (its delivery), for its small QR
 
 
 @dataclass
@@ -82,7 +87,10 @@ async def load_notice(tenant: Tenant, notice_id: int) -> dict[str, Any] | None:
 
 async def load_attachments(tenant: Tenant, notice_id: int) -> list[dict[str, Any]]:
     return await (
-        tenant.select(Attachment, Attachment.filename, Attachment.content_type, Attachment.size_bytes)
+        tenant.select(
+            Attachment, Attachment.id, Attachment.filename, Attachment.content_type, Attachment.size_bytes,
+            Attachment.storage_key,
+        )
         .where(Attachment.notice == notice_id)
         .order_by(Attachment.position)
         .order_by(Attachment.id)
@@ -185,9 +193,10 @@ def parse_han(han: str) -> str:
 
 
 async def build_sheets(
-    tenant: Tenant, notice: dict[str, Any], groups: list[HanGroup], paper_only: bool
+    tenant: Tenant, notice: dict[str, Any], groups: list[HanGroup], paper_only: bool, unconfirmed_only: bool = False
 ) -> list[Sheet]:
-    """One sheet per group: that 班's households still living there, paper ones marked."""
+    """One sheet per group: that 班's households still living there, paper ones marked.
+    ``unconfirmed_only``: just those who have not confirmed yet (the reminder's reprint list)."""
     if not groups:
         return []
     han_ids = [g.id for g in groups if g.id is not None]
@@ -215,6 +224,7 @@ async def build_sheets(
             Delivery.status,
             Delivery.confirmed_at,
             Delivery.confirmed_via,
+            Delivery.token,
         ).where(Delivery.notice == notice["id"])
     }
     line_linked = await _line_linked_household_ids(tenant)
@@ -223,6 +233,8 @@ async def build_sheets(
         delivery = deliveries.get(row["id"])
         paper = _on_paper(row, delivery["channel"] if delivery else None, line_linked)
         if paper_only and not paper:
+            continue
+        if unconfirmed_only and delivery is not None and delivery["confirmed_at"] is not None:
             continue
         sheets[row["han"]].rows.append(
             SheetRow(
@@ -233,13 +245,117 @@ async def build_sheets(
                 confirmed_at=delivery["confirmed_at"] if delivery else None,
                 confirmed_via=delivery["confirmed_via"] if delivery else "",
                 delivery_status=delivery["status"] if delivery else None,
+                read_token=(delivery["token"] or "") if delivery else "",
             )
         )
     result = list(sheets.values())
-    if paper_only:
-        # Only what is needed: a 班 with nobody on paper gets no page at all.
+    if paper_only or unconfirmed_only:
+        # Only what is needed: a 班 with nobody on paper (or nobody left to confirm) gets no page.
         result = [sheet for sheet in result if sheet.rows]
     return result
+
+
+# --- the sheet link: the 回覧板's QR code ------------------------------------------------------
+#
+# The QR code on a 班's sheet opens that notice for that 班 without signing in, so a member with
+# no account can read it in large type and see its attachments. The link is scoped to one notice
+# and one 班 and unguessable: an HMAC of both under the server's secret key (nothing stored, so
+# nothing to clean up). It is honoured only while the notice is published and the 班 is in its
+# audience: archiving the notice, or narrowing its audience to other 班, revokes it.
+
+SHEET_LINK_PREFIX = "/sheet"
+
+
+def sheet_mac(notice_id: int, han_key: str) -> str:
+    key = get_settings().secret_key.encode()
+    digest = hmac.new(key, f"chonaikai-sheet:{notice_id}:{han_key}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest[:18]).decode()  # 144 bits, 24 characters
+
+
+def sheet_path(notice_id: int, han_key: str) -> str:
+    return f"{SHEET_LINK_PREFIX}/{notice_id}/{han_key}/{sheet_mac(notice_id, han_key)}"
+
+
+def sheet_url(notice_id: int, han_key: str) -> str:
+    return f"{get_settings().base_url.rstrip('/')}{sheet_path(notice_id, han_key)}"
+
+
+class SheetLinkClosed(LookupError):
+    """The sheet link cannot open its notice (any more); ``reason`` for the page shown instead."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason  # "unknown" | "archived" | "not_for_han"
+
+
+async def open_sheet_link(notice_id: int, han_key: str, mac: str) -> tuple[Tenant, dict[str, Any]]:
+    """The association and notice a sheet link opens, or SheetLinkClosed."""
+    if not hmac.compare_digest(mac.encode(), sheet_mac(notice_id, han_key).encode()):
+        raise SheetLinkClosed("unknown")
+    notice = await Notice.select().where(Notice.id == notice_id).first()
+    if notice is None or notice["status"] not in ("published", "archived"):
+        raise SheetLinkClosed("unknown")
+    association = await Association.select().where(Association.id == notice["association"]).output(
+        load_json=True).first()
+    if association is None:
+        raise SheetLinkClosed("unknown")
+    tenant = Tenant.from_row(association)
+    if notice["status"] == "archived":
+        raise SheetLinkClosed("archived")
+    audience = await audience_han_ids(tenant, notice)
+    if han_key == NO_HAN:
+        in_audience = audience is None  # households without a 班 get only notices for everyone
+    elif (han_id := ascii_int(han_key)) is not None:
+        han = await tenant.select(Han, Han.id).where(Han.id == han_id).first()
+        in_audience = han is not None and (audience is None or han_id in audience)
+    else:
+        in_audience = False
+    if not in_audience:
+        raise SheetLinkClosed("not_for_han")
+    return tenant, notice
+
+
+# --- attachments on paper ------------------------------------------------------------------------
+
+
+@dataclass
+class PaperAttachment:
+    """An attachment as the sheet carries it: images printed on it, PDFs appended after it."""
+
+    id: int
+    filename: str
+    content_type: str
+    size_bytes: int
+    storage_key: str
+    pages: int | None = None  # a PDF's page count (None: not readable, so not appended)
+    data: bytes = b""  # the file (loaded for the PDF only)
+
+    @property
+    def is_image(self) -> bool:
+        return self.content_type.startswith("image/")
+
+    @property
+    def is_pdf(self) -> bool:
+        return self.content_type == "application/pdf"
+
+
+def paper_attachments(rows: list[dict[str, Any]]) -> list[PaperAttachment]:
+    return [
+        PaperAttachment(row["id"], row["filename"], row["content_type"], row["size_bytes"], row["storage_key"])
+        for row in rows
+    ]
+
+
+PDF_ATTACH_EACH = "each"  # after every 班's sheet (each 班 passes its own copy along)
+PDF_ATTACH_ONCE = "once"  # once, after the last sheet
+PDF_ATTACH_CHOICES = (PDF_ATTACH_EACH, PDF_ATTACH_ONCE)
+
+
+def parse_pdf_attach(value: str | None) -> str:
+    value = (value or PDF_ATTACH_EACH).strip()
+    if value not in PDF_ATTACH_CHOICES:
+        raise SheetRequestError("添付PDFの付け方を選び直してください。")
+    return value
 
 
 # --- rendering ---------------------------------------------------------------------------------
@@ -289,25 +405,56 @@ def sheet_environment() -> Environment:
     return env
 
 
+def row_qr_svg(url: str) -> Markup:
+    """A household's own small QR code (its read link) for its row on the sheet."""
+    code = segno.make(url, error="l")
+    return Markup(code.svg_inline(scale=2, border=1, title="読みましたを押すページ", dark="#000", omitsize=True))
+
+
 def sheet_context(
     tenant: Tenant,
     notice: dict[str, Any],
-    attachments: list[dict[str, Any]],
+    attachments: list[dict[str, Any]] | list[PaperAttachment],
     sheets: list[Sheet],
     paper_only: bool,
+    *,
+    image_src: Any = None,
+    pdf_attach: str | None = None,
+    row_qr: bool = False,
+    unconfirmed: bool = False,
 ) -> dict[str, Any]:
-    url = notice_url(tenant, notice["id"])
+    """What sheets.html needs. ``image_src(attachment) → URL`` prints images on the sheet (None:
+    listed only); ``pdf_attach`` (each | once | None) says whether the PDF attachments follow the
+    sheets in this document (the PDF) and where; ``row_qr`` gives each household row its own QR."""
+    files = [a if isinstance(a, PaperAttachment) else paper_attachments([a])[0] for a in attachments]
+    base = get_settings().base_url.rstrip("/")
+    qrs = {}
+    for sheet in sheets:
+        target = sheet_url(notice["id"], sheet.han.key)
+        qrs[sheet.han.key] = (target, qr_svg(target))
+    row_qrs = {
+        row.household_id: row_qr_svg(f"{base}/r/{row.read_token}")
+        for sheet in sheets for row in sheet.rows if row_qr and row.read_token
+    }
+    appended = [f for f in files if f.is_pdf and f.pages] if pdf_attach else []
     question = load_question(notice.get("question"), notice.get("answer_deadline"))
     return {
         "question": None if question.is_confirm else question,  # a column per choice to circle
         "association": tenant.row,
         "notice": notice,
         "body_html": render_body(notice["body"]),
-        "attachments": attachments,
+        "attachments": files,
+        "images": [(f, image_src(f)) for f in files if f.is_image] if image_src else [],
+        "listed": [f for f in files if not (image_src and f.is_image) and f not in appended],
+        "appended": appended,
+        "appended_pages": sum(f.pages or 0 for f in appended),
+        "pdf_attach": pdf_attach,
         "sheets": sheets,
         "paper_only": paper_only,
-        "url": url,
-        "qr": qr_svg(url),
+        "unconfirmed": unconfirmed,
+        "url": notice_url(tenant, notice["id"]),
+        "qrs": qrs,
+        "row_qrs": row_qrs,
     }
 
 

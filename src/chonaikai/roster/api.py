@@ -12,7 +12,7 @@ from litestar.di import NamedDependency
 from chonaikai.accounts.permissions import require
 from chonaikai.accounts.principal import Access, Principal
 from chonaikai.accounts.roles import Permission
-from chonaikai.roster import logic
+from chonaikai.roster import logic, reach
 from chonaikai.tenancy.scope import Tenant
 
 
@@ -20,12 +20,17 @@ from chonaikai.tenancy.scope import Tenant
 async def api_households(
     tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], access: NamedDependency[Access]
 ) -> dict:
-    rows = await logic.list_households(tenant, access)
+    rows = await reach.annotate(tenant, await logic.list_households(tenant, access))
     await logic.audit(tenant, principal, "roster.view", f"API {principal.display_name}: {len(rows)} 世帯")
     return {
         "association": tenant.slug,
         "households": [
-            {"id": row["id"], "name": row["name"], "han": row["han_name"] or None, "channel": row["channel"]}
+            {
+                "id": row["id"], "name": row["name"], "han": row["han_name"] or None,
+                "channel": row["channel"],  # what the household chose
+                "effective_channel": row["effective_channel"],  # how it is really reached now
+                "line_linked": row["line_linked"],
+            }
             for row in rows
         ],
     }

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -185,11 +186,17 @@ async def members_by_household(tenant: Tenant, household_ids: list[int]) -> dict
 class Counts:
     total: int = 0
     by_han: list[tuple[str, str, int]] = field(default_factory=list)  # (filter value, label, count)
+    # By the way each household is really reached (its effective channel) when ``counts`` is
+    # given the rule, else by the chosen one.
     by_channel: list[tuple[str, str, int]] = field(default_factory=list)
     moved_out: int = 0
+    # chosen channel → households that chose it but get paper (LINE not linked, no address).
+    paper_instead: dict[str, int] = field(default_factory=dict)
 
 
-async def counts(tenant: Tenant, access: Access) -> Counts:
+async def counts(tenant: Tenant, access: Access, effective: Callable[[dict], str] | None = None) -> Counts:
+    """Households per 班 and per channel. ``effective(row) → channel`` is the rule of
+    ``chonaikai.line.reach`` (passed in: the roster does not know LINE)."""
     rows = await _scoped(tenant, access).where(Household.moved_out == False)  # noqa: E712
     moved = _scoped(tenant, access).where(Household.moved_out == True)  # noqa: E712
     result = Counts(total=len(rows), moved_out=len(await moved))
@@ -197,7 +204,10 @@ async def counts(tenant: Tenant, access: Access) -> Counts:
     per_channel: dict[str, int] = {}
     for row in rows:
         per_han[row["han"]] = per_han.get(row["han"], 0) + 1
-        per_channel[row["channel"]] = per_channel.get(row["channel"], 0) + 1
+        reached = effective(row) if effective else row["channel"]
+        per_channel[reached] = per_channel.get(reached, 0) + 1
+        if reached != row["channel"]:
+            result.paper_instead[row["channel"]] = result.paper_instead.get(row["channel"], 0) + 1
     for han in await list_han(tenant, access):
         result.by_han.append((str(han["id"]), han["name"], per_han.get(han["id"], 0)))
     if access.whole_association:
@@ -341,6 +351,8 @@ async def update_household(
         return []
     async with write_transaction():
         await _write_changes(tenant, actor, household_id, after, changed)
+        if "email" in changed:  # a sign-in by the old roster address must not outlive it
+            await end_household_sessions(tenant, household_id)
         if "name" in changed or "kana" in changed:
             await tenant.update(Member, {Member.name: values.name, Member.kana: values.kana}).where(
                 (Member.household == household_id) & (Member.relation == "世帯主")

@@ -29,7 +29,7 @@ from chonaikai.accounts.sessions import begin_session
 from chonaikai.accounts.tables import Account, AuditEntry
 from chonaikai.line.config import channel_id_for_association
 from chonaikai.line.links import issue_code as issue_line_code
-from chonaikai.roster import cards, csv_io, logic
+from chonaikai.roster import cards, csv_io, logic, reach
 from chonaikai.roster.tables import CHANNELS
 from chonaikai.settings import get_settings
 from chonaikai.tenancy.scope import Tenant
@@ -101,14 +101,21 @@ async def roster_page(
     han: FromQuery[str] = "",
     channel: FromQuery[str] = "",
     moved_out: FromQuery[str] = "",
+    reached: FromQuery[str] = "",
 ) -> Template:
     query = logic.RosterQuery(q=q[:100], han=han[:20], channel=channel[:10], moved_out=moved_out == "1")
-    households = await logic.list_households(tenant, access, query)
-    filters = "、".join(f"{k}={v}" for k, v in (("q", query.q), ("班", han), ("連絡方法", channel)) if v)
+    linked = await reach.line_linked_households(tenant)
+    households = reach.annotate_with(await logic.list_households(tenant, access, query), linked)
+    if reached in CHANNELS:  # by the way they are really reached (LINE not linked yet → paper)
+        households = [h for h in households if h["effective_channel"] == reached]
+    filters = "、".join(f"{k}={v}" for k, v in (("q", query.q), ("班", han), ("連絡方法", channel),
+                                                 ("届き方", reached)) if v)
     await logic.audit(tenant, principal, "roster.view", f"{len(households)} 世帯" + (f"（{filters}）" if filters else ""))
     context = officer_context(
         tenant, principal, households=households, query=query, han_choices=await logic.list_han(tenant, access),
-        counts=await logic.counts(tenant, access), whole=access.whole_association,
+        counts=await logic.counts(tenant, access, effective=reach.rule(linked)), whole=access.whole_association,
+        reached=reached if reached in CHANNELS else "",
+        can_print_cards=principal.can(Permission.SIGNIN_CARD_ISSUE, tenant.id),
     )
     template = "roster/_results.html" if is_htmx(request) else "roster/list.html"
     return Template(template, context=context)
@@ -153,6 +160,7 @@ async def household_page(
     saved: FromQuery[str] = "",
 ) -> Template:
     household = await _household_or_404(tenant, access, household_id)
+    await reach.annotate(tenant, [household])
     await logic.audit(tenant, principal, "household.view", "", household_id)
     editor = None
     if household["updated_by"]:
@@ -277,6 +285,46 @@ async def card_issue(
         context=officer_context(tenant, principal, household=household, card=card,
                                 code=cards.format_code(card.code), base_url=get_settings().base_url.rstrip("/"),
                                 line_code=line_code),
+        headers={"cache-control": "no-store"},
+    )
+
+
+async def _line_unlinked(tenant: Tenant, access: Access, han: str = "") -> list[dict]:
+    """Households (within ``access``) that chose LINE but get paper: no LINE user linked yet."""
+    rows = await logic.list_households(tenant, access, logic.RosterQuery(channel="line", han=han))
+    return reach.paper_instead(await reach.annotate(tenant, rows), "line")
+
+
+@get("/roster/cards/line", name="roster_cards_line", dependencies={"access": require(Permission.SIGNIN_CARD_ISSUE)})
+async def line_cards_page(
+    tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], access: NamedDependency[Access],
+    han: FromQuery[str] = "",
+) -> Template:
+    households = await _line_unlinked(tenant, access, han[:20])
+    return Template("roster/cards_line.html", context=officer_context(
+        tenant, principal, households=households, han=han[:20], lifetime_days=cards.CARD_LIFETIME.days,
+        line_ready=bool(await channel_id_for_association(tenant.id)),
+    ))
+
+
+@post("/roster/cards/line", name="roster_cards_line_print", dependencies={"access": require(Permission.SIGNIN_CARD_ISSUE)})
+async def line_cards_print(
+    tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], access: NamedDependency[Access],
+    han: FromQuery[str] = "",
+) -> Template:
+    """Cards for every household that chose LINE but is not linked yet: each card carries a
+    one-time LINE link code, so the next notice reaches them on LINE instead of paper."""
+    households = await _line_unlinked(tenant, access, han[:20])
+    line_ready = bool(await channel_id_for_association(tenant.id))
+    printed = []
+    for household in households:
+        card = await cards.issue_card(tenant, principal, household["id"])
+        line_code = await issue_line_code(tenant, household["id"], principal.account_id) if line_ready else None
+        printed.append({"household": household, "card": card, "code": cards.format_code(card.code),
+                        "line_code": line_code})
+    return Template(
+        "roster/card_print_many.html",
+        context=officer_context(tenant, principal, printed=printed, base_url=get_settings().base_url.rstrip("/")),
         headers={"cache-control": "no-store"},
     )
 
@@ -407,6 +455,7 @@ async def _my_template(
     household = await logic.get_household(tenant, None, household_id)
     if household is None or household["moved_out"]:
         raise NotFoundException()
+    await reach.annotate(tenant, [household])
     values.setdefault("values", household)
     values.setdefault("errors", {})
     return Template(
@@ -541,7 +590,7 @@ association_roster_router = Router(
     route_handlers=[
         roster_page, household_new_page, household_create, household_page, household_update,
         household_moved_out, household_member_add, household_member_remove, household_erase,
-        card_page, card_issue, roster_export, roster_sample, roster_import_form, roster_import_preview,
+        card_page, card_issue, line_cards_page, line_cards_print, roster_export, roster_sample, roster_import_form, roster_import_preview,
         roster_import_confirm, audit_page, my_page, my_update, my_member_add, my_member_remove, my_data,
     ],
     exception_handlers={413: upload_too_large},
