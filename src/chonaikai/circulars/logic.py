@@ -28,7 +28,7 @@ from chonaikai.circulars.tables import (
     CircularReminder,
 )
 from chonaikai.db import is_postgres, write_transaction
-from chonaikai.notices.render import fold
+from chonaikai.notices import search
 from chonaikai.notices.tables import Notice, NoticeHan
 from chonaikai.roster.tables import Han
 from chonaikai.settings import get_settings
@@ -294,7 +294,7 @@ def _notice_row(circular: dict[str, Any], city_name: str, association_id: int, b
         "association": association_id,
         "title": circular["title"],
         "body": body,
-        "search_text": fold(circular["title"] + "\n" + body),
+        "search_text": search.search_text(circular["title"], body),
         "category": NOTICE_CATEGORY,
         "audience": "all",
         "visibility": "members",
