@@ -38,6 +38,7 @@ from chonaikai.mail.routes import dev_routes
 from chonaikai.notices.api import router as notices_api_router
 from chonaikai.notices.routes import router as notices_router
 from chonaikai.page_cache import PageCache
+from chonaikai.page_changes import watching as watching_changes
 from chonaikai.printing.routes import router as printing_router
 from chonaikai.roster.routes import router as roster_router
 from chonaikai.settings import Settings, get_settings
@@ -99,7 +100,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        async with postgres_pool(get_engine()):
+        async with postgres_pool(get_engine()), watching_changes(page_cache):
             if settings.env != "test":
                 # What start-up built lives as long as the process: keep it out of the cyclic
                 # collector's full passes, which walked all of it and paused requests ~100 ms

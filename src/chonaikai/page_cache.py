@@ -18,8 +18,8 @@ Litestar's own response cache is not used: it keeps the response after compressi
 it would hand one visitor's CSRF cookie, and gzip bytes, to everyone.
 
 Each web process has its own cache. A write to an association through a process forgets that
-association's pages there before the answer leaves; other processes show the change within
-``CHONAIKAI_PAGE_CACHE_SECONDS``.
+association's pages there before the answer leaves; other processes forget them within about a
+second (page_changes.py).
 """
 
 from __future__ import annotations

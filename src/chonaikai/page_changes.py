@@ -1,0 +1,172 @@
+"""Every web process forgets an association's kept pages within about a second of a change anywhere.
+
+Public pages are kept per web process (page_cache.py) and associations per process for a few
+seconds (tenancy.logic.TenantCache). A write through one process forgets its own copies at
+once; the other processes — another Fly machine, or the worker publishing a scheduled notice —
+learn of it here:
+
+- triggers on ``notice``, ``attachment``, ``association`` and ``city`` add a row to
+  ``page_change`` (the association's slug, or ``*`` for a city: all pages) with the database
+  clock, in the same transaction as the change: nothing that writes can forget it;
+- each web process asks once a second for the rows of the last two minutes it has not seen
+  yet (one indexed range read, a few rows), and forgets those associations' pages and tenant.
+
+It is a poll, not LISTEN/NOTIFY: NOTIFY takes a global lock at commit, listeners that lose their
+connection miss messages, and it does not exist on SQLite (several processes on one SQLite file
+are kept in step the same way). A change committed by a transaction older than the two-minute
+window (none of ours lasts that long) would fall back to the page's own expiry (30 s).
+Rows older than an hour are deleted by whichever process notices them first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+
+from chonaikai.db import is_postgres
+
+log = logging.getLogger(__name__)
+
+POLL_SECONDS = 1.0
+WINDOW_SECONDS = 120
+KEEP_SECONDS = 3600
+ALL = "*"
+
+_SQLITE_NOW = "((julianday('now') - 2440587.5) * 86400.0)"
+_POSTGRES_NOW = "extract(epoch FROM clock_timestamp())"
+
+# (table, events, the slug the row's pages live under)
+_WATCHED = [
+    ("notice", ("INSERT", "UPDATE", "DELETE"), "(SELECT slug FROM association WHERE id = {row}.association)"),
+    ("attachment", ("INSERT", "DELETE"), "(SELECT slug FROM association WHERE id = {row}.association)"),
+    ("association", ("INSERT", "UPDATE", "DELETE"), "{row}.slug"),
+    ("city", ("UPDATE", "DELETE"), "'*'"),
+]
+
+
+def sqlite_create() -> list[str]:
+    statements = [
+        "CREATE TABLE page_change (id INTEGER PRIMARY KEY AUTOINCREMENT, slug TEXT NOT NULL, changed_at REAL NOT NULL)",
+        "CREATE INDEX page_change_at ON page_change (changed_at)",
+    ]
+    for table, events, slug in _WATCHED:
+        for event in events:
+            row = "old" if event == "DELETE" else "new"
+            statements.append(
+                f"CREATE TRIGGER {table}_page_change_{event.lower()} AFTER {event} ON {table} BEGIN "
+                f"INSERT INTO page_change (slug, changed_at) SELECT {slug.format(row=row)}, {_SQLITE_NOW} "
+                f"WHERE {slug.format(row=row)} IS NOT NULL; END"
+            )
+    return statements
+
+
+def sqlite_drop() -> list[str]:
+    return [
+        f"DROP TRIGGER {table}_page_change_{event.lower()}" for table, events, _ in _WATCHED for event in events
+    ] + ["DROP TABLE page_change"]
+
+
+def postgres_create() -> list[str]:
+    statements = [
+        "CREATE TABLE page_change (id BIGSERIAL PRIMARY KEY, slug TEXT NOT NULL, changed_at DOUBLE PRECISION NOT NULL)",
+        "CREATE INDEX page_change_at ON page_change (changed_at)",
+    ]
+    for table, _, slug in _WATCHED:
+        statements.append(
+            f"CREATE FUNCTION {table}_page_change() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+            "DECLARE changed_slug TEXT;\n"
+            "BEGIN\n"
+            f"  IF TG_OP = 'DELETE' THEN changed_slug := {slug.format(row='OLD')};\n"
+            f"  ELSE changed_slug := {slug.format(row='NEW')}; END IF;\n"
+            "  IF changed_slug IS NOT NULL THEN\n"
+            f"    INSERT INTO page_change (slug, changed_at) VALUES (changed_slug, {_POSTGRES_NOW});\n"
+            "  END IF;\n"
+            "  RETURN NULL;\n"
+            "END $$"
+        )
+    for table, events, _ in _WATCHED:
+        statements.append(
+            f"CREATE TRIGGER {table}_page_change AFTER {' OR '.join(events)} ON {table} "
+            f"FOR EACH ROW EXECUTE FUNCTION {table}_page_change()"
+        )
+    return statements
+
+
+def postgres_drop() -> list[str]:
+    return [f"DROP TRIGGER {table}_page_change ON {table}" for table, _, _ in _WATCHED] + [
+        f"DROP FUNCTION {table}_page_change()" for table, _, _ in _WATCHED
+    ] + ["DROP TABLE page_change"]
+
+
+class ChangeWatcher:
+    """Reads page_change once a second and calls ``forget(slug)`` for each new row (``*``: all)."""
+
+    def __init__(self, forget: Callable[[str], None]) -> None:
+        self.forget = forget
+        self._seen: set[int] = set()
+        self._started = False
+        self._last_prune = 0.0
+
+    async def poll(self) -> int:
+        """One look; returns how many changes were new."""
+        from chonaikai.tenancy.tables import Association
+
+        now = _POSTGRES_NOW if is_postgres() else _SQLITE_NOW
+        rows = await Association.raw(
+            f"SELECT id, slug FROM page_change WHERE changed_at > {now} - {WINDOW_SECONDS}"
+        )
+        fresh = [row for row in rows if row["id"] not in self._seen] if self._started else []
+        self._seen = {row["id"] for row in rows}  # at start-up nothing is kept yet: only note them
+        self._started = True
+        for slug in {row["slug"] for row in fresh}:
+            self.forget(slug)
+        if time.monotonic() - self._last_prune > 600:
+            self._last_prune = time.monotonic()
+            await Association.raw(f"DELETE FROM page_change WHERE changed_at < {now} - {KEEP_SECONDS}")
+        return len(fresh)
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self.poll()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a database hiccup must not end the watching
+                log.exception("page_change: could not read the changes; trying again")
+            await asyncio.sleep(POLL_SECONDS)
+
+
+def forget_everywhere_in_process(page_cache) -> Callable[[str], None]:  # type: ignore[no-untyped-def]
+    from chonaikai.tenancy.logic import tenant_cache
+
+    def forget(slug: str) -> None:
+        if slug == ALL:
+            page_cache.clear()
+            tenant_cache.clear()
+        else:
+            page_cache.forget_association(slug)
+            page_cache.forget_association("")  # directory and city pages list the associations
+            tenant_cache.forget(slug)
+
+    return forget
+
+
+@contextlib.asynccontextmanager
+async def watching(page_cache) -> AsyncIterator[None]:  # type: ignore[no-untyped-def]
+    """For the web process's lifespan: watch while it serves (when anything is kept at all)."""
+    from chonaikai.tenancy.logic import tenant_cache
+
+    if page_cache.seconds <= 0 and tenant_cache.ttl <= 0:
+        yield
+        return
+    watcher = ChangeWatcher(forget_everywhere_in_process(page_cache))
+    task = asyncio.create_task(watcher.run())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
