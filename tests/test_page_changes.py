@@ -4,6 +4,7 @@ both keep pages and associations for a minute (page_changes.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
@@ -51,7 +52,7 @@ async def wait_until_up(client: httpx.AsyncClient, base: str, log: Path) -> None
                 return
         except httpx.TransportError:
             pass
-        time.sleep(0.2)
+        await asyncio.sleep(0.2)
     raise AssertionError(f"{base} did not start:\n{log.read_text()[-2000:]}")
 
 
@@ -60,7 +61,7 @@ async def shows_within(client: httpx.AsyncClient, url: str, text: str, seconds: 
     while time.monotonic() - started < seconds:
         if text in (await client.get(url)).text:
             return time.monotonic() - started
-        time.sleep(0.1)
+        await asyncio.sleep(0.1)
     raise AssertionError(f"{text!r} not on {url} after {seconds} s")
 
 
@@ -78,7 +79,7 @@ async def test_a_change_through_one_process_shows_on_the_other_within_two_second
             for _ in range(2):  # B now keeps the page (and the association) for a minute
                 page = (await client.get(homepage)).text
                 assert "はじめの紹介文" in page and "夏祭りのお知らせ" not in page
-            time.sleep(1.2)  # B's watcher has looked at least once since it started
+            await asyncio.sleep(1.2)  # B's watcher has looked at least once since it started
 
             created = await client.post(
                 f"{a}/api/v1/associations/{tenant.slug}/notices",
