@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -101,7 +102,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         async with postgres_pool(get_engine()), watching_changes(page_cache):
-            if settings.env != "test":
+            # CHONAIKAI_GC_FREEZE=0: only for measuring what the freeze is worth (bench/*.py --no-freeze).
+            if settings.env != "test" and os.environ.get("CHONAIKAI_GC_FREEZE", "1") != "0":
                 # What start-up built lives as long as the process: keep it out of the cyclic
                 # collector's full passes, which walked all of it and paused requests ~100 ms
                 # (bench/confirm.py: p99 133 ms before, 29 ms after).

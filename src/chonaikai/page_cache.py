@@ -6,7 +6,8 @@ without signing in, and every one of them sees the same page. A handler marked
 the only things such a page varies by:
 
 - a visitor with a session cookie (an officer, a signed-in member), an htmx request or a query
-  string (a search) is never served from it and never fills it;
+  string is never served from it and never fills it — except the board's searches
+  (``shared_page="with_query"``: the same words give every such visitor the same page);
 - the page is rendered without a CSRF token (base.html, ``shared_copy``) and kept without the
   cookies of the visitor who happened to fill it; its one form, the text-size switch, is exempt
   from CSRF (it only sets a display cookie);
@@ -50,9 +51,9 @@ def _cookies(scope: Scope) -> dict[str, str]:
     return {}
 
 
-def is_shared_request(scope: Scope) -> bool:
+def is_shared_request(scope: Scope, with_query: bool = False) -> bool:
     """A request that may be answered with, and may fill, the shared copy of a page."""
-    if scope["method"] != "GET" or scope.get("query_string"):
+    if scope["method"] != "GET" or (scope.get("query_string") and not with_query):
         return False
     for name, value in scope["headers"]:
         if name == b"hx-request" and value == b"true":
@@ -64,7 +65,9 @@ def renders_shared_copy(scope: Scope) -> bool:
     """This answer will be kept and shown to other visitors: render it without a CSRF token
     (base.html asks through the template global ``shared_copy``)."""
     handler = scope.get("route_handler")
-    return bool(handler is not None and handler.opt.get("shared_page")) and is_shared_request(scope)
+    shared = handler.opt.get("shared_page") if handler is not None else None
+    # "with_query": the board, whose searches (?q=) are the same page for every such visitor too.
+    return bool(shared) and is_shared_request(scope, with_query=shared == "with_query")
 
 
 def _page_key(scope: Scope) -> str:
@@ -77,7 +80,9 @@ def _page_key(scope: Scope) -> str:
     size = "large" if _cookies(scope).get(TEXT_SIZE_COOKIE) == "large" else "normal"
     gzip = "gzip" if b"gzip" in encoding else "plain"
     slug = (scope.get("path_params") or {}).get("slug", "")
-    return f"{slug}|{host.decode('latin-1')}|{scope['path']}|{size}|{gzip}"
+    query = scope.get("query_string") or b""
+    path = f"{scope['path']}?{query.decode('latin-1')}" if query else scope["path"]
+    return f"{slug}|{host.decode('latin-1')}|{path}|{size}|{gzip}"
 
 
 def _without_cookies(message: Message) -> Message:

@@ -99,3 +99,30 @@ async def indexed(tenant, word: str) -> list[int]:
         "SELECT rowid AS id FROM notice_fts WHERE notice_fts MATCH {} ORDER BY rowid", f'"{word}"'
     )
     return [row["id"] for row in rows]
+
+
+async def test_a_visitors_board_search_is_kept_and_forgotten_after_a_write(settings, tenant):
+    """Board searches of visitors without a session are kept like the board (bench/board.py), and a
+    write through the app forgets them at once; a signed-in member's search is never kept."""
+    import httpx
+
+    from tests.notices.helpers import sign_in_member
+    from tests.test_page_cache import cached_app, publish_as_officer
+
+    app, cache = cached_app(settings)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as visitor:
+        await post_notice(tenant, "一斉清掃のお知らせ", visibility="public")
+        first = await visitor.get("/a/sakura/notices/", params={"q": "せいそう"})
+        assert "一斉清掃のお知らせ" in first.text
+        assert any("/a/sakura/notices?q=" in key for key in cache._pages), list(cache._pages)
+        await post_notice(tenant, "河川清掃のお知らせ", visibility="public")  # unseen by this app: kept copy
+        assert "河川清掃" not in (await visitor.get("/a/sakura/notices/", params={"q": "せいそう"})).text
+        await publish_as_officer(app, tenant, "公園清掃のお知らせ", "9時に公園へ", "行事")  # through the app
+        after = await visitor.get("/a/sakura/notices/", params={"q": "せいそう"})
+        assert "公園清掃のお知らせ" in after.text and "河川清掃のお知らせ" in after.text
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as member:
+        await member.get("/signin")  # a page never kept: it sets the CSRF cookie
+        await sign_in_member(member, tenant)
+        kept = len(cache)
+        assert "公園清掃" in (await member.get("/a/sakura/notices/", params={"q": "こうえん"})).text
+        assert len(cache) == kept
