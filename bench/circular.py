@@ -41,6 +41,9 @@ from chonaikai.accounts.tables import Account, RoleGrant  # noqa: E402
 from chonaikai.circulars import logic  # noqa: E402
 from chonaikai.circulars.tables import Circular, CircularEntry  # noqa: E402
 from chonaikai.cli import migrate  # noqa: E402
+from chonaikai.wiring import wire  # noqa: E402
+
+wire()  # the delivery core's content sources and channels, as the app and the worker do
 from chonaikai.db import get_engine, is_postgres, postgres_pool, write_transaction  # noqa: E402
 from chonaikai.delivery.tables import Delivery  # noqa: E402
 from chonaikai.notices.tables import Notice  # noqa: E402

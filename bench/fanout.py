@@ -38,8 +38,8 @@ os.environ["CHONAIKAI_BASE_URL"] = "https://chonaikai.example.jp"
 
 import outbox  # noqa: E402  (sets the database from CHONAIKAI_BENCH_DATABASE_URL)
 
+from chonaikai.channels.email import EmailChannel  # noqa: E402
 from chonaikai.db import get_engine, postgres_pool  # noqa: E402
-from chonaikai.delivery.email import EmailChannel  # noqa: E402
 from chonaikai.delivery.outbox import create_deliveries  # noqa: E402
 from chonaikai.delivery.tables import Delivery  # noqa: E402
 from chonaikai.delivery.worker import Worker  # noqa: E402

@@ -50,6 +50,9 @@ import aiohttp  # noqa: E402
 import httpx  # noqa: E402
 
 from chonaikai.cli import migrate  # noqa: E402
+from chonaikai.wiring import wire  # noqa: E402
+
+wire()  # the delivery core's content sources and channels, as the app and the worker do
 from chonaikai.db import get_engine, insert_many, postgres_pool, write_transaction  # noqa: E402
 from chonaikai.delivery.channels import DeliveryJob  # noqa: E402
 from chonaikai.delivery.outbox import create_deliveries  # noqa: E402
@@ -170,7 +173,7 @@ async def bare_httpx(bodies: list[bytes]) -> float:
 
 async def main() -> None:
     server = subprocess.Popen(  # noqa: ASYNC220 (a benchmark's set-up)
-        [sys.executable, "-m", "chonaikai.line.fake_server", "--port", str(PORT),
+        [sys.executable, "-m", "chonaikai.devtools.fake_line_server", "--port", str(PORT),
          "--channel-id", CHANNEL_ID, "--token", TOKEN, "--secret", SECRET],
         stdout=subprocess.DEVNULL,
     )

@@ -28,6 +28,9 @@ os.environ.setdefault("CHONAIKAI_ENV", "test")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from chonaikai.cli import migrate  # noqa: E402
+from chonaikai.wiring import wire  # noqa: E402
+
+wire()  # the delivery core's content sources and channels, as the app and the worker do
 from chonaikai.db import get_engine, is_postgres, postgres_pool, write_transaction  # noqa: E402
 from chonaikai.delivery.outbox import create_deliveries  # noqa: E402
 from chonaikai.delivery.tables import Delivery  # noqa: E402

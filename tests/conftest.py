@@ -35,7 +35,10 @@ from piccolo.table import sort_table_classes  # noqa: E402
 from chonaikai.cli import migrate  # noqa: E402
 from chonaikai.db import get_engine, postgres_pool  # noqa: E402
 from chonaikai.settings import get_settings  # noqa: E402
+from chonaikai.wiring import wire  # noqa: E402
 from tests.factories import make_association, make_city  # noqa: E402, F401
+
+wire()  # the delivery core's content sources and channels, as every entry point does
 
 
 def all_tables():

@@ -1,7 +1,7 @@
 """The demo data `make run` loads: fictional, complete enough to try every screen, idempotent."""
 
 from chonaikai.delivery.tables import Delivery
-from chonaikai.demo import load_demo_notices, load_demo_officers, load_demo_roster
+from chonaikai.devtools.demo import load_demo_notices, load_demo_officers, load_demo_roster
 from chonaikai.notices.tables import Notice
 from chonaikai.roster.tables import Han, Household, Member
 from chonaikai.settings import PROJECT_ROOT

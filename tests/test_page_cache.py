@@ -11,8 +11,10 @@ import pytest
 
 from chonaikai.accounts.roles import Role
 from chonaikai.app import create_app, create_asgi_app
+from chonaikai.notices import (
+    home as tenancy_routes,  # the homepage moved beside the notices it shows
+)
 from chonaikai.page_cache import PageCache
-from chonaikai.tenancy import routes as tenancy_routes
 from chonaikai.tenancy.tables import Association
 from tests.auth import csrf_headers, sign_in_as
 

@@ -6,9 +6,10 @@ import gc
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import asyncpg
-from litestar import Litestar
+from litestar import Litestar, Router
 from litestar.config.compression import CompressionConfig
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
@@ -20,33 +21,50 @@ from litestar.exceptions import (
     ValidationException,
 )
 from litestar.openapi.config import OpenAPIConfig
+from litestar.plugins.jinja import JinjaTemplateEngine as Engine
 from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from chonaikai import __version__
-from chonaikai.accounts.menu import load_principal_for_pages
+from chonaikai.accounts.menu import (
+    association_menu,
+    current_principal,
+    load_principal_for_pages,
+    role_summary,
+)
 from chonaikai.accounts.officer_routes import router as officers_router
 from chonaikai.accounts.principal import provide_principal
 from chonaikai.accounts.routes import router as accounts_router
 from chonaikai.accounts.sessions import DatabaseStore, session_config
+from chonaikai.circulars.routes import association_circulars_router
 from chonaikai.circulars.routes import route_handlers as circular_routes
 from chonaikai.db import get_engine, postgres_pool
-from chonaikai.delivery.receipts import drain_receipts
+from chonaikai.delivery.readlink import drain_receipts
 from chonaikai.delivery.routes import ROUTERS as delivery_routers
+from chonaikai.delivery.routes import api_router as receipts_api_router
+from chonaikai.delivery.routes import receipts_router
+from chonaikai.devtools.mail_routes import dev_routes
 from chonaikai.health import healthz, liveness
 from chonaikai.line.routes import api_line_router, association_line_router, line_router
-from chonaikai.mail.routes import dev_routes
 from chonaikai.notices.api import router as notices_api_router
+from chonaikai.notices.home import association_router
 from chonaikai.notices.routes import router as notices_router
-from chonaikai.page_cache import PageCache
+from chonaikai.page_cache import PageCache, renders_shared_copy
 from chonaikai.page_changes import watching as watching_changes
 from chonaikai.printing.routes import router as printing_router
+from chonaikai.roster.api import router as roster_api_router
+from chonaikai.roster.routes import association_roster_router
 from chonaikai.roster.routes import router as roster_router
 from chonaikai.settings import Settings, get_settings
+from chonaikai.tenancy.deps import provide_tenant
 from chonaikai.tenancy.logic import HostMap
-from chonaikai.tenancy.routes import association_router, public_router
+from chonaikai.tenancy.routes import public_router
 from chonaikai.web import (
+    HTMX_FILE,
     STATIC_DIR,
+    TEMPLATES_DIR,
+    TEXT_SIZE_COOKIE,
     HostRoutingMiddleware,
     client_error_handler,
     forbidden_handler,
@@ -55,7 +73,50 @@ from chonaikai.web import (
     out_of_range_handler,
     server_error_handler,
     set_text_size,
-    template_config,
+)
+from chonaikai.wiring import wire
+
+
+def template_config(directory: Path = TEMPLATES_DIR, reload: bool = True) -> TemplateConfig:
+    def configure(engine: Engine) -> None:
+        engine.engine.globals.update(
+            htmx_file=HTMX_FILE,
+            text_size_cookie=TEXT_SIZE_COOKIE,
+            current_principal=current_principal,
+            association_menu=association_menu,
+            role_summary=role_summary,
+            shared_copy=lambda request: renders_shared_copy(request.scope),
+        )
+        engine.engine.trim_blocks = True
+        engine.engine.lstrip_blocks = True
+        # Checking each template file's time on every render is for editing them (dev) only.
+        engine.engine.auto_reload = reload
+
+    return TemplateConfig(directory=directory, engine=Engine, engine_callback=configure)
+
+
+
+# Everything of one association lives under /a/{slug}: the tenant dependency is provided once,
+# here; each area's router only says what it needs (require(Permission.X) per route).
+association_space = Router(
+    path="/a/{slug:str}",
+    dependencies={"tenant": Provide(provide_tenant)},
+    route_handlers=[
+        association_router,
+        notices_router,
+        printing_router,
+        receipts_router,
+        association_roster_router,
+        association_line_router,
+        association_circulars_router,
+        officers_router,
+    ],
+)
+# The JSON API of one association (bearer tokens), with the same tenant dependency.
+association_api = Router(
+    path="/api/v1/associations/{slug:str}",
+    dependencies={"tenant": Provide(provide_tenant)},
+    route_handlers=[notices_api_router, roster_api_router, api_line_router, receipts_api_router],
 )
 
 CSRF_COOKIE = "chonaikai_csrf"
@@ -97,6 +158,7 @@ def security_headers_middleware(app: ASGIApp) -> ASGIApp:
 
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
+    wire()  # the delivery core's content sources and channels
     page_cache = PageCache(settings.page_cache_seconds)
 
     @asynccontextmanager
@@ -118,17 +180,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
     return Litestar(
         route_handlers=[
             public_router,
-            association_router,
+            association_space,
+            association_api,
             accounts_router,
             *circular_routes,
             *delivery_routers,
-            officers_router,
             *dev_routes(settings.env),
-            notices_router,
-            notices_api_router,
             roster_router,
-            printing_router,
-            line_router, association_line_router, api_line_router,
+            line_router,
             healthz,
             liveness,
             set_text_size,

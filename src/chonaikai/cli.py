@@ -8,26 +8,14 @@ import io
 import logging
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
+from chonaikai.commands import COMMANDS, command
 from chonaikai.db import run_with_database
 from chonaikai.settings import DOCUMENTED, SettingsError, get_settings
 
 log = logging.getLogger("chonaikai")
-
-# Each command registers itself here: name -> (help, add_arguments, run).
-Command = tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
-COMMANDS: dict[str, Command] = {}
-
-
-def command(name: str, help_text: str, arguments: Callable[[argparse.ArgumentParser], None] = lambda p: None):
-    def register(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-        COMMANDS[name] = (help_text, arguments, run)
-        return run
-
-    return register
-
 
 async def migrate() -> None:
     from piccolo.apps.migrations.commands.forwards import run_forwards
@@ -108,7 +96,8 @@ def _worker_arguments(parser: argparse.ArgumentParser) -> None:
 
 @command("worker", "お知らせを配信する (deliver e-mail and LINE messages)", _worker_arguments)
 def run_worker(args: argparse.Namespace) -> int:
-    from chonaikai.delivery.worker import WorkerBusy, run_worker_process
+    from chonaikai.delivery.worker import WorkerBusy
+    from chonaikai.jobs import run_worker_process
 
     try:
         handled = run_with_database(run_worker_process(once=args.once))
@@ -124,7 +113,7 @@ def run_worker(args: argparse.Namespace) -> int:
 def run_demo(args: argparse.Namespace) -> int:
     import os
 
-    from chonaikai.demo import (
+    from chonaikai.devtools.demo import (
         demo_officer_email,
         demo_officer_lines,
         load_demo_city_staff,
@@ -132,8 +121,8 @@ def run_demo(args: argparse.Namespace) -> int:
         load_demo_officers,
         load_demo_roster,
     )
-    from chonaikai.line.demo import link_demo_households, start_fake_line
-    from chonaikai.mail.catcher import start_demo_mail
+    from chonaikai.devtools.line_demo import link_demo_households, start_fake_line
+    from chonaikai.devtools.mail_catcher import start_demo_mail
     from chonaikai.tenancy.tenant_files import sync_tenants
 
     browser_host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
@@ -244,6 +233,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         get_settings()
+        from chonaikai.wiring import wire
+
+        wire()  # the delivery core's content sources and channels, for every command
         return COMMANDS[args.command][2](args)
     except SettingsError as error:
         print(f"configuration error: {error}", file=sys.stderr)

@@ -11,10 +11,12 @@ side by side, and the busy timeout makes writers queue instead of failing.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import itertools
 import json
 import os
 import sqlite3
+import sys
 from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager, nullcontext
 from typing import Any, TypeVar
@@ -167,9 +169,12 @@ def run_with_database(coroutine: Awaitable[T]) -> T:
 
 
 def get_engine() -> Engine:
-    from chonaikai import piccolo_conf
-
-    return piccolo_conf.DB
+    """The process's engine: ``DB`` of the module named by PICCOLO_CONF, as Piccolo finds it
+    (``chonaikai.piccolo_conf`` unless configured otherwise). Looked up by name, so this module
+    does not import the configuration that imports it."""
+    name = os.environ.get("PICCOLO_CONF") or "chonaikai.piccolo_conf"
+    module = sys.modules.get(name) or importlib.import_module(name)
+    return module.DB
 
 
 def is_postgres(engine: Engine | None = None) -> bool:

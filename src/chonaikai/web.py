@@ -1,22 +1,23 @@
-"""What every web page shares: templates, the text-size preference, error pages, host routing."""
+"""What every web page shares: paths, the text-size preference, error pages, host routing.
+
+The template set-up (its globals come from accounts and page_cache) is in ``app.py``."""
 
 from __future__ import annotations
 
 import logging
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from litestar import Request, Response, post
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
 from litestar.params import URLEncodedBody
-from litestar.plugins.jinja import JinjaTemplateEngine as Engine
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_404_NOT_FOUND, HTTP_500_INTERNAL_SERVER_ERROR
-from litestar.template.config import TemplateConfig
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from chonaikai.settings import PROJECT_ROOT
-from chonaikai.tenancy.logic import HostMap
+
+if TYPE_CHECKING:
+    from chonaikai.tenancy.logic import HostMap
 
 log = logging.getLogger(__name__)
 
@@ -29,27 +30,6 @@ GLOBAL_PREFIXES = (
     "/a/", "/c/", "/static/", "/healthz", "/schema", "/api/", "/prefs/", "/favicon.ico",
     "/signin", "/signout", "/dev/", "/r/", "/u/", "/line/", "/card", "/circular-files/",
 )
-
-
-def template_config(directory: Path = TEMPLATES_DIR, reload: bool = True) -> TemplateConfig:
-    def configure(engine: Engine) -> None:
-        from chonaikai.accounts.menu import association_menu, current_principal, role_summary
-        from chonaikai.page_cache import renders_shared_copy
-
-        engine.engine.globals.update(
-            htmx_file=HTMX_FILE,
-            text_size_cookie=TEXT_SIZE_COOKIE,
-            current_principal=current_principal,
-            association_menu=association_menu,
-            role_summary=role_summary,
-            shared_copy=lambda request: renders_shared_copy(request.scope),
-        )
-        engine.engine.trim_blocks = True
-        engine.engine.lstrip_blocks = True
-        # Checking each template file's time on every render is for editing them (dev) only.
-        engine.engine.auto_reload = reload
-
-    return TemplateConfig(directory=directory, engine=Engine, engine_callback=configure)
 
 
 def safe_next(target: str | None) -> str:
@@ -113,13 +93,17 @@ CLIENT_ERRORS = {
     400: ("入力を確かめてください", "送られた内容に、使えない文字や値がありました。前の画面に戻って、入力を確かめてください。"),
     409: ("この操作は今はできません", "ほかの人の操作と重なったか、お知らせの状態が変わりました。ページを開き直してください。"),
     413: ("ファイルが大きすぎます", "送ったファイルが大きすぎます。小さいファイルに分けるか、写真の大きさを小さくしてください。"),
+    422: ("まだ公開できません", "書きかえていないところがあります。前の画面に戻って、直してから公開してください。"),
 }
 
 
 def client_error_handler(request: Request, exc: HTTPException) -> Response:
     status = exc.status_code if exc.status_code in CLIENT_ERRORS else 400
     if not _wants_html(request):
-        return Response({"detail": exc.detail, "status_code": status}, status_code=status)
+        body = {"detail": exc.detail, "status_code": status}
+        if exc.extra:  # which field, for programs (the publishing service's refusals)
+            body["extra"] = exc.extra
+        return Response(body, status_code=status)
     heading, text = CLIENT_ERRORS[status]
     return Template(template_name="errors/client.html", context={"heading": heading, "text": text}, status_code=status)
 

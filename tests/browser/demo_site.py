@@ -28,9 +28,9 @@ async def seed() -> dict:
     """Runs in a child process whose environment points at the site's own database."""
     from chonaikai.accounts import signin
     from chonaikai.cli import migrate
-    from chonaikai.delivery import receipts
+    from chonaikai.delivery import readlink as receipts
     from chonaikai.delivery.tables import Delivery
-    from chonaikai.demo import (
+    from chonaikai.devtools.demo import (
         demo_officer_email,
         load_demo_notices,
         load_demo_officers,
@@ -40,7 +40,9 @@ async def seed() -> dict:
     from chonaikai.settings import get_settings
     from chonaikai.tenancy.logic import find_tenant
     from chonaikai.tenancy.tenant_files import sync_tenants
+    from chonaikai.wiring import wire
 
+    wire()  # as every entry point does: the delivery core's content sources and channels
     settings = get_settings()
     # What `chonaikai demo` loads (src/chonaikai/cli.py, run_demo), in the same order.
     await migrate()
@@ -52,9 +54,9 @@ async def seed() -> dict:
     assert tenant is not None, f"the demo has no association {SLUG}"
 
     # The real worker e-mails the households that chose e-mail (to a loopback sink the site started).
-    from chonaikai.delivery.worker import Worker, default_channels
+    from chonaikai.jobs import make_worker
 
-    await Worker(default_channels()).run(once=True)
+    await make_worker().run(once=True)
 
     asking = await (
         tenant.select(Notice, Notice.id).where(Notice.needs_confirmation == True).order_by(Notice.id).first()  # noqa: E712

@@ -7,8 +7,8 @@ import re
 
 from chonaikai.accounts.api_tokens import create_token
 from chonaikai.accounts.roles import Role
+from chonaikai.channels.email import EmailChannel
 from chonaikai.circulars.tables import CircularEntry
-from chonaikai.delivery.email import EmailChannel
 from chonaikai.delivery.worker import Worker
 from chonaikai.line.channel import LineChannelSender
 from chonaikai.tenancy.tables import Association

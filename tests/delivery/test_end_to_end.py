@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from chonaikai.accounts.roles import Role
-from chonaikai.delivery.email import EmailChannel
+from chonaikai.channels.email import EmailChannel
 from chonaikai.delivery.outbox import create_deliveries
 from chonaikai.delivery.worker import Worker
 from tests.auth import csrf_headers, sign_in_as

@@ -133,7 +133,7 @@ async def test_one_click_unsubscribe_switches_to_paper_and_is_recorded(client, t
 async def test_many_confirmations_at_once_are_committed_together_and_each_answered(tenant):
     import asyncio
 
-    from chonaikai.delivery.receipts import confirm_by_token, open_by_token
+    from chonaikai.delivery.readlink import confirm_by_token, open_by_token
     from tests.delivery.helpers import make_households
 
     await make_households(tenant, 30, channel="paper")
@@ -176,7 +176,7 @@ async def test_read_link_lists_and_serves_the_notices_own_files_only(client, ten
 async def test_receipts_still_waiting_at_shutdown_are_committed_before_it(tenant):
     import asyncio
 
-    from chonaikai.delivery.receipts import confirm_by_token, drain_receipts
+    from chonaikai.delivery.readlink import confirm_by_token, drain_receipts
     from tests.delivery.helpers import make_households
 
     await make_households(tenant, 10, channel="paper")
@@ -196,7 +196,7 @@ async def test_side_by_side_commits_on_the_same_rows_all_land(tenant):
     two side by side; SQLite one): every answer is right and every row written once."""
     import asyncio
 
-    from chonaikai.delivery.receipts import CONFIRM, OPEN, ReceiptWriter
+    from chonaikai.delivery.readlink import CONFIRM, OPEN, ReceiptWriter
     from tests.delivery.helpers import make_households
 
     await make_households(tenant, 40, channel="paper")

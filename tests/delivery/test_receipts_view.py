@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from chonaikai.accounts.roles import Role
-from chonaikai.delivery.email import EmailChannel
+from chonaikai.channels.email import EmailChannel
 from chonaikai.delivery.outbox import create_deliveries
 from chonaikai.delivery.tables import Delivery
 from chonaikai.delivery.worker import Worker

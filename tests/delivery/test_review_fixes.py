@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from chonaikai.channels.email import EmailChannel
 from chonaikai.delivery.channels import DeliveryJob
-from chonaikai.delivery.email import EmailChannel
 from chonaikai.notices.tables import Notice
 from tests.delivery.helpers import make_notice
 

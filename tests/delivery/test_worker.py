@@ -8,8 +8,8 @@ from datetime import timedelta
 
 import pytest
 
+from chonaikai.channels.email import REASON_SERVER_DOWN, EmailChannel
 from chonaikai.delivery.channels import Outcome
-from chonaikai.delivery.email import REASON_SERVER_DOWN, EmailChannel
 from chonaikai.delivery.outbox import create_deliveries
 from chonaikai.delivery.tables import Delivery
 from chonaikai.delivery.worker import Worker, WorkerBusy, backoff_seconds
@@ -277,23 +277,6 @@ async def test_lease_length_comes_from_the_setting(tenant, settings):
     [job] = await Worker([RecordingChannel()], clock=clock).claim("email", 5)
     row = await Delivery.select().where(Delivery.id == job.delivery_id).first()
     assert row["lease_until"] - clock.now == timedelta(seconds=settings.delivery_lease_seconds)
-
-
-async def test_worker_publishes_scheduled_notices_that_came_due(tenant, mail_sink):
-    logic = pytest.importorskip("chonaikai.notices.logic")
-    if not hasattr(logic, "publish_due_notices"):
-        pytest.skip("the notice board's scheduling is not in this build")
-    from chonaikai.notices.tables import Notice
-
-    await make_households(tenant, 2)
-    clock = Clock()
-    notice = await make_notice(tenant, status="scheduled", publish_at=clock.now + timedelta(minutes=5))
-    await Worker([EmailChannel()], clock=clock).run(once=True)
-    assert mail_sink.messages == []
-    clock.advance(301)
-    await Worker([EmailChannel()], clock=clock).run(once=True)
-    assert (await Notice.select(Notice.status).where(Notice.id == notice).first())["status"] == "published"
-    assert len(mail_sink.messages) == 2
 
 
 @pytest.mark.skipif("__import__('chonaikai.db', fromlist=['x']).is_postgres()")

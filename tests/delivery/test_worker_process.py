@@ -11,8 +11,8 @@ import time
 
 import pytest
 
+from chonaikai.channels.email import EmailChannel
 from chonaikai.db import is_postgres
-from chonaikai.delivery.email import EmailChannel
 from chonaikai.delivery.outbox import create_deliveries
 from chonaikai.delivery.tables import Delivery, WorkerLock
 from chonaikai.delivery.worker import Worker

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chonaikai.line.fake_server import FakeLineServer
+from chonaikai.devtools.fake_line_server import FakeLineServer
 from chonaikai.settings import get_settings
 from tests.factories import make_association
 

@@ -8,7 +8,7 @@ from chonaikai.db import insert_many, write_transaction
 from chonaikai.delivery.channels import DeliveryJob
 from chonaikai.delivery.outbox import create_deliveries
 from chonaikai.delivery.tables import Delivery
-from chonaikai.line.fake_server import FakeLineServer
+from chonaikai.devtools.fake_line_server import FakeLineServer
 from chonaikai.line.tables import LineLink
 from chonaikai.roster.tables import Household
 from chonaikai.tenancy.scope import Tenant

@@ -5,7 +5,7 @@ import httpx
 import pytest
 
 from chonaikai.accounts.roles import Role
-from chonaikai.mail import catcher
+from chonaikai.devtools import mail_catcher as catcher
 from chonaikai.mail.compose import NoticeMail, signin_message
 from chonaikai.mail.smtp import SMTPSender
 from chonaikai.settings import get_settings

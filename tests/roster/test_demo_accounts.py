@@ -6,7 +6,7 @@ from chonaikai.accounts import signin
 from chonaikai.accounts.principal import load_principal
 from chonaikai.accounts.roles import Permission, Role
 from chonaikai.accounts.tables import RoleGrant
-from chonaikai.demo import demo_officer_lines, load_demo_officers, load_demo_roster
+from chonaikai.devtools.demo import demo_officer_lines, load_demo_officers, load_demo_roster
 from chonaikai.settings import PROJECT_ROOT
 from chonaikai.tenancy.logic import find_tenant
 from chonaikai.tenancy.tenant_files import sync_tenants

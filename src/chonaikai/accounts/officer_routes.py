@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from litestar import Router, get, post
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, URLEncodedBody
 from litestar.response import Redirect, Template
 
 from chonaikai.accounts import officers
-from chonaikai.accounts.principal import Principal, authorize
+from chonaikai.accounts.permissions import require
+from chonaikai.accounts.principal import Access, Principal
 from chonaikai.accounts.roles import ROLE_LABELS, Permission
-from chonaikai.tenancy.routes import provide_tenant
 from chonaikai.tenancy.scope import Tenant
 
 FLASHES = {
@@ -42,19 +42,17 @@ async def _page(tenant: Tenant, principal: Principal, *, form=None, error="", fl
     )
 
 
-@get("/officers", name="officers")
+@get("/officers", name="officers", dependencies={"access": require(Permission.OFFICERS_MANAGE)})
 async def officers_page(
-    tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], done: FromQuery[str] = ""
+    tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], access: NamedDependency[Access], done: FromQuery[str] = ""
 ) -> Template:
-    authorize(principal, tenant, Permission.OFFICERS_MANAGE)
     return await _page(tenant, principal, flash=done)
 
 
-@post("/officers/invite", name="officers_invite", status_code=303)
+@post("/officers/invite", name="officers_invite", status_code=303, dependencies={"access": require(Permission.OFFICERS_MANAGE)})
 async def officers_invite(
-    tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], data: URLEncodedBody[dict[str, str]]
+    tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], access: NamedDependency[Access], data: URLEncodedBody[dict[str, str]]
 ) -> Redirect | Template:
-    authorize(principal, tenant, Permission.OFFICERS_MANAGE)
     try:
         invitation = await officers.parse_invitation(tenant, data)
     except officers.InvitationError as error:
@@ -64,11 +62,10 @@ async def officers_invite(
     return Redirect(path=f"/a/{tenant.slug}/officers", query_params={"done": done}, status_code=303)
 
 
-@post("/officers/{grant_id:int}/remove", name="officers_remove", status_code=303)
+@post("/officers/{grant_id:int}/remove", name="officers_remove", status_code=303, dependencies={"access": require(Permission.OFFICERS_MANAGE)})
 async def officers_remove(
-    tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], grant_id: FromPath[int]
+    tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], access: NamedDependency[Access], grant_id: FromPath[int]
 ) -> Redirect | Template:
-    authorize(principal, tenant, Permission.OFFICERS_MANAGE)
     try:
         await officers.remove_officer(tenant, grant_id, principal.account_id)
     except officers.RemovalError as error:
@@ -77,7 +74,6 @@ async def officers_remove(
 
 
 router = Router(
-    path="/a/{slug:str}",
+    path="/",
     route_handlers=[officers_page, officers_invite, officers_remove],
-    dependencies={"tenant": Provide(provide_tenant)},
 )

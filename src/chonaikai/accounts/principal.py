@@ -36,9 +36,6 @@ class Principal:
     def roles_in(self, association_id: int) -> frozenset[Role]:
         return frozenset(g.role for g in self.grants if g.association_id == association_id)
 
-    def is_officer_of(self, association_id: int) -> bool:
-        return any(role != Role.MEMBER for role in self.roles_in(association_id))
-
     def household_in(self, association_id: int) -> int | None:
         for grant in self.grants:
             if grant.association_id == association_id and grant.role == Role.MEMBER and grant.household_id:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from chonaikai.cli import command
+from chonaikai.commands import command
 from chonaikai.db import run_with_database
 
 

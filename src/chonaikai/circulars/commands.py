@@ -6,7 +6,7 @@ import argparse
 import sys
 from datetime import timedelta
 
-from chonaikai.cli import command
+from chonaikai.commands import command
 from chonaikai.db import run_with_database
 from chonaikai.settings import get_settings
 

@@ -10,18 +10,18 @@ from zoneinfo import ZoneInfo
 
 from litestar import Request, Response, Router, get, post
 from litestar.background_tasks import BackgroundTask
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.exceptions import NotAuthorizedException, NotFoundException
 from litestar.params import FromPath, FromQuery
 from litestar.response import File, Redirect, Template
 
-from chonaikai.accounts.principal import Principal, authorize, authorize_city
+from chonaikai.accounts.permissions import require
+from chonaikai.accounts.principal import Access, Principal, authorize_city
 from chonaikai.accounts.roles import Permission
 from chonaikai.circulars import logic
 from chonaikai.circulars.logic import CircularError, CircularInput, EntryError, UploadedFile
 from chonaikai.circulars.tables import CircularAttachment
 from chonaikai.roster.tables import Han
-from chonaikai.tenancy.routes import provide_tenant
 from chonaikai.tenancy.scope import Tenant
 from chonaikai.tenancy.tables import City
 from chonaikai.web import is_htmx
@@ -244,9 +244,8 @@ city_router = Router(
 # The association's inbox
 
 
-@get("/", name="circular_inbox")
-async def inbox(tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], done: FromQuery[str] = "") -> Template:
-    authorize(principal, tenant, Permission.CIRCULAR_REVIEW)
+@get("/", name="circular_inbox", dependencies={"access": require(Permission.CIRCULAR_REVIEW)})
+async def inbox(tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], access: NamedDependency[Access], done: FromQuery[str] = "") -> Template:
     entries = await logic.inbox(tenant)
     return Template(
         "circulars/inbox.html",
@@ -268,20 +267,18 @@ async def _entry_page(tenant: Tenant, entry_id: int, errors: list[str], values: 
     )
 
 
-@get("/{entry_id:int}", name="circular_entry")
-async def entry_page(tenant: NamedDependency[Tenant], entry_id: FromPath[int], principal: NamedDependency[Principal]) -> Template:
-    authorize(principal, tenant, Permission.CIRCULAR_REVIEW)
+@get("/{entry_id:int}", name="circular_entry", dependencies={"access": require(Permission.CIRCULAR_REVIEW)})
+async def entry_page(tenant: NamedDependency[Tenant], entry_id: FromPath[int], principal: NamedDependency[Principal], access: NamedDependency[Access]) -> Template:
     if await logic.entry_detail(tenant, entry_id) is None:
         raise NotFoundException()
     await logic.open_entry(tenant, entry_id)
     return await _entry_page(tenant, entry_id, [], {"audience": "all"})
 
 
-@post("/{entry_id:int}/forward", name="circular_forward", status_code=303)
+@post("/{entry_id:int}/forward", name="circular_forward", status_code=303, dependencies={"access": require(Permission.CIRCULAR_REVIEW)})
 async def forward(
-    request: Request, tenant: NamedDependency[Tenant], entry_id: FromPath[int], principal: NamedDependency[Principal]
+    request: Request, tenant: NamedDependency[Tenant], entry_id: FromPath[int], principal: NamedDependency[Principal], access: NamedDependency[Access]
 ) -> Any:
-    authorize(principal, tenant, Permission.CIRCULAR_REVIEW)
     form = await request.form()
     values = {
         "cover_note": form.get("cover_note", ""),
@@ -302,11 +299,10 @@ async def forward(
     return Redirect(path=f"/a/{tenant.slug}/circulars/", query_params={"done": "forwarded"}, status_code=303)
 
 
-@post("/{entry_id:int}/decline", name="circular_decline", status_code=303)
+@post("/{entry_id:int}/decline", name="circular_decline", status_code=303, dependencies={"access": require(Permission.CIRCULAR_REVIEW)})
 async def decline(
-    request: Request, tenant: NamedDependency[Tenant], entry_id: FromPath[int], principal: NamedDependency[Principal]
+    request: Request, tenant: NamedDependency[Tenant], entry_id: FromPath[int], principal: NamedDependency[Principal], access: NamedDependency[Access]
 ) -> Any:
-    authorize(principal, tenant, Permission.CIRCULAR_REVIEW)
     form = await request.form()
     reason = form.get("reason", "")
     try:
@@ -319,9 +315,8 @@ async def decline(
 
 
 association_circulars_router = Router(
-    path="/a/{slug:str}/circulars",
+    path="/circulars",
     route_handlers=[inbox, entry_page, forward, decline],
-    dependencies={"tenant": Provide(provide_tenant)},
 )
 
 
@@ -441,4 +436,4 @@ async def api_status(request: Request, circular_id: FromPath[int], principal: Na
 
 api_router = Router(path="/api/v1", route_handlers=[api_create, api_status])
 
-route_handlers = [city_router, association_circulars_router, circular_file, api_router]
+route_handlers = [city_router, circular_file, api_router]

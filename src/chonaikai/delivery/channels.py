@@ -1,4 +1,13 @@
-"""The channel interface: how the worker hands claimed deliveries to e-mail, LINE (and tests).
+"""Channels: how households are reached, registered with the core at start-up.
+
+Each channel (e-mail, LINE, paper; an SMS channel in the tests) registers a ``ChannelSpec``:
+its name (the value of ``household.channel`` that chooses it), a SQL condition telling
+whether a household can really be reached that way, and — unless it is handled by hand like
+paper — a factory for the ``Channel`` the worker sends through. The core builds its SQL from
+the registry; it names no channel's tables. A household whose channel cannot reach it gets
+paper (``FALLBACK``): nobody is silently skipped.
+
+The worker interface: how the worker hands claimed deliveries to a channel.
 
 A channel receives a batch of ``DeliveryJob`` (rows the worker has leased and marked
 ``sending``) and answers one ``Outcome`` per job:
@@ -15,20 +24,76 @@ A job missing from the answer is treated as a temporary failure, so nothing is l
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 SENT = "sent"
 RETRY = "retry"
 PERMANENT = "permanent"
 
-# A SQL condition over the household row aliased ``h`` that is true when the household can
-# really be reached on LINE (its account is linked). Until the LINE channel sets it, LINE
-# households fall back to paper, so nobody is silently skipped. The LINE helper sets this,
-# e.g. "EXISTS (SELECT 1 FROM line_link ll WHERE ll.household = h.id)".
-LINE_LINKED_SQL: str | None = (
-    "EXISTS (SELECT 1 FROM line_link ll WHERE ll.household = h.id AND ll.active = true)"
-)
+FALLBACK = "paper"  # the channel of a household no other channel can reach
+
+
+@dataclass(frozen=True)
+class ChannelSpec:
+    """A channel as the core knows it.
+
+    ``reachable_sql``: a SQL condition over the household row aliased ``h`` (valid on SQLite
+    and PostgreSQL), true when this channel can reach the household, e.g.
+    ``"h.email LIKE '%_@_%'"`` or ``"EXISTS (SELECT 1 FROM line_link ll WHERE ll.household =
+    h.id AND ll.active = true)"``.
+    ``sender``: makes the ``Channel`` the worker sends through (given the settings); None for a
+    channel handled by people (paper: printed and carried), whose rows are never claimed.
+    """
+
+    name: str
+    reachable_sql: str
+    sender: Callable[[Any], Channel] | None = None
+    label: str = ""
+
+
+_registry: dict[str, ChannelSpec] = {}
+
+
+def register(spec: ChannelSpec) -> None:
+    """Add (or replace) a channel. Called once per channel at start-up (``chonaikai.wiring``)."""
+    if spec.name == FALLBACK and spec.sender is not None:
+        raise ValueError("the fallback channel (paper) is handled by hand: it has no sender")
+    _registry[spec.name] = spec
+
+
+def unregister(name: str) -> None:
+    _registry.pop(name, None)
+
+
+def registered() -> dict[str, ChannelSpec]:
+    if not _registry:
+        raise RuntimeError(
+            "no delivery channel is registered: call chonaikai.wiring.wire() at start-up"
+        )
+    return dict(_registry)
+
+
+def queued_channels() -> set[str]:
+    """Channels whose rows the worker sends (the others wait for people: paper)."""
+    return {name for name, spec in registered().items() if spec.sender is not None}
+
+
+def choose_channel_sql() -> str:
+    """SQL over household ``h``: the channel that reaches it — its own if that works, else paper."""
+    whens = " ".join(
+        f"WHEN h.channel = '{name}' AND ({spec.reachable_sql}) THEN '{name}'"
+        for name, spec in sorted(registered().items())
+        if name != FALLBACK
+    )
+    return f"CASE {whens} ELSE '{FALLBACK}' END" if whens else f"'{FALLBACK}'"
+
+
+def reachable_sql(name: str) -> str | None:
+    spec = _registry.get(name)
+    return spec.reachable_sql if spec else None
+
 
 # Words for officers (shown on the who-has-read page).
 REASON_UNKNOWN = "送信できませんでした。しばらくしてからもう一度試します。"

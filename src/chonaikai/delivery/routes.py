@@ -9,17 +9,18 @@ from typing import Any
 from urllib.parse import quote
 
 from litestar import MediaType, Request, Response, Router, get, post
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.exceptions import NotAuthorizedException, NotFoundException
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
-from chonaikai.accounts.principal import Principal, authorize
+from chonaikai.accounts.permissions import require
+from chonaikai.accounts.principal import Access, Principal, authorize
 from chonaikai.accounts.roles import Permission
-from chonaikai.delivery import receipts
+from chonaikai.delivery import content, readlink
+from chonaikai.delivery import summary as readers
 from chonaikai.roster.tables import CHANNELS, Han
 from chonaikai.tenancy import logic
-from chonaikai.tenancy.routes import provide_tenant
 from chonaikai.tenancy.scope import Tenant
 from chonaikai.web import TEMPLATES_DIR, is_htmx
 
@@ -44,7 +45,7 @@ def _missing_read_link() -> Template:
 
 @get("/r/{token:str}", name="read_notice")
 async def read_page(token: FromPath[str]) -> Template:
-    view = await receipts.open_by_token(token)
+    view = await readlink.open_by_token(token)
     if view is None:
         return _missing_read_link()
     return Template(
@@ -56,7 +57,7 @@ async def read_page(token: FromPath[str]) -> Template:
 
 @post(["/r/{token:str}", "/r/{token:str}/confirm"], name="read_confirm", status_code=200)
 async def read_confirm(request: Request, token: FromPath[str]) -> Template | Response | Redirect:
-    confirmed = await receipts.confirm_by_token(token, via="web")
+    confirmed = await readlink.confirm_by_token(token, via="web")
     if confirmed is None:
         return _missing_read_link()
     if is_htmx(request):
@@ -66,7 +67,7 @@ async def read_confirm(request: Request, token: FromPath[str]) -> Template | Res
 
 @get("/r/{token:str}/files/{attachment_id:int}", name="read_file")
 async def read_file(token: FromPath[str], attachment_id: FromPath[int]) -> Response:
-    found = await receipts.attachment_by_token(token, attachment_id)
+    found = await readlink.attachment_by_token(token, attachment_id)
     if found is None:
         return _missing_read_link()
     attachment, data = found
@@ -86,26 +87,26 @@ async def read_file(token: FromPath[str], attachment_id: FromPath[int]) -> Respo
 
 @get("/u/{token:str}", name="unsubscribe_confirm")
 async def unsubscribe_page(token: FromPath[str]) -> Template:
-    household = await receipts.household_for_token(token)
+    household = await readlink.household_for_token(token)
     if household is None:
         return _missing_read_link()
     return Template(
         "delivery/unsubscribe.html",
         context={"token": token, "already": household["channel"] != "email", "done": False,
-                 "channel_label": receipts.CHANNEL_LABELS.get(household["channel"], "")},
+                 "channel_label": readlink.CHANNEL_LABELS.get(household["channel"], "")},
         headers=READ_HEADERS,
     )
 
 
 @post("/u/{token:str}", name="unsubscribe", status_code=200)
 async def unsubscribe(token: FromPath[str]) -> Template:
-    result = await receipts.unsubscribe_by_token(token)
+    result = await readlink.unsubscribe_by_token(token)
     if result is None:
         return _missing_read_link()
     return Template(
         "delivery/unsubscribe.html",
         context={"token": token, "already": not result.changed, "done": True,
-                 "channel_label": receipts.CHANNEL_LABELS.get(result.new_channel, "")},
+                 "channel_label": readlink.CHANNEL_LABELS.get(result.new_channel, "")},
         headers=READ_HEADERS,
     )
 
@@ -114,7 +115,7 @@ async def unsubscribe(token: FromPath[str]) -> Template:
 
 
 async def _notice_or_404(tenant: Tenant, principal: Principal, notice_id: int) -> dict[str, Any]:
-    notice = await receipts.find_notice(tenant, notice_id)
+    notice = await content.source().describe(tenant.id, notice_id)
     if notice is None:
         raise NotFoundException()
     # A draft or scheduled notice exists only for those who may post (as on the notice page).
@@ -132,11 +133,12 @@ def _filters(unconfirmed: str, han: str, channel: str) -> dict[str, Any]:
     }
 
 
-@get("/notices/{notice_id:int}/receipts", name="notice_receipts")
+@get("/notices/{notice_id:int}/receipts", name="notice_receipts", dependencies={"access": require(Permission.RECEIPTS_VIEW)})
 async def receipts_page(
     request: Request,
     tenant: NamedDependency[Tenant],
     principal: NamedDependency[Principal],
+    access: NamedDependency[Access],
     notice_id: FromPath[int],
     unconfirmed: FromQuery[str] = "",
     han: FromQuery[str] = "",
@@ -145,14 +147,13 @@ async def receipts_page(
     resent: FromQuery[str] = "",
     too_soon: FromQuery[str] = "",
 ) -> Template:
-    access = authorize(principal, tenant, Permission.RECEIPTS_VIEW)
     notice = await _notice_or_404(tenant, principal, notice_id)
-    summary = await receipts.summarize(tenant, access, notice_id)
+    summary = await readers.summarize(tenant, access, notice_id)
     base = f"/a/{tenant.slug}/notices/{notice_id}/receipts"
     if fragment == "progress":
         return Template("delivery/_receipts_progress.html", context={"summary": summary, "base": base})
     filters = _filters(unconfirmed, han, channel)
-    rows = await receipts.households(tenant, access, notice_id, **filters)
+    rows = await readers.households(tenant, access, notice_id, **filters)
     hans = await tenant.select(Han, Han.id, Han.name).order_by(Han.position)
     hans = [h for h in hans if access.covers_han(h["id"])]
     return Template(
@@ -165,8 +166,8 @@ async def receipts_page(
             "hans": hans,
             "filters": filters,
             "base": base,
-            "channel_labels": receipts.CHANNEL_LABELS,
-            "status_labels": receipts.STATUS_LABELS,
+            "channel_labels": readlink.CHANNEL_LABELS,
+            "status_labels": readers.STATUS_LABELS,
             "can_tick": principal.can(Permission.RECEIPTS_TICK, tenant.id),
             "can_print": principal.can(Permission.PRINT_SHEETS, tenant.id),
             "resent": int(resent) if resent.isdigit() else None,
@@ -175,17 +176,22 @@ async def receipts_page(
     )
 
 
-@post("/notices/{notice_id:int}/receipts/{household_id:int}/tick", name="receipt_tick", status_code=200)
+@post(
+    "/notices/{notice_id:int}/receipts/{household_id:int}/tick",
+    name="receipt_tick",
+    status_code=200,
+    dependencies={"access": require(Permission.RECEIPTS_TICK)},
+)
 async def tick_receipt(
     request: Request,
     tenant: NamedDependency[Tenant],
     principal: NamedDependency[Principal],
+    access: NamedDependency[Access],
     notice_id: FromPath[int],
     household_id: FromPath[int],
 ) -> Template | Redirect:
-    access = authorize(principal, tenant, Permission.RECEIPTS_TICK)
     await _notice_or_404(tenant, principal, notice_id)
-    row = await receipts.tick(tenant, access, notice_id, household_id)
+    row = await readers.tick(tenant, access, notice_id, household_id)
     if row is None:
         raise NotFoundException()
     if is_htmx(request):
@@ -196,16 +202,21 @@ async def tick_receipt(
     return Redirect(path=f"/a/{tenant.slug}/notices/{notice_id}/receipts", status_code=303)
 
 
-@post("/notices/{notice_id:int}/receipts/resend", name="receipts_resend", status_code=200)
+@post(
+    "/notices/{notice_id:int}/receipts/resend",
+    name="receipts_resend",
+    status_code=200,
+    dependencies={"access": require(Permission.RECEIPTS_TICK)},
+)
 async def resend(
     request: Request,
     tenant: NamedDependency[Tenant],
     principal: NamedDependency[Principal],
+    access: NamedDependency[Access],
     notice_id: FromPath[int],
 ) -> Template | Redirect:
-    access = authorize(principal, tenant, Permission.RECEIPTS_TICK)
     await _notice_or_404(tenant, principal, notice_id)
-    result = await receipts.resend_unconfirmed(tenant, access, notice_id)
+    result = await readers.resend_unconfirmed(tenant, access, notice_id)
     if is_htmx(request):
         return Template("delivery/_resend_result.html", context={"resent": result.queued, "too_soon": result.too_soon})
     return Redirect(
@@ -215,13 +226,15 @@ async def resend(
     )
 
 
-@get("/notices/{notice_id:int}/receipts.csv", name="receipts_csv")
+@get("/notices/{notice_id:int}/receipts.csv", name="receipts_csv", dependencies={"access": require(Permission.RECEIPTS_VIEW)})
 async def receipts_csv(
-    tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], notice_id: FromPath[int]
+    tenant: NamedDependency[Tenant],
+    principal: NamedDependency[Principal],
+    access: NamedDependency[Access],
+    notice_id: FromPath[int],
 ) -> Response:
-    access = authorize(principal, tenant, Permission.RECEIPTS_VIEW)
     await _notice_or_404(tenant, principal, notice_id)
-    rows = await receipts.households(tenant, access, notice_id, limit=1_000_000)
+    rows = await readers.households(tenant, access, notice_id, limit=1_000_000)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["世帯", "班", "届け方", "状態", "送った日時", "開いた日時", "確認した日時", "確認の方法", "届かなかった理由"])
@@ -252,11 +265,11 @@ def _when(value: datetime | None) -> str:
 # -- JSON ----------------------------------------------------------------------------------
 
 
-async def receipts_json(tenant: Tenant, principal: Principal, notice_id: int) -> dict[str, Any]:
-    access = authorize(principal, tenant, Permission.RECEIPTS_VIEW)
+async def receipts_json(tenant: Tenant, principal: Principal, notice_id: int, access: Access | None = None) -> dict[str, Any]:
+    access = access or authorize(principal, tenant, Permission.RECEIPTS_VIEW)
     await _notice_or_404(tenant, principal, notice_id)
-    summary = await receipts.summarize(tenant, access, notice_id)
-    rows = await receipts.households(tenant, access, notice_id, limit=1_000_000)
+    summary = await readers.summarize(tenant, access, notice_id)
+    rows = await readers.households(tenant, access, notice_id, limit=1_000_000)
     return {
         "notice_id": notice_id,
         "totals": {
@@ -292,32 +305,41 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-@get("/notices/{notice_id:int}/receipts.json", name="notice_receipts_json")
+@get(
+    "/notices/{notice_id:int}/receipts.json",
+    name="notice_receipts_json",
+    dependencies={"access": require(Permission.RECEIPTS_VIEW)},
+)
 async def receipts_json_page(
-    tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], notice_id: FromPath[int]
+    tenant: NamedDependency[Tenant],
+    principal: NamedDependency[Principal],
+    access: NamedDependency[Access],
+    notice_id: FromPath[int],
 ) -> dict[str, Any]:
     """The same JSON for a signed-in browser (sessions are not used under /api/)."""
-    return await receipts_json(tenant, principal, notice_id)
+    return await receipts_json(tenant, principal, notice_id, access)
 
 
-@get("/notices/{notice_id:int}/receipts", name="api_notice_receipts")
+@get("/notices/{notice_id:int}/receipts", name="api_notice_receipts", dependencies={"access": require(Permission.RECEIPTS_VIEW)})
 async def api_receipts(
-    tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], notice_id: FromPath[int]
+    tenant: NamedDependency[Tenant],
+    principal: NamedDependency[Principal],
+    access: NamedDependency[Access],
+    notice_id: FromPath[int],
 ) -> dict[str, Any]:
-    return await receipts_json(tenant, principal, notice_id)
+    return await receipts_json(tenant, principal, notice_id, access)
 
 
 @get("/api/v1/notices/{notice_id:int}/receipts", name="api_receipts_by_notice")
 async def api_receipts_by_notice(principal: NamedDependency[Principal], notice_id: FromPath[int]) -> dict[str, Any]:
-    from chonaikai.notices.tables import Notice
     from chonaikai.tenancy.tables import Association
 
     if not principal.is_authenticated:  # strangers learn nothing, not even which ids exist
         raise NotAuthorizedException("ログインしてください")
-    notice = await Notice.select(Notice.association).where(Notice.id == notice_id).first()
-    if notice is None:
+    association_id = await content.source().association_of(notice_id)
+    if association_id is None:
         raise NotFoundException()
-    association = await Association.select(Association.slug).where(Association.id == notice["association"]).first()
+    association = await Association.select(Association.slug).where(Association.id == association_id).first()
     tenant = await logic.find_tenant(association["slug"]) if association else None
     if tenant is None:
         raise NotFoundException()
@@ -328,13 +350,11 @@ read_router = Router(
     path="/", route_handlers=[read_page, read_confirm, read_file, unsubscribe_page, unsubscribe, api_receipts_by_notice]
 )
 receipts_router = Router(
-    path="/a/{slug:str}",
+    path="/",
     route_handlers=[receipts_page, tick_receipt, resend, receipts_csv, receipts_json_page],
-    dependencies={"tenant": Provide(provide_tenant)},
 )
 api_router = Router(
-    path="/api/v1/associations/{slug:str}",
+    path="/",
     route_handlers=[api_receipts],
-    dependencies={"tenant": Provide(provide_tenant)},
 )
-ROUTERS = [read_router, receipts_router, api_router]
+ROUTERS = [read_router]

@@ -2,7 +2,6 @@ from piccolo.columns import ForeignKey, Integer, Text, Timestamptz, Varchar
 from piccolo.columns.base import OnDelete
 from piccolo.table import Table
 
-from chonaikai.notices.tables import Notice
 from chonaikai.roster.tables import Household
 from chonaikai.tenancy.tables import association_column
 
@@ -18,7 +17,9 @@ class Delivery(Table, tablename="delivery"):
     """
 
     association = association_column()
-    notice = ForeignKey(Notice, null=False, on_delete=OnDelete.cascade, index=True)
+    # The content's id (a notice). A plain integer here so the core imports nothing of notices;
+    # the database keeps its foreign key (ON DELETE CASCADE) from the migration.
+    notice = Integer(index=True)
     household = ForeignKey(Household, null=False, on_delete=OnDelete.cascade, index=True)
     channel = Varchar(length=10)  # email | line | paper
     status = Varchar(length=10, default="pending")

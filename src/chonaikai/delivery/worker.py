@@ -29,11 +29,12 @@ import os
 import random
 import secrets
 import socket
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from chonaikai.db import in_ids, in_values, is_postgres, write_transaction
+from chonaikai.db import in_ids, is_postgres, write_transaction
+from chonaikai.delivery import store
 from chonaikai.delivery.channels import (
     PERMANENT,
     REASON_NO_ANSWER,
@@ -53,6 +54,7 @@ BACKOFF_CAP_SECONDS = 6 * 3600
 PUBLISH_EVERY_SECONDS = 5.0
 
 Clock = Callable[[], datetime]
+DueJobs = Callable[[datetime], Awaitable[object]]
 
 
 class WorkerBusy(Exception):
@@ -74,10 +76,6 @@ def failed_reason(reason: str, attempts: int) -> str:
     return f"{reason}（{attempts}回試しましたが、届けられませんでした）"
 
 
-# What a claim returns of each row (the first claim and the rest of its retry groups alike).
-CLAIMED_COLUMNS = "id, association, notice, household, channel, token, attempts, retry_key, reminded_at"
-
-
 def _as_bool_time(value: Any) -> bool:
     return value is not None and value != ""
 
@@ -97,6 +95,7 @@ class Worker:
         poll_seconds: float = 1.0,
         grace_seconds: float = 30.0,
         publish_due: bool = True,
+        due_jobs: DueJobs | None = None,
     ) -> None:
         settings = settings or get_settings()
         self.channels = {channel.name: channel for channel in channels}
@@ -108,7 +107,9 @@ class Worker:
         self.lanes = max(1, lanes)
         self.poll_seconds = poll_seconds
         self.grace_seconds = grace_seconds
-        self.publish_due = publish_due
+        # Scheduled work run between rounds (``chonaikai.jobs.run_due``: due notices, circulars,
+        # reminders, session purge); the core itself knows nothing of it.
+        self.due_jobs = due_jobs if publish_due else None
         self.stopping = asyncio.Event()
         self.held: set[int] = set()  # claimed, not yet recorded
         self.processed = 0
@@ -137,7 +138,7 @@ class Worker:
             while not self.stopping.is_set():
                 if locked:
                     await self.renew_lock()
-                await self.publish_due_notices()
+                await self.run_due_jobs()
                 handled = await self._round_with_grace()
                 if once and handled == 0:
                     break
@@ -221,60 +222,26 @@ class Worker:
             log.exception("channel %s failed on a batch of %d", channel.name, len(jobs))
             return [Outcome.retry(job.delivery_id, REASON_UNKNOWN) for job in jobs]
 
-    async def publish_due_notices(self) -> None:
-        """Scheduled notices that came due are published (which creates their deliveries)."""
-        if not self.publish_due:
+    async def run_due_jobs(self) -> None:
+        """The scheduled work handed in (``due_jobs``), at most every few seconds."""
+        if self.due_jobs is None:
             return
         loop_time = asyncio.get_running_loop().time()
         if self._last_publish and loop_time - self._last_publish < PUBLISH_EVERY_SECONDS:
             return
         self._last_publish = loop_time
         try:
-            from chonaikai.notices.logic import publish_due_notices  # type: ignore[attr-defined]
-        except ImportError:  # the notice board is not installed in this build
-            return
-        try:
-            published = await publish_due_notices(self.clock())
-            if published:
-                log.info("published %d scheduled notice(s)", len(published))
+            await self.due_jobs(self.clock())
         except Exception:
-            log.exception("publishing scheduled notices failed; trying again later")
-        try:  # the city's scheduled circulars and pending 催促 e-mails
-            from chonaikai.circulars.logic import run_due
-
-            await run_due(self.clock())
-        except Exception:
-            log.exception("city circulars: scheduled sends or reminders failed; trying again later")
+            log.exception("scheduled jobs failed; trying again later")
 
     # -- claiming ------------------------------------------------------------------------
 
     async def claim(self, channel_name: str, limit: int) -> list[DeliveryJob]:
         now = self.clock()
         lease_until = now + timedelta(seconds=self.lease_seconds)
-        # Two searches, each walking the (status, next_attempt_at) index in order and stopping at
-        # ``limit``: one condition with OR made both databases collect and sort every due row
-        # for every claim (a 120,000-row notice: 30 claims each sorting up to 120,000 rows).
-        # Rows whose lease ran out (a worker died) come first, then pending rows by due time.
-        expired = "SELECT id FROM delivery WHERE status = 'sending' AND lease_until < {} AND channel = {} ORDER BY lease_until LIMIT {}"
-        pending = "SELECT id FROM delivery WHERE status = 'pending' AND next_attempt_at <= {} AND channel = {} ORDER BY next_attempt_at LIMIT {}"
         async with write_transaction():
-            if is_postgres():
-                rows = await Delivery.raw(
-                    f"WITH expired AS ({expired} FOR UPDATE SKIP LOCKED), pending AS ({pending} FOR UPDATE SKIP LOCKED), "
-                    "picked AS (SELECT id FROM expired UNION ALL SELECT id FROM pending LIMIT {}) "
-                    "UPDATE delivery d SET status = 'sending', lease_until = {}, claimed_by = {}, "
-                    "attempts = d.attempts + 1 FROM picked WHERE d.id = picked.id "
-                    f"RETURNING {', '.join('d.' + c.strip() for c in CLAIMED_COLUMNS.split(','))}",
-                    now, channel_name, limit, now, channel_name, limit, limit, lease_until, self.worker_id,
-                ).run()
-            else:
-                # One worker at a time on SQLite, and an IMMEDIATE transaction: no row twice.
-                rows = await Delivery.raw(
-                    "UPDATE delivery SET status = 'sending', lease_until = {}, claimed_by = {}, "
-                    f"attempts = attempts + 1 WHERE id IN (SELECT id FROM ({expired}) UNION ALL "
-                    f"SELECT id FROM ({pending}) LIMIT {{}}) RETURNING {CLAIMED_COLUMNS}",
-                    lease_until, self.worker_id, now, channel_name, limit, now, channel_name, limit, limit,
-                ).run()
+            rows = await store.claim(channel_name, limit, now, lease_until, self.worker_id)
             if not rows:
                 return []
             rows += await self._claim_rest_of_retry_groups(rows, lease_until)
@@ -309,12 +276,7 @@ class Worker:
         keys = sorted({row["retry_key"] for row in rows if row["retry_key"]})
         if not keys:
             return []
-        keys_sql, keys_value = in_values(keys)
-        return await Delivery.raw(
-            "UPDATE delivery SET status = 'sending', lease_until = {}, claimed_by = {}, attempts = attempts + 1 "
-            f"WHERE status = 'pending' AND retry_key {keys_sql} RETURNING {CLAIMED_COLUMNS}",
-            lease_until, self.worker_id, keys_value,
-        ).run()
+        return await store.claim_retry_groups(keys, lease_until, self.worker_id)
 
     # -- recording -----------------------------------------------------------------------
 
@@ -334,38 +296,18 @@ class Worker:
                 retries.append((job, outcome))
         async with write_transaction():
             for retry_key, ids in sent.items():
-                # Sent is the truth even if our lease ran out meanwhile: always record it.
-                ids_sql, ids_value = in_ids(ids)
-                await Delivery.raw(
-                    "UPDATE delivery SET status = 'sent', sent_at = COALESCE(sent_at, {}), lease_until = NULL, "
-                    "claimed_by = NULL, last_error = '', retry_key = COALESCE({}, retry_key) "
-                    f"WHERE id {ids_sql}",
-                    now, retry_key, ids_value,
-                ).run()
+                await store.record_sent(ids, now, retry_key)
             for reason, ids in permanent.items():
-                ids_sql, ids_value = in_ids(ids)
-                await Delivery.raw(
-                    "UPDATE delivery SET status = 'failed', lease_until = NULL, claimed_by = NULL, last_error = {} "
-                    f"WHERE claimed_by = {{}} AND status = 'sending' AND id {ids_sql}",
-                    reason, self.worker_id, ids_value,
-                ).run()
+                await store.record_failed_many(ids, reason, self.worker_id)
             for job, outcome in retries:
                 reason = outcome.reason or REASON_UNKNOWN
                 if job.attempt >= self.max_attempts:
-                    await Delivery.raw(
-                        "UPDATE delivery SET status = 'failed', lease_until = NULL, claimed_by = NULL, "
-                        "last_error = {}, retry_key = COALESCE({}, retry_key) "
-                        "WHERE id = {} AND claimed_by = {} AND status = 'sending'",
-                        failed_reason(reason, job.attempt), outcome.retry_key, job.delivery_id, self.worker_id,
-                    ).run()
+                    await store.record_failed(
+                        job.delivery_id, failed_reason(reason, job.attempt), outcome.retry_key, self.worker_id
+                    )
                 else:
                     later = now + timedelta(seconds=backoff_seconds(job.attempt, self.retry_seconds, self._rng))
-                    await Delivery.raw(
-                        "UPDATE delivery SET status = 'pending', lease_until = NULL, claimed_by = NULL, "
-                        "next_attempt_at = {}, last_error = {}, retry_key = COALESCE({}, retry_key) "
-                        "WHERE id = {} AND claimed_by = {} AND status = 'sending'",
-                        later, reason, outcome.retry_key, job.delivery_id, self.worker_id,
-                    ).run()
+                    await store.record_retry(job.delivery_id, later, reason, outcome.retry_key, self.worker_id)
         self.held.difference_update(job.delivery_id for job in jobs)
         self.processed += len(jobs)
 
@@ -374,14 +316,8 @@ class Worker:
         ids = sorted(self.held)
         if not ids:
             return
-        ids_sql, ids_value = in_ids(ids)
         async with write_transaction():
-            await Delivery.raw(
-                "UPDATE delivery SET status = 'pending', lease_until = NULL, claimed_by = NULL, "
-                "attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, next_attempt_at = {} "
-                f"WHERE claimed_by = {{}} AND status = 'sending' AND id {ids_sql}",
-                self.clock(), self.worker_id, ids_value,
-            ).run()
+            await store.release(ids, self.worker_id, self.clock())
         log.info("released %d deliveries on stop", len(ids))
         self.held.clear()
 
@@ -429,28 +365,9 @@ class Worker:
         )
 
 
-def default_channels(settings: Settings | None = None) -> list[Channel]:
-    """The channels the ``chonaikai worker`` command delivers through."""
+def registered_senders(settings: Settings | None = None) -> list[Channel]:
+    """A sender for every registered channel the worker delivers through."""
+    from chonaikai.delivery.channels import registered
+
     settings = settings or get_settings()
-    from chonaikai.delivery.email import EmailChannel
-
-    channels: list[Channel] = [EmailChannel(settings)]
-    from chonaikai.line.channel import LineChannelSender
-
-    channels.append(LineChannelSender())
-    return channels
-
-
-async def run_worker_process(once: bool = False) -> int:
-    """The ``chonaikai worker`` command: SIGTERM/SIGINT stop it gracefully."""
-    import signal
-
-    from chonaikai.db import get_engine, postgres_pool
-
-    worker = Worker(default_channels())
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, worker.stop)
-    log.info("worker %s started%s", worker.worker_id, " (--once)" if once else "")
-    async with postgres_pool(get_engine()):
-        return await worker.run(once=once)
+    return [spec.sender(settings) for spec in registered().values() if spec.sender is not None]

@@ -25,8 +25,8 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from chonaikai.db import in_ids, is_postgres, write_transaction
-from chonaikai.delivery.channels import DeliveryJob, Outcome
-from chonaikai.delivery.tables import Delivery
+from chonaikai.delivery import api as delivery
+from chonaikai.delivery.channels import ChannelSpec, DeliveryJob, Outcome
 from chonaikai.line import messages
 from chonaikai.line.api import MULTICAST_LIMIT, LineApi, PreparedMessages
 from chonaikai.line.api import Outcome as LineOutcome
@@ -238,10 +238,19 @@ class LineChannelSender:
         if new_keys:
             async with write_transaction():
                 for key, ids in new_keys.items():
-                    ids_sql, ids_value = in_ids(ids)
-                    await Delivery.raw(
-                        f"UPDATE delivery SET retry_key = {{}} WHERE association = {{}} AND id {ids_sql}",
-                        key, tenant.id, ids_value,
-                    ).run()
+                    await delivery.set_retry_key(tenant.id, key, ids)
         return result
 
+
+
+def _sender(settings: object) -> LineChannelSender:
+    return LineChannelSender()
+
+
+# A household on LINE is reachable while one of its LINE users still follows the account.
+SPEC = ChannelSpec(
+    name="line",
+    reachable_sql="EXISTS (SELECT 1 FROM line_link ll WHERE ll.household = h.id AND ll.active = true)",
+    sender=_sender,
+    label="LINE",
+)

@@ -25,7 +25,7 @@ from typing import Any
 
 from chonaikai.accounts.tables import AuditEntry, RateLimitHit, SignInToken
 from chonaikai.db import write_transaction
-from chonaikai.delivery.tables import Delivery
+from chonaikai.delivery import api as delivery
 from chonaikai.line.config import channel_id_for_association
 from chonaikai.line.tables import LineLink
 from chonaikai.roster.tables import Household
@@ -175,10 +175,8 @@ async def _fall_back(tenant: Tenant, household_id: int, why: str) -> str:
             Household.id == household_id
         )
     # Notices not yet handed to LINE go the new way too; rows a worker is sending are left alone.
-    await tenant.update(
-        Delivery, {Delivery.channel: fallback, Delivery.retry_key: None, Delivery.next_attempt_at: now if fallback == "email" else None}
-    ).where(
-        (Delivery.household == household_id) & (Delivery.channel == "line") & (Delivery.status == "pending")
+    await delivery.reroute_pending(
+        fallback, association_id=tenant.id, household_id=household_id, from_channel="line", now=now
     )
     label = "メール" if fallback == "email" else "紙の回覧板"
     await audit(tenant.id, household_id, "line.fallback", f"{why}。次のお知らせから{label}でお届けします。")

@@ -10,9 +10,9 @@ limit fails with that reason shown on the delivery (``channel.REASON_QUOTA``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from chonaikai.db import write_transaction
+from chonaikai.delivery import api as delivery
 from chonaikai.delivery.tables import Delivery
 from chonaikai.line.api import LineApi, Quota
 from chonaikai.line.config import channel_for_association
@@ -93,11 +93,7 @@ async def send_rest_another_way(tenant: Tenant, notice_id: int, remaining: int, 
         by_channel["email" if "@" in (emails.get(household_id) or "") else "paper"].append(delivery_id)
     async with write_transaction():
         for channel, ids in by_channel.items():
-            for start in range(0, len(ids), 900):
-                await tenant.update(
-                    Delivery,
-                    {Delivery.channel: channel, Delivery.retry_key: None, Delivery.next_attempt_at: datetime.now(UTC) if channel == "email" else None},
-                ).where(Delivery.id.is_in(ids[start : start + 900]) & (Delivery.status == "pending"))
+            await delivery.reroute_pending(channel, association_id=tenant.id, ids=ids)
             moved[channel] = len(ids)
         await audit(tenant.id, None, "line.quota",
                     f"LINEの送信上限のため、お知らせ#{notice_id}の{len(over)}世帯をメール{moved['email']}件・紙{moved['paper']}件に切り替えました",

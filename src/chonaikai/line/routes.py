@@ -6,12 +6,13 @@ import logging
 from typing import Any
 
 from litestar import Request, Response, Router, get, post
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
-from chonaikai.accounts.principal import Principal, authorize
+from chonaikai.accounts.permissions import require
+from chonaikai.accounts.principal import Access, Principal, authorize
 from chonaikai.accounts.roles import Permission
 from chonaikai.accounts.sessions import begin_session
 from chonaikai.accounts.tables import AuditEntry
@@ -26,7 +27,6 @@ from chonaikai.line.config import (
 from chonaikai.line.tables import LineLink
 from chonaikai.notices.tables import Notice
 from chonaikai.roster.tables import Household
-from chonaikai.tenancy.routes import provide_tenant
 from chonaikai.tenancy.scope import Tenant
 from chonaikai.tenancy.tables import Association
 from chonaikai.web import is_htmx
@@ -140,15 +140,13 @@ async def _settings_context(tenant: Tenant) -> dict[str, Any]:
     return context
 
 
-@get("/settings/line", name="line_settings")
-async def line_settings(tenant: NamedDependency[Tenant], principal: NamedDependency[Principal]) -> Template:
-    authorize(principal, tenant, Permission.SETTINGS_EDIT)
+@get("/settings/line", name="line_settings", dependencies={"access": require(Permission.SETTINGS_EDIT)})
+async def line_settings(tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], access: NamedDependency[Access]) -> Template:
     return Template("line/settings.html", context=await _settings_context(tenant))
 
 
-@post("/settings/line/check", name="line_check", status_code=200)
-async def line_check(tenant: NamedDependency[Tenant], principal: NamedDependency[Principal]) -> Template:
-    authorize(principal, tenant, Permission.SETTINGS_EDIT)
+@post("/settings/line/check", name="line_check", status_code=200, dependencies={"access": require(Permission.SETTINGS_EDIT)})
+async def line_check(tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], access: NamedDependency[Access]) -> Template:
     context = await _settings_context(tenant)
     if not context["error"]:
         async with LineApi(await channel_for_association(tenant.id)) as api:
@@ -165,9 +163,8 @@ async def _notice(tenant: Tenant, notice_id: int) -> dict[str, Any]:
     return notice
 
 
-@get("/notices/{notice_id:int}/line-quota", name="line_quota")
-async def line_quota(tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], notice_id: FromPath[int]) -> Template:
-    authorize(principal, tenant, Permission.NOTICE_POST)
+@get("/notices/{notice_id:int}/line-quota", name="line_quota", dependencies={"access": require(Permission.NOTICE_POST)})
+async def line_quota(tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], access: NamedDependency[Access], notice_id: FromPath[int]) -> Template:
     notice = await _notice(tenant, notice_id)
     context: dict[str, Any] = {"tenant": tenant, "association": tenant.row, "notice": notice, "check": None, "error": "", "moved": None}
     try:
@@ -177,9 +174,8 @@ async def line_quota(tenant: NamedDependency[Tenant], principal: NamedDependency
     return Template("line/quota.html", context=context)
 
 
-@post("/notices/{notice_id:int}/line-quota", name="line_quota_choose", status_code=200)
-async def line_quota_choose(tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], notice_id: FromPath[int]) -> Template:
-    authorize(principal, tenant, Permission.NOTICE_POST)
+@post("/notices/{notice_id:int}/line-quota", name="line_quota_choose", status_code=200, dependencies={"access": require(Permission.NOTICE_POST)})
+async def line_quota_choose(tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], access: NamedDependency[Access], notice_id: FromPath[int]) -> Template:
     notice = await _notice(tenant, notice_id)
     check = await quota.check_notice(tenant, notice_id)
     moved = None
@@ -191,12 +187,10 @@ async def line_quota_choose(tenant: NamedDependency[Tenant], principal: NamedDep
 
 
 association_line_router = Router(
-    path="/a/{slug:str}",
+    path="/",
     route_handlers=[line_code_page, line_code_issue, line_settings, line_check, line_quota, line_quota_choose],
-    dependencies={"tenant": Provide(provide_tenant)},
 )
 api_line_router = Router(
-    path="/api/v1/associations/{slug:str}",
+    path="/",
     route_handlers=[api_line_code],
-    dependencies={"tenant": Provide(provide_tenant)},
 )

@@ -23,7 +23,7 @@ from linebot.v3.webhooks import (
 )
 
 from chonaikai.db import write_transaction
-from chonaikai.delivery.tables import Delivery
+from chonaikai.delivery import api as delivery
 from chonaikai.line import links, messages
 from chonaikai.line.config import LineChannel
 from chonaikai.line.tables import LineLink, LineWebhookEvent
@@ -120,22 +120,16 @@ async def _on_postback(channel: LineChannel, user_id: str, data: str) -> list[di
     if link is None:
         return [messages.text(messages.HOW_TO_LINK)]
     tenant = await links.tenant_by_id(link["association"])
-    delivery = await tenant.select(Delivery).where(
-        (Delivery.notice == postback.notice_id) & (Delivery.household == link["household"])
-    ).first()
-    if delivery is None:
+    row = await delivery.delivery_of(tenant.id, postback.notice_id, link["household"])
+    if row is None:
         return [messages.text("このお知らせは見つかりませんでした。")]
     now = datetime.now(UTC)
     if postback.action == "open":
-        await tenant.update(Delivery, {Delivery.opened_at: now}).where(
-            (Delivery.id == delivery["id"]) & Delivery.opened_at.is_null()
-        )
+        await delivery.open_by_household(tenant.id, row["id"], now)
         return [messages.link_button("お知らせを開くには、下のボタンを押してください。", "お知らせを開く",
-                                     _url(messages.signed_link(link["household"], delivery["token"])))]
+                                     _url(messages.signed_link(link["household"], row["token"])))]
     # 読みました: the first press counts; later presses only get the thanks again.
-    await tenant.update(Delivery, {Delivery.confirmed_at: now, Delivery.confirmed_via: "line"}).where(
-        (Delivery.id == delivery["id"]) & Delivery.confirmed_at.is_null()
-    )
+    await delivery.confirm_by_household(tenant.id, postback.notice_id, link["household"], "line", now=now)
     return [messages.text(f"ありがとうございます。「読みました」を{tenant.name}に伝えました。")]
 
 

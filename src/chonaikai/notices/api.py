@@ -10,14 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, Router, post
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.exceptions import ValidationException
 
 from chonaikai.accounts.principal import authorize, principal_from_bearer
 from chonaikai.accounts.roles import Permission
-from chonaikai.notices import logic
+from chonaikai.notices import logic, publishing
 from chonaikai.roster.tables import Han
-from chonaikai.tenancy.routes import provide_tenant
 from chonaikai.tenancy.scope import Tenant
 
 
@@ -73,17 +72,24 @@ async def api_create_notice(request: Request, tenant: NamedDependency[Tenant]) -
     except Exception:
         raise _refuse("JSONとして読めません", "the body is not JSON") from None
     values, publish = await parse_api_notice(tenant, data)
+    if publish and (errors := publishing.check(values)):
+        # The publishing service's rules, as for the form: e.g. a 文例's 【…】 left unfilled.
+        # Nothing is saved; the answer names each field.
+        raise ValidationException(
+            "公開できません: " + " ".join(errors.values()) + " (cannot be published)",
+            extra=[{"key": name, "message": message} for name, message in errors.items()],
+            status_code=422,
+        )
     notice_id = await logic.create_notice(tenant, values, author_title=logic.author_title(principal, tenant))
     if publish:
         try:
             await logic.publish_notice(tenant, notice_id)
-        except logic.NoticeStateError as error:  # e.g. a 文例 blank 【…】 left in the text
-            raise _refuse(str(error), "the notice was saved as a draft but cannot be published") from None
+        except logic.NoticeStateError as error:  # a rule that needs the saved notice
+            raise ValidationException(f"{error} (cannot be published)", status_code=422) from None
     return {"id": notice_id, "status": "published" if publish else "draft"}
 
 
 router = Router(
-    path="/api/v1/associations/{slug:str}",
+    path="/",
     route_handlers=[api_create_notice],
-    dependencies={"tenant": Provide(provide_tenant)},
 )

@@ -6,8 +6,8 @@ Route handlers stay thin; tests call these functions directly.
 
 from __future__ import annotations
 
+import logging
 import math
-import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -18,9 +18,9 @@ from piccolo.columns.combination import WhereRaw
 from chonaikai.accounts.principal import Principal
 from chonaikai.accounts.roles import ROLE_LABELS, Permission, Role
 from chonaikai.db import write_transaction
-from chonaikai.delivery.outbox import create_deliveries
-from chonaikai.delivery.tables import Delivery
-from chonaikai.notices import search
+from chonaikai.delivery import api as delivery
+from chonaikai.notices import publishing, search
+from chonaikai.notices.publishing import NoticeStateError, PublishRefused
 from chonaikai.notices.render import normalise_query
 from chonaikai.notices.tables import (
     AUDIENCES,
@@ -39,17 +39,14 @@ from chonaikai.tenancy.tables import Association
 # Associations are in Japan; times are typed and shown in Japan time, stored in UTC.
 LOCAL_TZ = ZoneInfo("Asia/Tokyo")
 PER_PAGE = 20
-TITLE_MAX = 200
-BODY_MAX = 20_000
+TITLE_MAX = publishing.TITLE_MAX
+BODY_MAX = publishing.BODY_MAX
 CATEGORY_MAX = 30
 MAX_CATEGORIES = 20
 WEEKDAYS = "月火水木金土日"
+log = logging.getLogger(__name__)
 # Which role title signs a notice when the poster holds several.
 TITLE_ORDER = (Role.CHAIR, Role.VICE_CHAIR, Role.EDITOR, Role.TREASURER, Role.HAN_LEADER)
-
-
-class NoticeStateError(ValueError):
-    """The notice is not in a state that allows this; the message says so in Japanese."""
 
 
 def now_utc() -> datetime:
@@ -308,7 +305,7 @@ async def update_notice(tenant: Tenant, notice_id: int, values: NoticeInput, *, 
         if notice["status"] == "published":
             # A widened audience (another 班, all households) reaches the households it now
             # includes; those that had it already get nothing twice.
-            await create_deliveries(notice_id)
+            await delivery.enqueue([notice_id])
 
 
 async def get_notice(tenant: Tenant, notice_id: int) -> dict[str, Any] | None:
@@ -354,20 +351,9 @@ async def unschedule_notice(tenant: Tenant, notice_id: int, *, now: datetime | N
 
 
 async def publish_notice(tenant: Tenant, notice_id: int, *, now: datetime | None = None) -> bool:
-    """Publish a draft or scheduled notice and create its deliveries.
-
-    Returns False (and changes nothing) if the notice was already published — so the worker
-    and an officer pressing 「公開」 at the same moment publish it once.
-    """
-    now = now or now_utc()
-    async with write_transaction():
-        moved = await _move(
-            tenant, notice_id, ("draft", "scheduled"),
-            {Notice.status: "published", Notice.published_at: now, Notice.updated_at: now},
-        )
-        if moved:
-            await create_deliveries(notice_id)
-    return moved
+    """Publish a draft or scheduled notice through the publishing service (its rules, then its
+    deliveries). Returns False if it was already published; ``PublishRefused`` if a rule says no."""
+    return await publishing.publish_notice(tenant, notice_id, now=now or now_utc())
 
 
 async def archive_notice(tenant: Tenant, notice_id: int, *, now: datetime | None = None) -> None:
@@ -427,8 +413,11 @@ async def publish_due_notices(now: datetime | None = None) -> list[int]:
                 await Association.select().where(Association.id == row["association"]).first().output(load_json=True)
             )
             tenant = tenants[row["association"]] = Tenant.from_row(association)
-        if await publish_notice(tenant, row["id"], now=now):
-            published.append(row["id"])
+        try:
+            if await publish_notice(tenant, row["id"], now=now):
+                published.append(row["id"])
+        except PublishRefused as refused:  # stays scheduled; officers see it on the board
+            log.warning("scheduled notice %s not published: %s", row["id"], refused)
     return published
 
 
@@ -683,53 +672,22 @@ async def mark_read(tenant: Tenant, viewer: Viewer, notice_id: int, *, now: date
 
 
 async def confirmation_of(tenant: Tenant, household_id: int | None, notice_id: int) -> datetime | None:
-    if household_id is None:
-        return None
-    row = await (
-        tenant.select(Delivery, Delivery.confirmed_at)
-        .where(Delivery.notice == notice_id)
-        .where(Delivery.household == household_id)
-        .first()
-    )
-    return row["confirmed_at"] if row else None
+    return await delivery.confirmation_of(tenant.id, notice_id, household_id)
 
 
 async def confirm_notice(
     tenant: Tenant, household_id: int, notice_id: int, *, now: datetime | None = None
 ) -> datetime:
-    """Record 「読みました」 for a household in its Delivery row (made if publishing made none,
+    """Record 「読みました」 for a household in its delivery (made if publishing made none,
     e.g. for a household that joined afterwards). Returns when it was first confirmed."""
     now = now or now_utc()
-    async with write_transaction():
-        household = await tenant.select(Household, Household.channel).where(Household.id == household_id).first()
-        if household is None:
-            raise NoticeStateError("世帯が見つかりません。")
-        channel = household["channel"] if household["channel"] in ("email", "line", "paper") else "paper"
-        # status "sent": the household has read it on the web already; nothing is left to send.
-        row = tenant.new(
-            Delivery,
-            notice=notice_id,
-            household=household_id,
-            channel=channel,
-            status="sent",
-            token=secrets.token_urlsafe(18),
-            created_at=now,
-        )
-        await Delivery.insert(row).on_conflict(action="DO NOTHING")
-        await (
-            tenant.update(
-                Delivery, {Delivery.confirmed_at: now, Delivery.confirmed_via: "web"}
-            )
-            .where(Delivery.notice == notice_id)
-            .where(Delivery.household == household_id)
-            .where(Delivery.confirmed_at.is_null())
-        )
-        await (
-            tenant.update(Delivery, {Delivery.opened_at: now})
-            .where(Delivery.notice == notice_id)
-            .where(Delivery.household == household_id)
-            .where(Delivery.opened_at.is_null())
-        )
-        confirmed = await confirmation_of(tenant, household_id, notice_id)
+    household = await tenant.select(Household, Household.channel).where(Household.id == household_id).first()
+    if household is None:
+        raise NoticeStateError("世帯が見つかりません。")
+    channel = household["channel"] if household["channel"] in ("email", "line", "paper") else "paper"
+    # status "sent": the household has read it on the web already; nothing is left to send.
+    confirmed = await delivery.confirm_by_household(
+        tenant.id, notice_id, household_id, "web", channel=channel, opened=True, now=now
+    )
     assert confirmed is not None
     return confirmed

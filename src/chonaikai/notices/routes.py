@@ -5,13 +5,12 @@ Handlers are thin: the rules live in ``logic.py`` and ``attachments.py``.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
 from litestar import Request, Response, Router, get, post
 from litestar.datastructures import UploadFile
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.exceptions import (
     ClientException,
     NotAuthorizedException,
@@ -21,23 +20,21 @@ from litestar.exceptions import (
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
-from chonaikai.accounts.principal import Principal, authorize
+from chonaikai.accounts.permissions import require
+from chonaikai.accounts.principal import Access, Principal
 from chonaikai.accounts.roles import Permission
 from chonaikai.notices import attachments as files
-from chonaikai.notices import logic
+from chonaikai.notices import logic, publishing
 from chonaikai.notices.ready_texts import (
     get_ready_text,
-    placeholder_names,
     ready_texts,
     unfilled_placeholders,
 )
 from chonaikai.notices.render import render_html
-from chonaikai.tenancy.routes import provide_tenant
 from chonaikai.tenancy.scope import Tenant
 from chonaikai.web import is_htmx
 
 ACTIONS = ("preview", "draft", "save", "publish", "schedule")
-STATE_ACTIONS = ("publish", "archive", "unarchive", "unschedule", "delete")
 
 
 async def form_data(request: Request) -> dict[str, list[Any]]:
@@ -221,13 +218,12 @@ def preview_context(form: logic.NoticeInput) -> dict[str, Any]:
     }
 
 
-@get("/new", name="notice_new")
+@get("/new", name="notice_new", dependencies={"access": require(Permission.NOTICE_POST)})
 async def new_notice_form(
     request: Request,
     tenant: NamedDependency[Tenant],
-    principal: NamedDependency[Principal],
+    principal: NamedDependency[Principal], access: NamedDependency[Access],
 ) -> Template:
-    authorize(principal, tenant, Permission.NOTICE_POST)
     ready_name = request.query_params.get("from", "")
     text = get_ready_text(ready_name) if ready_name else None
     form = logic.form_from_ready_text(text) if text else logic.NoticeInput(category=(await logic.categories(tenant))[0])
@@ -238,19 +234,16 @@ async def new_notice_form(
     return Template("notices/form.html", context=context)
 
 
-@post("/preview", name="notice_preview", status_code=200)
+@post("/preview", name="notice_preview", status_code=200, dependencies={"access": require(Permission.NOTICE_POST)})
 async def preview_fragment(
-    request: Request, tenant: NamedDependency[Tenant], principal: NamedDependency[Principal]
+    request: Request, tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], access: NamedDependency[Access]
 ) -> Template:
     """The htmx preview; without JavaScript the same button posts the whole form instead."""
-    authorize(principal, tenant, Permission.NOTICE_POST)
     form, _errors = await logic.parse_notice_form(tenant, await form_data(request))
     return Template("notices/_preview.html", context={"preview": preview_context(form)})
 
 
-def template_marks_left(text: str) -> str:
-    """「【日時】【場所】」 for 文例 placeholders still in ``text`` (empty when none)."""
-    return "".join(f"【{name}】" for name in unfilled_placeholders(text) if name in placeholder_names())
+template_marks_left = publishing.marks_left
 
 
 async def _save(
@@ -269,16 +262,14 @@ async def _save(
             "notices/form.html", context=await form_context(tenant, form, errors=errors, notice=notice, preview=True)
         )
     now = logic.now_utc()
-    if action == "schedule":
-        if form.publish_at is None and "publish_at" not in errors:
-            errors["publish_at"] = "予約するときは、公開する日時を選んでください。"
-        elif form.publish_at is not None and form.publish_at <= now + timedelta(minutes=1):
-            errors["publish_at"] = "予約する日時は、これから先の日時にしてください。"
+    if action == "schedule" and "publish_at" not in errors:
+        errors.update(publishing.check_schedule(form.publish_at, now))
     if notice is not None and notice["status"] in ("published", "archived") and action in ("publish", "schedule"):
         action = "save"
     if action in ("publish", "schedule", "save"):
-        if left := template_marks_left(form.title + "\n" + form.body):
-            errors["body"] = f"{left} がまだ書きかえられていません。書きかえてから公開してください。"
+        # The publishing service's rules (the same for the API and the city's circulars).
+        for name, message in publishing.check(form).items():
+            errors.setdefault(name, message)
     if errors:
         context = await form_context(tenant, form, errors=errors, notice=notice)
         return Template("notices/form.html", context=context, status_code=400)
@@ -302,11 +293,10 @@ async def _save(
     return Redirect(path=f"{base}/{notice_id}/edit?saved=draft", status_code=303)
 
 
-@post("/new", name="notice_create", status_code=303)
+@post("/new", name="notice_create", status_code=303, dependencies={"access": require(Permission.NOTICE_POST)})
 async def create(
-    request: Request, tenant: NamedDependency[Tenant], principal: NamedDependency[Principal]
+    request: Request, tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], access: NamedDependency[Access]
 ) -> Template | Redirect:
-    authorize(principal, tenant, Permission.NOTICE_POST)
     return await _save(request, tenant, principal, None)
 
 
@@ -317,14 +307,13 @@ async def editable_notice(tenant: Tenant, notice_id: int) -> dict[str, Any]:
     return notice
 
 
-@get("/{notice_id:int}/edit", name="notice_edit")
+@get("/{notice_id:int}/edit", name="notice_edit", dependencies={"access": require(Permission.NOTICE_POST)})
 async def edit_form(
     tenant: NamedDependency[Tenant],
-    principal: NamedDependency[Principal],
+    principal: NamedDependency[Principal], access: NamedDependency[Access],
     notice_id: FromPath[int],
     saved: FromQuery[str] = "",
 ) -> Template:
-    authorize(principal, tenant, Permission.NOTICE_POST)
     notice = await editable_notice(tenant, notice_id)
     message = {"draft": "下書きを保存しました。", "attached": "ファイルを付けました。", "removed": "ファイルを外しました。"}.get(
         saved, ""
@@ -333,29 +322,25 @@ async def edit_form(
     return Template("notices/form.html", context=context)
 
 
-@post("/{notice_id:int}/edit", name="notice_update", status_code=303)
+@post("/{notice_id:int}/edit", name="notice_update", status_code=303, dependencies={"access": require(Permission.NOTICE_POST)})
 async def update(
-    request: Request, tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], notice_id: FromPath[int]
+    request: Request, tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], access: NamedDependency[Access], notice_id: FromPath[int]
 ) -> Template | Redirect:
-    authorize(principal, tenant, Permission.NOTICE_POST)
     notice = await editable_notice(tenant, notice_id)
     return await _save(request, tenant, principal, notice)
 
 
-@post("/{notice_id:int}/state", name="notice_state", status_code=303)
+@post("/{notice_id:int}/state", name="notice_state", status_code=303, dependencies={"access": require(Permission.NOTICE_POST)})
 async def change_state(
-    request: Request, tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], notice_id: FromPath[int]
+    request: Request, tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], access: NamedDependency[Access], notice_id: FromPath[int]
 ) -> Template | Redirect:
-    authorize(principal, tenant, Permission.NOTICE_POST)
-    notice = await editable_notice(tenant, notice_id)
+    await editable_notice(tenant, notice_id)  # 404 for a notice of another association
     data = await form_data(request)
     action = (data.get("action") or [""])[0]
     base = base_url(tenant)
     try:
         if action == "publish":
-            if left := template_marks_left(notice["title"] + "\n" + notice["body"]):
-                raise logic.NoticeStateError(f"{left} がまだ書きかえられていません。「直す」から書きかえてください。")
-            await logic.publish_notice(tenant, notice_id)
+            await logic.publish_notice(tenant, notice_id)  # refused (PublishRefused) if a rule says no
         elif action == "archive":
             await logic.archive_notice(tenant, notice_id)
         elif action == "unarchive":
@@ -400,11 +385,11 @@ def too_large(request: Request, exc: Exception) -> Response:
     status_code=303,
     request_max_body_size=files.MAX_REQUEST_BYTES,
     exception_handlers={413: too_large},
+    dependencies={"access": require(Permission.NOTICE_POST)},
 )
 async def attach(
-    request: Request, tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], notice_id: FromPath[int]
+    request: Request, tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], access: NamedDependency[Access], notice_id: FromPath[int]
 ) -> Template | Redirect:
-    authorize(principal, tenant, Permission.NOTICE_POST)
     notice = await editable_notice(tenant, notice_id)
     form = await request.form()
     upload = form.get("file")
@@ -423,14 +408,13 @@ async def attach(
     return Redirect(path=f"{base_url(tenant)}/{notice_id}/edit?saved=attached#attachments", status_code=303)
 
 
-@post("/{notice_id:int}/attachments/{attachment_id:int}/delete", name="notice_detach", status_code=303)
+@post("/{notice_id:int}/attachments/{attachment_id:int}/delete", name="notice_detach", status_code=303, dependencies={"access": require(Permission.NOTICE_POST)})
 async def detach(
     tenant: NamedDependency[Tenant],
-    principal: NamedDependency[Principal],
+    principal: NamedDependency[Principal], access: NamedDependency[Access],
     notice_id: FromPath[int],
     attachment_id: FromPath[int],
 ) -> Redirect:
-    authorize(principal, tenant, Permission.NOTICE_POST)
     await editable_notice(tenant, notice_id)
     if not await files.remove_attachment(tenant, notice_id, attachment_id):
         raise NotFoundException()
@@ -440,9 +424,8 @@ async def detach(
 # --- categories ------------------------------------------------------------------------------
 
 
-@get("/categories", name="notice_categories")
-async def categories_form(tenant: NamedDependency[Tenant], principal: NamedDependency[Principal]) -> Template:
-    authorize(principal, tenant, Permission.SETTINGS_EDIT)
+@get("/categories", name="notice_categories", dependencies={"access": require(Permission.SETTINGS_EDIT)})
+async def categories_form(tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], access: NamedDependency[Access]) -> Template:
     names = await logic.categories(tenant)
     return Template(
         "notices/categories.html",
@@ -450,11 +433,10 @@ async def categories_form(tenant: NamedDependency[Tenant], principal: NamedDepen
     )
 
 
-@post("/categories", name="notice_categories_save", status_code=200)
+@post("/categories", name="notice_categories_save", status_code=200, dependencies={"access": require(Permission.SETTINGS_EDIT)})
 async def categories_save(
-    request: Request, tenant: NamedDependency[Tenant], principal: NamedDependency[Principal]
+    request: Request, tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], access: NamedDependency[Access]
 ) -> Template:
-    authorize(principal, tenant, Permission.SETTINGS_EDIT)
     text = ((await form_data(request)).get("categories") or [""])[0]
     names, error = logic.parse_categories(str(text))
     if not error:
@@ -467,7 +449,7 @@ async def categories_save(
 
 
 router = Router(
-    path="/a/{slug:str}/notices",
+    path="/notices",
     route_handlers=[
         board,
         notice_page,
@@ -484,5 +466,4 @@ router = Router(
         categories_form,
         categories_save,
     ],
-    dependencies={"tenant": Provide(provide_tenant)},
 )

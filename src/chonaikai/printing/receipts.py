@@ -12,9 +12,8 @@ from typing import Any
 
 from chonaikai.accounts.tables import AuditEntry
 from chonaikai.db import write_transaction
-from chonaikai.delivery.outbox import create_deliveries
-from chonaikai.delivery.tables import Delivery
-from chonaikai.printing.sheets import JST, PAPER, SheetRequestError
+from chonaikai.delivery import api as delivery
+from chonaikai.printing.sheets import JST, SheetRequestError
 from chonaikai.tenancy.scope import Tenant
 
 # Statuses a paper delivery can leave for "printed": not one a worker holds, not one already done.
@@ -29,7 +28,7 @@ async def ensure_deliveries(notice: dict[str, Any]) -> None:
     (exactly as publishing does, idempotent) before the paper sheet records anything for them."""
     if notice["status"] != "published":
         raise SheetRequestError(NOT_PUBLISHED_MESSAGE)
-    await create_deliveries(notice["id"])
+    await delivery.enqueue([notice["id"]])
 
 
 async def mark_printed(
@@ -39,15 +38,10 @@ async def mark_printed(
     if not household_ids:
         return 0
     async with write_transaction():
-        changed = await tenant.update(Delivery, {Delivery.status: "printed"}).where(
-            (Delivery.notice == notice_id)
-            & Delivery.household.is_in(list(household_ids))
-            & (Delivery.channel == PAPER)
-            & Delivery.status.is_in(list(PRINTABLE_STATUSES))
-        ).returning(Delivery.id)
+        changed = await delivery.mark_printed(tenant.id, notice_id, household_ids, PRINTABLE_STATUSES)
         if changed:
-            await _audit(tenant, account_id, "print.printed", f"notice={notice_id} deliveries={len(changed)}")
-    return len(changed)
+            await _audit(tenant, account_id, "print.printed", f"notice={notice_id} deliveries={changed}")
+    return changed
 
 
 def confirmation_time(day: date | None, now: datetime | None = None) -> datetime:
@@ -85,32 +79,15 @@ async def apply_paper_ticks(
         raise SheetRequestError("この班の回覧板にない世帯が選ばれています。ページを開き直してください。")
     unticked = sheet - ticked
     async with write_transaction():
-        confirmed: list[Any] = []
-        cleared: list[Any] = []
-        if ticked:
-            confirmed = await tenant.update(
-                Delivery, {Delivery.confirmed_at: confirmed_at, Delivery.confirmed_via: PAPER}
-            ).where(
-                (Delivery.notice == notice_id)
-                & Delivery.household.is_in(list(ticked))
-                & Delivery.confirmed_at.is_null()
-            ).returning(Delivery.id)
-        if unticked:
-            cleared = await tenant.update(
-                Delivery, {Delivery.confirmed_at: None, Delivery.confirmed_via: ""}
-            ).where(
-                (Delivery.notice == notice_id)
-                & Delivery.household.is_in(list(unticked))
-                & (Delivery.confirmed_via == PAPER)
-            ).returning(Delivery.id)
+        confirmed, cleared = await delivery.record_paper_ticks(tenant.id, notice_id, ticked, unticked, confirmed_at)
         if confirmed or cleared:
             await _audit(
                 tenant,
                 account_id,
                 "print.ticks",
-                f"notice={notice_id} confirmed={len(confirmed)} cleared={len(cleared)}",
+                f"notice={notice_id} confirmed={confirmed} cleared={cleared}",
             )
-    return len(confirmed), len(cleared)
+    return confirmed, cleared
 
 
 async def _audit(tenant: Tenant, account_id: int | None, action: str, detail: str) -> None:

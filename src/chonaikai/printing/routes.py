@@ -8,16 +8,16 @@ from typing import Any
 from urllib.parse import urlencode
 
 from litestar import Request, Response, Router, get, post
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.params import FromPath, FromQuery, Parameter
 from litestar.response import Redirect, Template
 
-from chonaikai.accounts.principal import Access, Principal, authorize
+from chonaikai.accounts.permissions import require
+from chonaikai.accounts.principal import Access, Principal
 from chonaikai.accounts.roles import Permission
 from chonaikai.printing import pdf, receipts, sheets
 from chonaikai.printing.sheets import ALL_HAN, NO_HAN, HanGroup, SheetRequestError
-from chonaikai.tenancy.routes import provide_tenant
 from chonaikai.tenancy.scope import Tenant
 from chonaikai.web import is_htmx
 
@@ -69,17 +69,16 @@ def _bad_request(tenant: Tenant, notice: dict[str, Any], message: str) -> Templa
     )
 
 
-@get("/{notice_id:int}/print", name="print_sheets")
+@get("/{notice_id:int}/print", name="print_sheets", dependencies={"access": require(Permission.PRINT_SHEETS)})
 async def print_page(
     tenant: NamedDependency[Tenant],
-    principal: NamedDependency[Principal],
+    principal: NamedDependency[Principal], access: NamedDependency[Access],
     notice_id: FromPath[int],
     han: str | None = Parameter(default=None, max_length=20),
     paper: FromQuery[bool] = False,
     printed: int | None = Parameter(default=None, ge=0),
 ) -> Template:
     """Without ?han=: the list of 班 with counts. With it: that 班's sheet, ready to print."""
-    access = authorize(principal, tenant, Permission.PRINT_SHEETS)
     notice = await _notice_or_404(tenant, principal, notice_id)
     if han is None:
         groups = await sheets.han_groups(tenant, notice, access.han_ids)
@@ -123,15 +122,14 @@ async def print_page(
     )
 
 
-@get("/{notice_id:int}/print.pdf", name="print_sheets_pdf")
+@get("/{notice_id:int}/print.pdf", name="print_sheets_pdf", dependencies={"access": require(Permission.PRINT_SHEETS)})
 async def print_pdf(
     tenant: NamedDependency[Tenant],
-    principal: NamedDependency[Principal],
+    principal: NamedDependency[Principal], access: NamedDependency[Access],
     notice_id: FromPath[int],
     han: str = Parameter(default=ALL_HAN, max_length=20),
     paper: FromQuery[bool] = False,
 ) -> Response | Template:
-    access = authorize(principal, tenant, Permission.PRINT_SHEETS)
     notice = await _notice_or_404(tenant, principal, notice_id)
     try:
         _, chosen = await _sheets_for(tenant, access, notice, han, paper)
@@ -163,16 +161,15 @@ async def print_pdf(
     )
 
 
-@post("/{notice_id:int}/print/printed", name="print_sheets_printed", status_code=303)
+@post("/{notice_id:int}/print/printed", name="print_sheets_printed", status_code=303, dependencies={"access": require(Permission.PRINT_SHEETS)})
 async def mark_printed(
     request: Request,
     tenant: NamedDependency[Tenant],
-    principal: NamedDependency[Principal],
+    principal: NamedDependency[Principal], access: NamedDependency[Access],
     notice_id: FromPath[int],
 ) -> Response | Template:
     """「印刷しました」: the sheet's paper households now have their copy (a POST, never a GET,
     so a preview or a link checker marks nothing)."""
-    access = authorize(principal, tenant, Permission.PRINT_SHEETS)
     notice = await _notice_or_404(tenant, principal, notice_id)
     form = await request.form()
     han = str(form.get("han", ""))
@@ -216,17 +213,16 @@ async def _one_sheet(tenant: Tenant, access: Access, notice: dict[str, Any], han
     return chosen
 
 
-@get("/{notice_id:int}/print/confirmations", name="print_confirmations")
+@get("/{notice_id:int}/print/confirmations", name="print_confirmations", dependencies={"access": require(Permission.RECEIPTS_TICK)})
 async def confirmations_page(
     tenant: NamedDependency[Tenant],
-    principal: NamedDependency[Principal],
+    principal: NamedDependency[Principal], access: NamedDependency[Access],
     notice_id: FromPath[int],
     han: str = Parameter(default="", max_length=20),
     saved: int | None = Parameter(default=None, ge=0),
     cleared: int | None = Parameter(default=None, ge=0),
 ) -> Template:
     """Ticks from a returned sheet: which households wrote their 確認."""
-    access = authorize(principal, tenant, Permission.RECEIPTS_TICK)
     notice = await _notice_or_404(tenant, principal, notice_id)
     try:
         chosen = await _one_sheet(tenant, access, notice, han)
@@ -238,14 +234,13 @@ async def confirmations_page(
     )
 
 
-@post("/{notice_id:int}/print/confirmations", name="print_confirmations_save", status_code=303)
+@post("/{notice_id:int}/print/confirmations", name="print_confirmations_save", status_code=303, dependencies={"access": require(Permission.RECEIPTS_TICK)})
 async def save_confirmations(
     request: Request,
     tenant: NamedDependency[Tenant],
-    principal: NamedDependency[Principal],
+    principal: NamedDependency[Principal], access: NamedDependency[Access],
     notice_id: FromPath[int],
 ) -> Response | Template:
-    access = authorize(principal, tenant, Permission.RECEIPTS_TICK)
     notice = await _notice_or_404(tenant, principal, notice_id)
     form = await request.form()
     han = str(form.get("han", ""))
@@ -278,7 +273,6 @@ async def save_confirmations(
 
 
 router = Router(
-    path="/a/{slug:str}/notices",
+    path="/notices",
     route_handlers=[print_page, print_pdf, mark_printed, confirmations_page, save_confirmations],
-    dependencies={"tenant": Provide(provide_tenant)},
 )

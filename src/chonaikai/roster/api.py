@@ -7,12 +7,11 @@ authorized by the same matrix as the pages.
 from __future__ import annotations
 
 from litestar import Request, Router, get
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 
 from chonaikai.accounts.principal import authorize, principal_from_bearer
 from chonaikai.accounts.roles import Permission
 from chonaikai.roster import logic
-from chonaikai.tenancy.routes import provide_tenant
 from chonaikai.tenancy.scope import Tenant
 
 
@@ -32,7 +31,6 @@ async def api_households(request: Request, tenant: NamedDependency[Tenant]) -> d
 
 
 router = Router(
-    path="/api/v1/associations/{slug:str}",
+    path="/",
     route_handlers=[api_households],
-    dependencies={"tenant": Provide(provide_tenant)},
 )

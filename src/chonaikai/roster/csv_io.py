@@ -26,7 +26,6 @@ from chonaikai.roster import logic
 from chonaikai.roster.tables import Han, Household, Member
 from chonaikai.tenancy.scope import Tenant
 
-ID_COLUMN = "番号"
 COLUMNS = ["番号", "世帯主", "フリガナ", "班", "住所", "電話", "メール", "連絡方法", "備考"]
 COLUMN_FIELDS = {
     "番号": "id",

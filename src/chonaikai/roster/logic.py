@@ -446,9 +446,6 @@ async def erase_household(tenant: Tenant, actor: Principal, household_id: int) -
 
 # --- the member's own household -----------------------------------------------------------------
 
-MEMBER_FIELDS = ("phone", "email", "channel")
-
-
 async def update_own_contact(tenant: Tenant, actor: Principal, household_id: int, raw: dict) -> dict[str, str]:
     """A member changes their own phone, e-mail and channel; returns errors (nothing saved if any)."""
     before = await get_household(tenant, None, household_id)

@@ -14,12 +14,13 @@ from typing import Annotated, Any
 
 from litestar import Request, Response, Router, get, post
 from litestar.datastructures import UploadFile
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.params import Body, FromPath, FromQuery
 from litestar.response import Redirect, Template
 
+from chonaikai.accounts.permissions import require
 from chonaikai.accounts.principal import Access, Principal, authorize
 from chonaikai.accounts.ratelimit import client_address
 from chonaikai.accounts.roles import Permission
@@ -28,10 +29,8 @@ from chonaikai.accounts.tables import Account, AuditEntry
 from chonaikai.line.config import channel_id_for_association
 from chonaikai.line.links import issue_code as issue_line_code
 from chonaikai.roster import cards, csv_io, logic
-from chonaikai.roster.api import router as api_router
 from chonaikai.roster.tables import CHANNELS
 from chonaikai.settings import get_settings
-from chonaikai.tenancy.routes import provide_tenant
 from chonaikai.tenancy.scope import Tenant
 from chonaikai.web import is_htmx
 
@@ -81,17 +80,16 @@ async def _household_or_404(tenant: Tenant, access: Access, household_id: int) -
 # --- roster list --------------------------------------------------------------------------------
 
 
-@get("/roster", name="roster")
+@get("/roster", name="roster", dependencies={"access": require(Permission.ROSTER_VIEW)})
 async def roster_page(
     request: Request,
     tenant: NamedDependency[Tenant],
-    principal: NamedDependency[Principal],
+    principal: NamedDependency[Principal], access: NamedDependency[Access],
     q: FromQuery[str] = "",
     han: FromQuery[str] = "",
     channel: FromQuery[str] = "",
     moved_out: FromQuery[str] = "",
 ) -> Template:
-    access = authorize(principal, tenant, Permission.ROSTER_VIEW)
     query = logic.RosterQuery(q=q[:100], han=han[:20], channel=channel[:10], moved_out=moved_out == "1")
     households = await logic.list_households(tenant, access, query)
     filters = "、".join(f"{k}={v}" for k, v in (("q", query.q), ("班", han), ("連絡方法", channel)) if v)
@@ -107,9 +105,8 @@ async def roster_page(
 # --- add and edit -------------------------------------------------------------------------------
 
 
-@get("/roster/new", name="roster_new")
-async def household_new_page(tenant: NamedDependency[Tenant], principal: NamedDependency[Principal]) -> Template:
-    access = authorize(principal, tenant, Permission.ROSTER_EDIT)
+@get("/roster/new", name="roster_new", dependencies={"access": require(Permission.ROSTER_EDIT)})
+async def household_new_page(tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], access: NamedDependency[Access]) -> Template:
     han_choices = await logic.list_han(tenant, access)
     values = {"channel": "paper", "han": han_choices[0]["id"] if han_choices and not access.whole_association else None}
     return Template(
@@ -119,11 +116,10 @@ async def household_new_page(tenant: NamedDependency[Tenant], principal: NamedDe
     )
 
 
-@post("/roster/new", name="roster_create", status_code=303)
+@post("/roster/new", name="roster_create", status_code=303, dependencies={"access": require(Permission.ROSTER_EDIT)})
 async def household_create(
-    tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], data: FormData
+    tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], access: NamedDependency[Access], data: FormData
 ) -> Redirect | Template:
-    access = authorize(principal, tenant, Permission.ROSTER_EDIT)
     han_choices = await logic.list_han(tenant, access)
     values, errors = logic.validate_form(data, {h["id"] for h in await logic.list_han(tenant)}, access)
     if errors:
@@ -137,14 +133,13 @@ async def household_create(
     return Redirect(path=f"/a/{tenant.slug}/roster/{household_id}?saved=1", status_code=303)
 
 
-@get("/roster/{household_id:int}", name="roster_household")
+@get("/roster/{household_id:int}", name="roster_household", dependencies={"access": require(Permission.ROSTER_VIEW)})
 async def household_page(
     tenant: NamedDependency[Tenant],
-    principal: NamedDependency[Principal],
+    principal: NamedDependency[Principal], access: NamedDependency[Access],
     household_id: FromPath[int],
     saved: FromQuery[str] = "",
 ) -> Template:
-    access = authorize(principal, tenant, Permission.ROSTER_VIEW)
     household = await _household_or_404(tenant, access, household_id)
     await logic.audit(tenant, principal, "household.view", "", household_id)
     editor = None
@@ -163,11 +158,10 @@ async def household_page(
     )
 
 
-@post("/roster/{household_id:int}", name="roster_update", status_code=303)
+@post("/roster/{household_id:int}", name="roster_update", status_code=303, dependencies={"access": require(Permission.ROSTER_EDIT)})
 async def household_update(
-    tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], household_id: FromPath[int], data: FormData
+    tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], access: NamedDependency[Access], household_id: FromPath[int], data: FormData
 ) -> Redirect | Template:
-    access = authorize(principal, tenant, Permission.ROSTER_EDIT)
     household = await _household_or_404(tenant, access, household_id)
     values, errors = logic.validate_form(data, {h["id"] for h in await logic.list_han(tenant)}, access)
     if household["erased_at"] is not None:
@@ -185,11 +179,10 @@ async def household_update(
     return Redirect(path=f"/a/{tenant.slug}/roster/{household_id}?saved={'1' if changed else '0'}", status_code=303)
 
 
-@post("/roster/{household_id:int}/moved-out", name="roster_moved_out", status_code=303)
+@post("/roster/{household_id:int}/moved-out", name="roster_moved_out", status_code=303, dependencies={"access": require(Permission.ROSTER_EDIT)})
 async def household_moved_out(
-    tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], household_id: FromPath[int], data: FormData
+    tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], access: NamedDependency[Access], household_id: FromPath[int], data: FormData
 ) -> Redirect:
-    access = authorize(principal, tenant, Permission.ROSTER_EDIT)
     await _household_or_404(tenant, access, household_id)
     try:
         await logic.set_moved_out(tenant, access, principal, household_id, data.get("moved_out") == "1")
@@ -198,11 +191,10 @@ async def household_moved_out(
     return Redirect(path=f"/a/{tenant.slug}/roster/{household_id}?saved=1", status_code=303)
 
 
-@post("/roster/{household_id:int}/members", name="roster_member_add", status_code=303)
+@post("/roster/{household_id:int}/members", name="roster_member_add", status_code=303, dependencies={"access": require(Permission.ROSTER_EDIT)})
 async def household_member_add(
-    tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], household_id: FromPath[int], data: FormData
+    tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], access: NamedDependency[Access], household_id: FromPath[int], data: FormData
 ) -> Redirect | Template:
-    access = authorize(principal, tenant, Permission.ROSTER_EDIT)
     household = await _household_or_404(tenant, access, household_id)
     try:
         error = await logic.add_member(tenant, access, principal, household_id, data)
@@ -220,22 +212,20 @@ async def household_member_add(
     return Redirect(path=f"/a/{tenant.slug}/roster/{household_id}?saved=1", status_code=303)
 
 
-@post("/roster/{household_id:int}/members/{member_id:int}/delete", name="roster_member_remove", status_code=303)
+@post("/roster/{household_id:int}/members/{member_id:int}/delete", name="roster_member_remove", status_code=303, dependencies={"access": require(Permission.ROSTER_EDIT)})
 async def household_member_remove(
-    tenant: NamedDependency[Tenant], principal: NamedDependency[Principal],
+    tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], access: NamedDependency[Access],
     household_id: FromPath[int], member_id: FromPath[int],
 ) -> Redirect:
-    access = authorize(principal, tenant, Permission.ROSTER_EDIT)
     await _household_or_404(tenant, access, household_id)
     await logic.remove_member(tenant, access, principal, household_id, member_id)
     return Redirect(path=f"/a/{tenant.slug}/roster/{household_id}?saved=1", status_code=303)
 
 
-@post("/roster/{household_id:int}/erase", name="roster_erase", status_code=303)
+@post("/roster/{household_id:int}/erase", name="roster_erase", status_code=303, dependencies={"access": require(Permission.ROSTER_ERASE)})
 async def household_erase(
-    tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], household_id: FromPath[int], data: FormData
+    tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], access: NamedDependency[Access], household_id: FromPath[int], data: FormData
 ) -> Redirect:
-    authorize(principal, tenant, Permission.ROSTER_ERASE)
     if data.get("confirm") != "1":
         return Redirect(path=f"/a/{tenant.slug}/roster/{household_id}", status_code=303)
     try:
@@ -248,21 +238,19 @@ async def household_erase(
 # --- sign-in cards ------------------------------------------------------------------------------
 
 
-@get("/roster/{household_id:int}/card", name="roster_card")
+@get("/roster/{household_id:int}/card", name="roster_card", dependencies={"access": require(Permission.SIGNIN_CARD_ISSUE)})
 async def card_page(
-    tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], household_id: FromPath[int]
+    tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], access: NamedDependency[Access], household_id: FromPath[int]
 ) -> Template:
-    access = authorize(principal, tenant, Permission.SIGNIN_CARD_ISSUE)
     household = await _household_or_404(tenant, access, household_id)
     return Template("roster/card_issue.html", context=officer_context(tenant, principal, household=household,
                                                                        lifetime_days=cards.CARD_LIFETIME.days))
 
 
-@post("/roster/{household_id:int}/card", name="roster_card_issue")
+@post("/roster/{household_id:int}/card", name="roster_card_issue", dependencies={"access": require(Permission.SIGNIN_CARD_ISSUE)})
 async def card_issue(
-    tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], household_id: FromPath[int]
+    tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], access: NamedDependency[Access], household_id: FromPath[int]
 ) -> Template:
-    access = authorize(principal, tenant, Permission.SIGNIN_CARD_ISSUE)
     household = await _household_or_404(tenant, access, household_id)
     if household["moved_out"]:
         raise NotFoundException()
@@ -284,11 +272,10 @@ async def card_issue(
 # --- CSV ----------------------------------------------------------------------------------------
 
 
-@get("/roster/export.csv", name="roster_export")
+@get("/roster/export.csv", name="roster_export", dependencies={"access": require(Permission.ROSTER_EXPORT)})
 async def roster_export(
-    tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], han: FromQuery[str] = ""
+    tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], access: NamedDependency[Access], han: FromQuery[str] = ""
 ) -> Response:
-    access = authorize(principal, tenant, Permission.ROSTER_EXPORT)
     data, count = await csv_io.export_csv(tenant, access, han=han[:20])
     await logic.audit(tenant, principal, "roster.export", f"{count} 世帯" + (f"（班 {han}）" if han else ""))
     filename = f"meibo-{tenant.slug}-{datetime.now(UTC):%Y%m%d}.csv"
@@ -299,9 +286,8 @@ async def roster_export(
     )
 
 
-@get("/roster/sample.csv", name="roster_sample")
-async def roster_sample(tenant: NamedDependency[Tenant], principal: NamedDependency[Principal]) -> Response:
-    authorize(principal, tenant, Permission.ROSTER_IMPORT)
+@get("/roster/sample.csv", name="roster_sample", dependencies={"access": require(Permission.ROSTER_IMPORT)})
+async def roster_sample(tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], access: NamedDependency[Access]) -> Response:
     return Response(
         csv_io.sample_csv(),
         media_type="text/csv; charset=utf-8",
@@ -309,17 +295,15 @@ async def roster_sample(tenant: NamedDependency[Tenant], principal: NamedDepende
     )
 
 
-@get("/roster/import", name="roster_import_form")
-async def roster_import_form(tenant: NamedDependency[Tenant], principal: NamedDependency[Principal]) -> Template:
-    authorize(principal, tenant, Permission.ROSTER_IMPORT)
+@get("/roster/import", name="roster_import_form", dependencies={"access": require(Permission.ROSTER_IMPORT)})
+async def roster_import_form(tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], access: NamedDependency[Access]) -> Template:
     return Template("roster/import.html", context=officer_context(tenant, principal, plan=None, columns=csv_io.COLUMNS))
 
 
-@post("/roster/import", name="roster_import_preview", request_max_body_size=UPLOAD_BODY_LIMIT)
+@post("/roster/import", name="roster_import_preview", request_max_body_size=UPLOAD_BODY_LIMIT, dependencies={"access": require(Permission.ROSTER_IMPORT)})
 async def roster_import_preview(
-    tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], data: MultipartData
+    tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], access: NamedDependency[Access], data: MultipartData
 ) -> Template:
-    access = authorize(principal, tenant, Permission.ROSTER_IMPORT)
     upload = data.get("file")
     create_han = data.get("create_han") == "1"
     raw = await upload.read() if isinstance(upload, UploadFile) else b""
@@ -346,11 +330,10 @@ def _import_refused(tenant: Tenant, principal: Principal, message: str, status: 
 
 
 @post("/roster/import/confirm", name="roster_import_confirm", status_code=303,
-      request_max_body_size=CONFIRM_BODY_LIMIT)
+      request_max_body_size=CONFIRM_BODY_LIMIT, dependencies={"access": require(Permission.ROSTER_IMPORT)})
 async def roster_import_confirm(
-    tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], data: MultipartData
+    tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], access: NamedDependency[Access], data: MultipartData
 ) -> Redirect | Template:
-    access = authorize(principal, tenant, Permission.ROSTER_IMPORT)
     try:
         raw = base64.b64decode(str(data.get("payload", "")), validate=True)
     except (binascii.Error, ValueError):
@@ -373,11 +356,10 @@ async def roster_import_confirm(
 # --- audit log ----------------------------------------------------------------------------------
 
 
-@get("/audit", name="audit_log")
+@get("/audit", name="audit_log", dependencies={"access": require(Permission.AUDIT_VIEW)})
 async def audit_page(
-    tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], page: FromQuery[int] = 1
+    tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], access: NamedDependency[Access], page: FromQuery[int] = 1
 ) -> Template:
-    authorize(principal, tenant, Permission.AUDIT_VIEW)
     page = max(1, min(page, 10_000))
     per_page = 100
     rows = await AuditEntry.select(
@@ -551,15 +533,14 @@ def upload_too_large(request: Request, exc: Exception) -> Response:
 
 
 association_roster_router = Router(
-    path="/a/{slug:str}",
+    path="/",
     route_handlers=[
         roster_page, household_new_page, household_create, household_page, household_update,
         household_moved_out, household_member_add, household_member_remove, household_erase,
         card_page, card_issue, roster_export, roster_sample, roster_import_form, roster_import_preview,
         roster_import_confirm, audit_page, my_page, my_update, my_member_add, my_member_remove, my_data,
     ],
-    dependencies={"tenant": Provide(provide_tenant)},
     exception_handlers={413: upload_too_large},
 )
 card_router = Router(path="/", route_handlers=[card_code_form, card_code_use, card_confirm, card_use])
-router = Router(path="/", route_handlers=[association_roster_router, card_router, api_router])
+router = Router(path="/", route_handlers=[card_router])

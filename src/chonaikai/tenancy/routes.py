@@ -1,25 +1,15 @@
-"""Public pages: the directory of cities and associations, a city's list, an association homepage."""
+"""Public pages: the directory of cities and associations, a city's list (an association's
+homepage is ``notices/home.py``: it shows the association's public notices)."""
 
 from __future__ import annotations
 
 from litestar import Router, get
-from litestar.di import NamedDependency, Provide
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, Parameter
 from litestar.response import Template
 
-from chonaikai.notices.logic import public_notices
 from chonaikai.tenancy import logic
-from chonaikai.tenancy.scope import Tenant
-from chonaikai.web import TenantNotFound
-
-
-async def provide_tenant(slug: FromPath[str]) -> Tenant:
-    """The current association, from ``/a/{slug}/…`` (custom hosts are rewritten to that form)."""
-    tenant = await logic.tenant_cache.get(slug)
-    if tenant is None:
-        raise TenantNotFound()
-    return tenant
+from chonaikai.tenancy.deps import provide_tenant  # noqa: F401  (imported from here by other branches)
 
 
 @get("/", name="directory", opt={"shared_page": True})
@@ -47,17 +37,4 @@ async def city_page(city_slug: FromPath[str]) -> Template:
     return Template("tenancy/city.html", context={"city": city, "districts": districts})
 
 
-@get("/", name="association_home", opt={"shared_page": True})
-async def association_home(tenant: NamedDependency[Tenant]) -> Template:
-    return Template(
-        "tenancy/home.html",
-        context={"tenant": tenant, "association": tenant.row, "city": tenant.city, "notices": await public_notices(tenant)},
-    )
-
-
 public_router = Router(path="/", route_handlers=[directory, city_page])
-association_router = Router(
-    path="/a/{slug:str}",
-    route_handlers=[association_home],
-    dependencies={"tenant": Provide(provide_tenant)},
-)

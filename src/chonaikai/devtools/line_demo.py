@@ -34,7 +34,7 @@ def start_fake_line(app_host: str, app_port: int, port: int = FAKE_PORT) -> str 
     os.environ["CHONAIKAI_LINE_API_BASE"] = f"http://127.0.0.1:{port}"
     get_settings.cache_clear()
     process = subprocess.Popen(
-        [sys.executable, "-m", "chonaikai.line.fake_server", "--port", str(port),
+        [sys.executable, "-m", "chonaikai.devtools.fake_line_server", "--port", str(port),
          "--token", os.environ[TOKEN_ENV], "--secret", os.environ[SECRET_ENV],
          "--webhook", f"http://{app_host}:{app_port}/line/webhook/{CHANNEL_ID}"],
     )

@@ -1,17 +1,17 @@
-"""The e-mail channel: notices rendered once per notice (``NoticeMail``), sent over several
-reused SMTP connections (``SMTPSender``), each with its read link and one-click unsubscribe."""
+"""The e-mail channel: content rendered once per piece (``NoticeMail``, from the content port),
+sent over several reused SMTP connections (``SMTPSender``), each with its read link and
+one-click unsubscribe. Registered with the core as ``SPEC``."""
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from datetime import datetime
 
-from chonaikai.delivery.channels import DeliveryJob, Outcome
+from chonaikai.delivery import content
+from chonaikai.delivery.channels import ChannelSpec, DeliveryJob, Outcome
 from chonaikai.mail.compose import InvalidAddress, NoticeMail
 from chonaikai.mail.smtp import SendResult, SMTPSender
-from chonaikai.notices.tables import Notice
 from chonaikai.settings import Settings, get_settings
-from chonaikai.tenancy.tables import Association
 
 REASON_NO_ADDRESS = "メールアドレスが登録されていません。名簿でメールアドレスを確かめてください。"
 REASON_BAD_ADDRESS = "メールアドレスの書き方が正しくありません。名簿でメールアドレスを確かめてください。"
@@ -56,25 +56,11 @@ class EmailChannel:
         if key in self._mails:
             self._mails.move_to_end(key)
             return self._mails[key]
-        notice = await Notice.select(Notice.title, Notice.body, Notice.association).where(
-            Notice.id == notice_id
-        ).first()
+        parts = await content.source().mail_parts(notice_id)
         mail = None
-        if notice is not None:
-            association = await Association.select(Association.name).where(
-                Association.id == notice["association"]
-            ).first()
-            title = (REMINDER_PREFIX if reminder else "") + notice["title"]
-            text, html = notice["body"], None
-            try:
-                from chonaikai.notices import render  # type: ignore[import-not-found]
-
-                text, html = render.plain_text(notice["body"]), str(render.render_html(notice["body"]))
-            except ImportError:  # the notice board's renderer is not in this build: plain text
-                pass
-            mail = NoticeMail(
-                title, association["name"] if association else "", text, html, settings=self.settings
-            )
+        if parts is not None:
+            title = (REMINDER_PREFIX if reminder else "") + parts.title
+            mail = NoticeMail(title, parts.association_name, parts.text, parts.html, settings=self.settings)
         self._mails[key] = mail
         if len(self._mails) > CACHED_NOTICES:
             self._mails.popitem(last=False)
@@ -85,10 +71,7 @@ class EmailChannel:
         messages: list[tuple[str, bytes]] = []
         waiting: list[DeliveryJob] = []
         notice_ids = list({job.notice_id for job in batch})
-        stamps = {
-            row["id"]: row["updated_at"]
-            for row in await Notice.select(Notice.id, Notice.updated_at).where(Notice.id.is_in(notice_ids or [0]))
-        }
+        stamps = await content.source().stamps(notice_ids)
         for job in batch:
             address = job.email.strip()
             if not address:
@@ -114,3 +97,7 @@ class EmailChannel:
             else:
                 outcomes.append(Outcome.retry(job.delivery_id, refusal_reason(result)))
         return outcomes
+
+
+# A household on e-mail with something that looks like an address.
+SPEC = ChannelSpec(name="email", reachable_sql="h.email LIKE '%_@_%'", sender=EmailChannel, label="メール")

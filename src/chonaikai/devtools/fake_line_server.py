@@ -17,7 +17,7 @@ before or after accepting), quota, friends and blocks. ``send_event`` posts sign
 (follow, unfollow, message, postback) to the app. ``GET /_fake/`` is a preview page for the demo:
 what each user received, with working buttons.
 
-Run for the demo: ``python -m chonaikai.line.fake_server --port 8090``.
+Run for the demo: ``python -m chonaikai.devtools.fake_line_server --port 8090``.
 """
 
 from __future__ import annotations
@@ -517,7 +517,7 @@ def _render(message: dict[str, Any], user_id: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from chonaikai.line import demo
+    from chonaikai.devtools import line_demo as demo
 
     parser = argparse.ArgumentParser(description="fake LINE Messaging API for tests and the demo")
     parser.add_argument("--host", default="127.0.0.1")

@@ -10,7 +10,7 @@ from litestar.params import FromPath
 from litestar.response import Template
 from markupsafe import Markup, escape
 
-from chonaikai.mail import catcher
+from chonaikai.devtools import mail_catcher as catcher
 
 _URL = re.compile(r"https?://[^\s<>\"']+")
 # The HTML part of a caught message is shown as sent, but may run no script and load nothing.

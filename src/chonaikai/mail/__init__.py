@@ -1,0 +1,1 @@
+"""E-mail: composing messages (compose.py), sending them over SMTP (smtp.py), the demo catcher."""

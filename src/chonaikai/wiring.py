@@ -1,0 +1,23 @@
+"""Start-up wiring: the content sources and channels the delivery core works with.
+
+The core (``chonaikai.delivery``) names no producer and no channel; they are registered here,
+once, by every entry point (the web app, the worker, the command line, the tests). Adding a
+channel (SMS, a voice call for 安否確認) means one module with a ``ChannelSpec`` and one line
+here.
+"""
+
+from __future__ import annotations
+
+from chonaikai.channels import email, paper
+from chonaikai.delivery import channels, content
+from chonaikai.line import channel as line
+from chonaikai.notices.outgoing import NoticeContent
+
+CHANNEL_SPECS = (email.SPEC, line.SPEC, paper.SPEC)
+
+
+def wire() -> None:
+    """Register the notice content source and the e-mail, LINE and paper channels (idempotent)."""
+    content.register(NoticeContent())
+    for spec in CHANNEL_SPECS:
+        channels.register(spec)
