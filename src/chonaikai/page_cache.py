@@ -187,13 +187,17 @@ class PageCache:
             await send(message)
 
     def forget_after_write(self, scope: Scope) -> None:
+        from chonaikai.delivery.readlink import shared_reads  # read pages of its notices too
+
         path = scope["path"]
         if path.startswith(ASSOCIATION_WRITE_PREFIXES):
             slug = (scope.get("path_params") or {}).get("slug")
             if slug:
                 self.forget_association(slug)
+                shared_reads.forget_association(slug)
         elif path.startswith(CITY_WRITE_PREFIXES):
             self.clear()
+            shared_reads.clear()
 
     def middleware(self) -> type:
         cache = self

@@ -5,8 +5,8 @@ seconds (tenancy.logic.TenantCache). A write through one process forgets its own
 once; the other processes — another Fly machine, or the worker publishing a scheduled notice —
 learn of it here:
 
-- triggers on ``notice``, ``attachment``, ``association`` and ``city`` add a row to
-  ``page_change`` (the association's slug, or ``*`` for a city: all pages) with the database
+- triggers on ``notice``, ``attachment``, ``association`` and ``city`` (made by the notices
+  migration 2026-12-04T15:30) add a row to ``page_change`` (the association's slug, or ``*`` for a city: all pages) with the database
   clock, in the same transaction as the change: nothing that writes can forget it;
 - each web process asks once a second for the rows of the last two minutes it has not seen
   yet (one indexed range read, a few rows), and forgets those associations' pages and tenant.
@@ -37,69 +37,6 @@ ALL = "*"
 
 _SQLITE_NOW = "((julianday('now') - 2440587.5) * 86400.0)"
 _POSTGRES_NOW = "extract(epoch FROM clock_timestamp())"
-
-# (table, events, the slug the row's pages live under)
-_WATCHED = [
-    ("notice", ("INSERT", "UPDATE", "DELETE"), "(SELECT slug FROM association WHERE id = {row}.association)"),
-    ("attachment", ("INSERT", "DELETE"), "(SELECT slug FROM association WHERE id = {row}.association)"),
-    ("association", ("INSERT", "UPDATE", "DELETE"), "{row}.slug"),
-    ("city", ("UPDATE", "DELETE"), "'*'"),
-]
-
-
-def sqlite_create() -> list[str]:
-    statements = [
-        "CREATE TABLE page_change (id INTEGER PRIMARY KEY AUTOINCREMENT, slug TEXT NOT NULL, changed_at REAL NOT NULL)",
-        "CREATE INDEX page_change_at ON page_change (changed_at)",
-    ]
-    for table, events, slug in _WATCHED:
-        for event in events:
-            row = "old" if event == "DELETE" else "new"
-            statements.append(
-                f"CREATE TRIGGER {table}_page_change_{event.lower()} AFTER {event} ON {table} BEGIN "
-                f"INSERT INTO page_change (slug, changed_at) SELECT {slug.format(row=row)}, {_SQLITE_NOW} "
-                f"WHERE {slug.format(row=row)} IS NOT NULL; END"
-            )
-    return statements
-
-
-def sqlite_drop() -> list[str]:
-    return [
-        f"DROP TRIGGER {table}_page_change_{event.lower()}" for table, events, _ in _WATCHED for event in events
-    ] + ["DROP TABLE page_change"]
-
-
-def postgres_create() -> list[str]:
-    statements = [
-        "CREATE TABLE page_change (id BIGSERIAL PRIMARY KEY, slug TEXT NOT NULL, changed_at DOUBLE PRECISION NOT NULL)",
-        "CREATE INDEX page_change_at ON page_change (changed_at)",
-    ]
-    for table, _, slug in _WATCHED:
-        statements.append(
-            f"CREATE FUNCTION {table}_page_change() RETURNS trigger LANGUAGE plpgsql AS $$\n"
-            "DECLARE changed_slug TEXT;\n"
-            "BEGIN\n"
-            f"  IF TG_OP = 'DELETE' THEN changed_slug := {slug.format(row='OLD')};\n"
-            f"  ELSE changed_slug := {slug.format(row='NEW')}; END IF;\n"
-            "  IF changed_slug IS NOT NULL THEN\n"
-            f"    INSERT INTO page_change (slug, changed_at) VALUES (changed_slug, {_POSTGRES_NOW});\n"
-            "  END IF;\n"
-            "  RETURN NULL;\n"
-            "END $$"
-        )
-    for table, events, _ in _WATCHED:
-        statements.append(
-            f"CREATE TRIGGER {table}_page_change AFTER {' OR '.join(events)} ON {table} "
-            f"FOR EACH ROW EXECUTE FUNCTION {table}_page_change()"
-        )
-    return statements
-
-
-def postgres_drop() -> list[str]:
-    return [f"DROP TRIGGER {table}_page_change ON {table}" for table, _, _ in _WATCHED] + [
-        f"DROP FUNCTION {table}_page_change()" for table, _, _ in _WATCHED
-    ] + ["DROP TABLE page_change"]
-
 
 class ChangeWatcher:
     """Reads page_change once a second and calls ``forget(slug)`` for each new row (``*``: all)."""
@@ -140,16 +77,19 @@ class ChangeWatcher:
 
 
 def forget_everywhere_in_process(page_cache) -> Callable[[str], None]:  # type: ignore[no-untyped-def]
+    from chonaikai.delivery.readlink import shared_reads
     from chonaikai.tenancy.logic import tenant_cache
 
     def forget(slug: str) -> None:
         if slug == ALL:
             page_cache.clear()
             tenant_cache.clear()
+            shared_reads.clear()
         else:
             page_cache.forget_association(slug)
             page_cache.forget_association("")  # directory and city pages list the associations
             tenant_cache.forget(slug)
+            shared_reads.forget_association(slug)
 
     return forget
 
