@@ -208,6 +208,9 @@ def run(webs: int, workers: int) -> dict:
 def main() -> None:
     if len(sys.argv) == 2 and sys.argv[1].startswith("--"):
         from chonaikai.db import get_engine, postgres_pool, run_with_database
+        from chonaikai.wiring import wire
+
+        wire()  # the delivery core's channels and content source
 
         async def in_child(step: str) -> None:
             async with postgres_pool(get_engine()):
