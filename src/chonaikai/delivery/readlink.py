@@ -24,6 +24,14 @@ from chonaikai.tenancy.tables import Association
 
 log = logging.getLogger(__name__)
 
+
+class Withdrawn:
+    """The read link is real but its household is no longer in the content's audience (the
+    audience narrowed, or the household moved out or was erased): a kind page, not the text."""
+
+
+WITHDRAWN = Withdrawn()
+
 CHANNEL_LABELS = {"email": "メール", "line": "LINE", "paper": "紙（回覧板）"}
 
 
@@ -100,16 +108,39 @@ class SharedReads:
 shared_reads = SharedReads()
 
 
-async def open_by_token(token: str, now: datetime | None = None) -> ReadView | None:
+async def _still_for_household(row: dict[str, Any]) -> bool:
+    """The delivery's household still lives there and is still in the content's audience."""
+    household = await Household.select(Household.moved_out, Household.erased_at).where(
+        (Household.id == row["household"]) & (Household.association == row["association"])
+    ).first()
+    if household is None or household["moved_out"] or household["erased_at"] is not None:
+        return False
+    audience = content.source().audience_sql(1)
+    found = await Delivery.raw(
+        f"SELECT 1 AS ok FROM ({audience}) AS audience WHERE audience.household = {{}}", row["notice"], row["household"]
+    )
+    return bool(found)
+
+
+async def _delivery_for(token: str, *columns: Any) -> dict[str, Any] | None:
+    if not token or len(token) > 64:
+        return None
+    return await Delivery.select(
+        Delivery.notice, Delivery.association, Delivery.household, *columns
+    ).where(Delivery.token == token).first()
+
+
+async def open_by_token(token: str, now: datetime | None = None) -> ReadView | Withdrawn | None:
     """The content behind a read link, recording the first visit as opened (within a second,
-    without waiting: see ``ReceiptWriter.note_open``). None: unknown token.
+    without waiting: see ``ReceiptWriter.note_open``). None: unknown token; WITHDRAWN: its
+    household is no longer in the audience.
 
     The token shows this one piece of content and nothing else: not the household, not others.
     """
     if not token or len(token) > 64:
         return None
     rows = await Delivery.raw(
-        "SELECT id, opened_at, confirmed_at, notice, association FROM delivery WHERE token = {}", token
+        "SELECT id, opened_at, confirmed_at, notice, association, household FROM delivery WHERE token = {}", token
     )
     if not rows:
         return None
@@ -117,6 +148,8 @@ async def open_by_token(token: str, now: datetime | None = None) -> ReadView | N
     shared = await shared_reads.get(row["association"], row["notice"])
     if shared is None:
         return None
+    if not await _still_for_household(row):
+        return WITHDRAWN
     if row["opened_at"] is None:
         receipt_writer().note_open(token, now)  # written within a second; nobody waits
     readable = shared.readable
@@ -134,17 +167,25 @@ def _timestamp(value: Any) -> datetime | None:
 
 
 async def attachment_by_token(token: str, attachment_id: int) -> tuple[dict[str, Any], bytes] | None:
-    """A file of the content behind a read link (and of no other)."""
-    if not token or len(token) > 64:
-        return None
-    row = await Delivery.select(Delivery.notice, Delivery.association).where(Delivery.token == token).first()
-    if row is None:
+    """A file of the content behind a read link (and of no other), while the link still shows it."""
+    row = await _delivery_for(token)
+    if row is None or not await _still_for_household(row):
         return None
     return await content.source().attachment(row["association"], row["notice"], attachment_id)
 
 
+async def link_state(token: str) -> Withdrawn | bool | None:
+    """Before 「読みました」 is taken from a read link: True while it still shows its content to its
+    household, WITHDRAWN once it does not, None for an unknown token."""
+    row = await _delivery_for(token)
+    if row is None:
+        return None
+    return True if await _still_for_household(row) else WITHDRAWN
+
+
 async def confirm_by_token(token: str, via: str = "web", now: datetime | None = None) -> bool | None:
-    """「読みました」: records the first confirmation (idempotent). None: unknown token."""
+    """「読みました」: records the first confirmation (idempotent). None: unknown token.
+    (The read link's page asks ``link_state`` first.)"""
     if not token or len(token) > 64:
         return None
     return await receipt_writer().write(CONFIRM, token, via, now)

@@ -35,6 +35,10 @@ class Household(Table, tablename="household"):
     updated_by = Integer(null=True, default=None)
     # Set when 会長 erased the personal fields of a household that moved out (only counts remain).
     erased_at = Timestamptz(null=True, default=None)
+    # Raised when the household's credentials change (card replaced, LINE unlinked or blocked,
+    # moved out, erased): a session its card or LINE opened holds the value it had, and ends
+    # once it differs (accounts/credentials.py).
+    credential_epoch = Integer(default=0)
 
 
 class Member(Table, tablename="member"):
