@@ -53,9 +53,9 @@ def _cookies(scope: Scope) -> dict[str, str]:
     return {}
 
 
-def is_shared_request(scope: Scope, with_query: bool = False) -> bool:
+def is_shared_request(scope: Scope) -> bool:
     """A request that may be answered with, and may fill, the shared copy of a page."""
-    if scope["method"] != "GET" or (scope.get("query_string") and not with_query):
+    if scope["method"] != "GET" or scope.get("query_string"):
         return False
     for name, value in scope["headers"]:
         if name == b"hx-request" and value == b"true":
@@ -78,12 +78,11 @@ def renders_shared_copy(scope: Scope) -> bool:
     (base.html asks through the template global ``shared_copy``)."""
     handler = scope.get("route_handler")
     shared = handler.opt.get("shared_page") if handler is not None else None
-    # "with_query": the board, whose searches (?q=) are the same page for every such visitor too.
-    return (
-        bool(shared)
-        and is_shared_request(scope, with_query=shared == "with_query")
-        and rendered_for_nobody(scope)
-    )
+    if shared == "with_query" and scope.get("query_string"):
+        # The board, whose searches (?q=) are the same page for every such visitor too: judged
+        # as the page without its query (the key keeps the query).
+        scope = {**scope, "query_string": b""}
+    return bool(shared) and is_shared_request(scope) and rendered_for_nobody(scope)
 
 
 def _page_key(scope: Scope) -> str:
