@@ -88,6 +88,8 @@ async def test_notice_from_ready_text_to_one_han_read_and_confirmed(
     await officer.get_by_label("班を選ぶ").check()
     await officer.get_by_label("1班").check()
     await officer.get_by_label("「読みました」を押してもらう").check()
+    # The 総会 文例 asks a vote (出席・委任状・書面表決); this journey asks only 「読みました」.
+    await officer.get_by_label("「読みました」だけ").check()
     await _click(officer, javascript, officer.get_by_role("button", name="読む人の見え方を確かめる"))
     await officer.locator("#preview").get_by_text("集会所").first.wait_for()
     await assert_accessible(officer, "notice form with preview")
@@ -133,6 +135,6 @@ async def test_notice_from_ready_text_to_one_han_read_and_confirmed(
     await progress.get_by_text("1 世帯が確認（100%）").wait_for()
     bar = progress.locator("progress").first
     assert await bar.get_attribute("value") == await bar.get_attribute("max") == "1"
-    assert "見本 太郎" in await officer.locator(".receipts-table").inner_text()
+    assert "見本 太郎" in await officer.locator(".receipt-cards").inner_text()
     assert "仮野 花子" not in await officer.locator("main").inner_text()
     await assert_accessible(officer, "receipts page")

@@ -49,6 +49,7 @@ class Permission(StrEnum):
     # Circulars from the city
     CIRCULAR_REVIEW = "circular.review"  # forward or decline in the association
     SETTINGS_EDIT = "settings.edit"
+    HOMEPAGE_EDIT = "homepage.edit"  # the public homepage, categories, circular auto-forward
     # Own household
     OWN_HOUSEHOLD = "household.own"
     # City
@@ -77,6 +78,7 @@ ASSOCIATION_MATRIX: dict[Permission, frozenset[Role]] = {
     Permission.PRINT_SHEETS: frozenset(_ALL_OFFICERS | {Role.HAN_LEADER}),
     Permission.CIRCULAR_REVIEW: frozenset({Role.CHAIR, Role.VICE_CHAIR, Role.EDITOR}),
     Permission.SETTINGS_EDIT: frozenset({Role.CHAIR}),
+    Permission.HOMEPAGE_EDIT: frozenset({Role.CHAIR, Role.EDITOR}),
     Permission.OWN_HOUSEHOLD: frozenset({Role.MEMBER}),
 }
 

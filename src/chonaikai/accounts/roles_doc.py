@@ -42,6 +42,7 @@ PERMISSION_LABELS = {
     Permission.PRINT_SHEETS: "回覧板を印刷する",
     Permission.CIRCULAR_REVIEW: "市からの回覧物を回す・見送る",
     Permission.SETTINGS_EDIT: "町内会の設定を変える",
+    Permission.HOMEPAGE_EDIT: "ホームページ・分類・回覧の自動転送を変える",
     Permission.OWN_HOUSEHOLD: "自分の世帯の登録を見る・変える",
     Permission.CITY_CIRCULAR_SEND: "回覧物を町内会へ送る",
     Permission.CITY_DASHBOARD: "町内会ごとの届き具合を見る",

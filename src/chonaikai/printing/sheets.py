@@ -17,8 +17,10 @@ import segno
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
+from chonaikai.clock import to_local
 from chonaikai.delivery.tables import Delivery
 from chonaikai.line.tables import LineLink
+from chonaikai.notices.questions import load_question
 from chonaikai.notices.render import render_html
 from chonaikai.notices.tables import Attachment, Notice, NoticeHan
 from chonaikai.params import ascii_int
@@ -72,7 +74,10 @@ class Sheet:
 
 
 async def load_notice(tenant: Tenant, notice_id: int) -> dict[str, Any] | None:
-    return await tenant.select(Notice).where(Notice.id == notice_id).first()
+    notice = await tenant.select(Notice).where(Notice.id == notice_id).first()
+    if notice is not None and tenant.row.get("show_poster_name") is False:
+        notice["author_title"] = ""  # the officers chose not to sign notices (homepage settings)
+    return notice
 
 
 async def load_attachments(tenant: Tenant, notice_id: int) -> list[dict[str, Any]]:
@@ -261,7 +266,7 @@ def japanese_date(value: datetime | None) -> str:
     if value is None:
         return ""
     if value.tzinfo is not None:
-        value = value.astimezone(JST)
+        value = to_local(value)
     return f"{value.year}年{value.month}月{value.day}日"
 
 
@@ -292,7 +297,9 @@ def sheet_context(
     paper_only: bool,
 ) -> dict[str, Any]:
     url = notice_url(tenant, notice["id"])
+    question = load_question(notice.get("question"), notice.get("answer_deadline"))
     return {
+        "question": None if question.is_confirm else question,  # a column per choice to circle
         "association": tenant.row,
         "notice": notice,
         "body_html": render_body(notice["body"]),
