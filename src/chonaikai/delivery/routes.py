@@ -55,7 +55,6 @@ def _withdrawn_read_link() -> Template:
 
 
 @get("/r/{token:str}", name="read_notice")
-@get("/r/{token:str}", name="read_notice")
 async def read_page(
     request: Request, token: FromPath[str], choice: FromQuery[list[str] | None] = None,
     change: FromQuery[str] = "", answered: FromQuery[str] = "",
