@@ -2,9 +2,9 @@
 # templates/, static/, notices/ and tenants/ are read from the repository folder.
 FROM python:3.11-slim-bookworm
 
-# weasyprint (paper 回覧板 PDF) needs pango; fonts-ipaexfont embeds Japanese in the PDF.
+# weasyprint (paper 回覧板 PDF) needs pango; the Japanese font ships inside the package.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 fonts-ipaexfont \
+ && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app

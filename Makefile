@@ -6,14 +6,22 @@ STAMP := $(VENV)/.installed-stamp
 
 .PHONY: run test lint bench clean screenshots
 
+PORT ?= 8000
+LOG := $(VENV)/install.log
+
+# pip's own output goes to .venv/install.log; the terminal shows one line with a dot per package.
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@$(BIN)/python -m pip install --quiet --upgrade pip
-	@$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@printf 'Installing chonaikai into .venv (log: $(LOG)) '
+	@{ $(BIN)/python -m pip install --upgrade pip && $(BIN)/python -m pip install -e '.[dev]'; \
+	   echo $$? > $(VENV)/install.rc; } 2>&1 | tee $(LOG) | awk '/^Collecting /{ printf "."; fflush() }'
+	@test "$$(cat $(VENV)/install.rc)" = 0 || { echo; echo "Install failed. The end of $(LOG):"; tail -n 25 $(LOG); exit 1; }
+	@echo ' done'
 	@touch $@
 
+# The demo: web server, a delivery worker, the fake LINE server and a mail catcher (/dev/mail).
 run: $(STAMP)
-	$(BIN)/chonaikai demo
+	@$(BIN)/chonaikai demo --port $(PORT)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -8,6 +8,10 @@ The fake LINE server runs in its own process on loopback (LINE's terms forbid lo
 their platform). Prints:
 
 - calls made ÷ ⌈N/500⌉ — multicast batching (target exactly 1.0);
+- the whole worker's recipients per second ÷ LINE's own multicast ceiling for one channel
+  (200 calls/s × 500 recipients = 100,000/s; target ≥ 0.25, issue 20);
+- a round with injected failures (500s, 429s, a 503 after accepting, and timeouts after
+  accepting): every sampled recipient gets the notice exactly once (0 duplicates, 0 missing);
 - our send rate ÷ a bare loop posting the same multicast requests (the same JSON bodies, the
   same number in flight as our sender: ``MAX_PARALLEL_CALLS``) to the same fake — for the LINE
   channel alone (``LineChannelSender.send`` on claims of ``batch_size`` jobs handed over one at
@@ -122,6 +126,38 @@ async def channel_only(tenant: Tenant, notice_id: int) -> float:
     return elapsed
 
 
+LINE_CEILING = 200 * 500  # multicast calls a second per channel × recipients a call
+
+
+async def faults_round(tenant: Tenant, users: list[str]) -> tuple[float, int, int, int, int]:
+    """The whole worker while the fake fails calls; returns (seconds, sampled users, duplicates,
+    missing, calls). The fake keeps messages only for friends: a sample spread over every call."""
+    notice_id = await new_notice(tenant, "障害の中で")
+    fake("/_fake/reset", {})
+    sample = users[:: max(1, len(users) // 1000)]
+    for user in sample:
+        fake("/_fake/friend", {"user_id": user})
+    for status, times, delay, accept in ((500, 3, 0.0, False), (429, 3, 0.0, False), (503, 2, 0.0, True),
+                                         (200, 2, 1.5, True)):  # 1.5 s > the sender's 1 s timeout
+        fake("/_fake/fault", {"path": "multicast", "status": status, "times": times, "delay": delay, "accept": accept})
+    sender = LineChannelSender(timeout=1.0)
+    worker = Worker([sender], lanes=2, publish_due=False, retry_seconds=0.05)
+    started = time.perf_counter()
+    while time.perf_counter() - started < 300:
+        await worker.run(once=True)
+        left = await tenant.count(Delivery).where((Delivery.notice == notice_id) & (Delivery.status != "sent"))
+        if not left:
+            break
+        await asyncio.sleep(0.2)  # retries are due after their backoff
+    elapsed = time.perf_counter() - started
+    await sender.close()
+    inbox = fake("/_fake/messages")
+    got = {user: len(inbox["messages"].get(user, [])) for user in sample}
+    duplicates = sum(1 for count in got.values() if count > 1)
+    missing = sum(1 for count in got.values() if count == 0)
+    return elapsed, len(sample), duplicates, missing, inbox["calls"].get("multicast", 0)
+
+
 async def whole_worker(tenant: Tenant, notice_id: int) -> float:
     sender = LineChannelSender()
     started = time.perf_counter()
@@ -226,6 +262,12 @@ async def main() -> None:
                   f"{a / c:.2f} vs aiohttp (target ≥ 0.8)")
             print(f"whole worker:      {w:.3f} s ({N / w:,.0f} recipients/s) → rate ratio {h / w:.2f} vs httpx, "
                   f"{a / w:.2f} vs aiohttp")
+            print(f"whole worker ÷ LINE's ceiling (200 calls/s × 500): {N / w:,.0f} ÷ {LINE_CEILING:,} = "
+                  f"{N / w / LINE_CEILING:.2f} (target ≥ 0.25)")
+            seconds, sampled, duplicates, missing, calls = await faults_round(tenant, users)
+            print(f"with injected 500 ×3, 429 ×3, 503-after-accepting ×2, timeout-after-accepting ×2: all "
+                  f"{N:,} sent in {seconds:.1f} s, {calls} calls for {expected} groups; of {sampled} sampled "
+                  f"recipients {duplicates} got it twice, {missing} not at all (target 0 and 0)")
             async with write_transaction():
                 await Delivery.delete().where(Delivery.association == tenant.id)
                 await Notice.delete().where(Notice.association == tenant.id)

@@ -33,7 +33,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
-PG_BENCH_DB = "chonaikai_bench_pages"
+# CHONAIKAI_BENCH_PG_DB: another name, when several people benchmark on one PostgreSQL.
+PG_BENCH_DB = os.environ.get("CHONAIKAI_BENCH_PG_DB", "chonaikai_bench_pages")
 
 
 async def seed(associations: int, notices: int) -> None:
@@ -106,11 +107,42 @@ def bench_env(database_url: str | None = None) -> dict[str, str]:
     env = {**os.environ, **SERVER_SETTINGS}
     if database_url:
         env["CHONAIKAI_DATABASE_URL"] = database_url
+    if "--no-freeze" in sys.argv:  # measure without gc.freeze() at start-up (app.py)
+        env["CHONAIKAI_GC_FREEZE"] = "0"
     return env
 
 
+class Base(str):
+    """The server's base URL, also carrying its main process id (for ``rss_mb``)."""
+
+    pid: int
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(child) for child in f.read().split()]
+    except OSError:
+        return []
+
+
+def rss_mb(base: Base) -> float:
+    """Resident memory of the server's processes (granian's main process and its workers), MB."""
+    total = 0
+    pending = [base.pid]
+    while pending:
+        pid = pending.pop()
+        pending.extend(_children(pid))
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                total += next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+        except (OSError, StopIteration):
+            pass
+    return total / 1024
+
+
 @contextmanager
-def served(env: dict[str, str], name: str) -> Iterator[str]:
+def served(env: dict[str, str], name: str) -> Iterator[Base]:
     """``chonaikai serve`` on a free loopback port: yields its base URL, stops it afterwards.
     Its log goes to bench/out/{name}-server.log."""
     OUT.mkdir(parents=True, exist_ok=True)
@@ -121,7 +153,8 @@ def served(env: dict[str, str], name: str) -> Iterator[str]:
             env=env, stdout=subprocess.DEVNULL, stderr=log,
         )
         try:
-            base = f"http://127.0.0.1:{port}"
+            base = Base(f"http://127.0.0.1:{port}")
+            base.pid = server.pid
             wait_until_up(f"{base}/healthz")
             yield base
         finally:

@@ -108,7 +108,8 @@ def run_worker(args: argparse.Namespace) -> int:
     return 0
 
 
-@command("demo", "見本データで動かす (migrate, load demo tenants and serve)", _serve_arguments)
+@command("demo", "見本データで動かす (migrate, load demo tenants and serve; also runs a delivery worker, "
+         "the fake LINE server and a mail catcher shown at /dev/mail)", _serve_arguments)
 def run_demo(args: argparse.Namespace) -> int:
     import os
 

@@ -6,9 +6,10 @@ without signing in, and every one of them sees the same page. A handler marked
 the only things such a page varies by:
 
 - a visitor with a session cookie (an officer, a signed-in member), an htmx request or a query
-  string (a search) is never served from it and never fills it; a page is kept only when it was
-  rendered for nobody — decided from the principal the handler actually resolved (a bearer
-  token opens nothing outside /api/);
+  string is never served from it and never fills it — except the board's searches
+  (``shared_page="with_query"``: the same words give every such visitor the same page); a page
+  is kept only when it was rendered for nobody — decided from the principal the handler
+  actually resolved (a bearer token opens nothing outside /api/);
 - the page is rendered without a CSRF token (base.html, ``shared_copy``) and kept without the
   cookies of the visitor who happened to fill it; its one form, the text-size switch, is exempt
   from CSRF (it only sets a display cookie);
@@ -20,8 +21,8 @@ Litestar's own response cache is not used: it keeps the response after compressi
 it would hand one visitor's CSRF cookie, and gzip bytes, to everyone.
 
 Each web process has its own cache. A write to an association through a process forgets that
-association's pages there before the answer leaves; other processes show the change within
-``CHONAIKAI_PAGE_CACHE_SECONDS``.
+association's pages there before the answer leaves; other processes forget them within about a
+second (page_changes.py).
 """
 
 from __future__ import annotations
@@ -76,11 +77,12 @@ def renders_shared_copy(scope: Scope) -> bool:
     """This answer will be kept and shown to other visitors: render it without a CSRF token
     (base.html asks through the template global ``shared_copy``)."""
     handler = scope.get("route_handler")
-    return (
-        bool(handler is not None and handler.opt.get("shared_page"))
-        and is_shared_request(scope)
-        and rendered_for_nobody(scope)
-    )
+    shared = handler.opt.get("shared_page") if handler is not None else None
+    if shared == "with_query" and scope.get("query_string"):
+        # The board, whose searches (?q=) are the same page for every such visitor too: judged
+        # as the page without its query (the key keeps the query).
+        scope = {**scope, "query_string": b""}
+    return bool(shared) and is_shared_request(scope) and rendered_for_nobody(scope)
 
 
 def _page_key(scope: Scope) -> str:
@@ -93,7 +95,9 @@ def _page_key(scope: Scope) -> str:
     size = text_size_of(_cookies(scope))
     gzip = "gzip" if b"gzip" in encoding else "plain"
     slug = (scope.get("path_params") or {}).get("slug", "")
-    return f"{slug}|{host.decode('latin-1')}|{scope['path']}|{size}|{gzip}"
+    query = scope.get("query_string") or b""
+    path = f"{scope['path']}?{query.decode('latin-1')}" if query else scope["path"]
+    return f"{slug}|{host.decode('latin-1')}|{path}|{size}|{gzip}"
 
 
 def _without_cookies(message: Message) -> Message:
@@ -201,13 +205,17 @@ class PageCache:
             await send(message)
 
     def forget_after_write(self, scope: Scope) -> None:
+        from chonaikai.delivery.readlink import shared_reads  # read pages of its notices too
+
         path = scope["path"]
         if path.startswith(ASSOCIATION_WRITE_PREFIXES):
             slug = (scope.get("path_params") or {}).get("slug")
             if slug:
                 self.forget_association(slug)
+                shared_reads.forget_association(slug)
         elif path.startswith(CITY_WRITE_PREFIXES):
             self.clear()
+            shared_reads.clear()
 
     def middleware(self) -> type:
         cache = self

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from chonaikai.accounts.tables import AuditEntry
+from chonaikai.delivery import readlink
 from chonaikai.delivery.outbox import create_deliveries
+from chonaikai.delivery.readlink import drain_receipts
 from chonaikai.delivery.tables import Delivery
 from chonaikai.roster.tables import Household
 from tests.auth import csrf_headers
@@ -29,10 +33,14 @@ async def test_read_link_shows_the_notice_and_records_the_first_visit(client, te
     assert "読みました" in response.text
     assert response.headers["referrer-policy"] == "no-referrer"
     assert "noindex" in response.headers["x-robots-tag"]
+    # Visits are written in batches, at most a second later: not yet ...
+    assert (await _delivery(notice, household["id"]))["opened_at"] is None
+    await asyncio.sleep(readlink.OPEN_SECONDS + 0.5)  # ... but after the batch
     first = (await _delivery(notice, household["id"]))["opened_at"]
     assert first is not None
 
     await client.get(f"/r/{row['token']}")
+    await drain_receipts()
     assert (await _delivery(notice, household["id"]))["opened_at"] == first  # first time only
     assert (await _delivery(notice, household["id"]))["confirmed_at"] is None  # a visit is not a read
 

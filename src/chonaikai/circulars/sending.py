@@ -27,8 +27,7 @@ from chonaikai.circulars.tables import (
     CircularEntry,
 )
 from chonaikai.db import write_transaction
-from chonaikai.notices import publishing
-from chonaikai.notices.render import fold
+from chonaikai.notices import publishing, search
 from chonaikai.notices.tables import Notice
 from chonaikai.settings import get_settings
 from chonaikai.tenancy.tables import City
@@ -129,7 +128,7 @@ def _notice_row(circular: dict[str, Any], city_name: str, association_id: int, b
         "association": association_id,
         "title": circular["title"],
         "body": body,
-        "search_text": fold(circular["title"] + "\n" + body),
+        "search_text": search.search_text(circular["title"], body),
         "category": NOTICE_CATEGORY,
         "audience": "all",
         "visibility": "members",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -22,10 +23,6 @@ from chonaikai.tenancy.scope import Tenant
 from chonaikai.tenancy.tables import Association
 
 log = logging.getLogger(__name__)
-
-# How long the read page waits for its "opened" receipt: a moment on a quiet day, never the
-# database's busy timeout. After it the receipt finishes (or fails, logged) on its own.
-OPEN_WAIT_SECONDS = 0.5
 
 
 class Withdrawn:
@@ -48,11 +45,67 @@ class ReadView:
     tenant: Tenant | None = None
     attachments: list[Any] = field(default_factory=list)
     body_html: Any = None  # the body as the notice board renders it (sanitised), or None: plain text
+    shared: SharedRead | None = field(default=None, compare=False, repr=False)
 
     @property
     def association_slug(self) -> str:
         """For a plain link to the association's board (nothing more is shown here)."""
         return self.tenant.slug if self.tenant else ""
+
+
+@dataclass
+class SharedRead:
+    """What every read page of one piece of content shares: the content, its association and
+    (filled by the route) the page rendered with stand-ins for the token and CSRF value."""
+
+    readable: Any
+    association: dict[str, Any]
+    tenant: Tenant
+    expires: float
+    pages: dict[Any, str] = field(default_factory=dict)
+
+
+class SharedReads:
+    """Per web process, for ``CHONAIKAI_PAGE_CACHE_SECONDS`` like the public pages, and
+    forgotten with them: at once after a write through this process, within a second after a
+    change anywhere (chonaikai.page_changes). When a circular reaches 120,000 households they
+    all open the same notice: one load of it instead of three queries and a Markdown render each."""
+
+    MAX_ENTRIES = 2000
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple[int, int], SharedRead] = {}
+
+    async def get(self, association_id: int, content_id: int) -> SharedRead | None:
+        from chonaikai.settings import get_settings
+
+        key = (association_id, content_id)
+        now = time.monotonic()
+        kept = self._entries.get(key)
+        if kept is not None and kept.expires > now:
+            return kept
+        readable = await content.source().read_content(association_id, content_id)
+        association = await Association.select().where(Association.id == association_id).first()
+        if readable is None or association is None:
+            self._entries.pop(key, None)
+            return None
+        seconds = get_settings().page_cache_seconds
+        kept = SharedRead(readable, association, Tenant.from_row(association), now + seconds)
+        if seconds > 0:
+            if len(self._entries) >= self.MAX_ENTRIES:
+                self._entries.clear()
+            self._entries[key] = kept
+        return kept
+
+    def forget_association(self, slug: str) -> None:
+        for key in [key for key, kept in self._entries.items() if kept.tenant.slug == slug]:
+            del self._entries[key]
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+shared_reads = SharedReads()
 
 
 async def _still_for_household(row: dict[str, Any]) -> bool:
@@ -77,41 +130,40 @@ async def _delivery_for(token: str, *columns: Any) -> dict[str, Any] | None:
     ).where(Delivery.token == token).first()
 
 
-def _log_open_failure(future: asyncio.Future) -> None:
-    if not future.cancelled() and future.exception() is not None:
-        log.warning("a read link's 'opened' was not recorded: %s", future.exception())
-
-
-async def _record_opened(token: str, now: datetime | None) -> None:
-    """Bookkeeping: the reader's page never waits long for it and never fails because of it."""
-    write = asyncio.ensure_future(receipt_writer().write(OPEN, token, "", now))
-    write.add_done_callback(_log_open_failure)
-    await asyncio.wait({write}, timeout=OPEN_WAIT_SECONDS)
-
-
 async def open_by_token(token: str, now: datetime | None = None) -> ReadView | Withdrawn | None:
-    """The content behind a read link, recording the first visit as opened. None: unknown token;
-    WITHDRAWN: its household is no longer in the audience.
+    """The content behind a read link, recording the first visit as opened (within a second,
+    without waiting: see ``ReceiptWriter.note_open``). None: unknown token; WITHDRAWN: its
+    household is no longer in the audience.
 
     The token shows this one piece of content and nothing else: not the household, not others.
     """
-    row = await _delivery_for(token, Delivery.id, Delivery.token, Delivery.opened_at, Delivery.confirmed_at)
-    if row is None:
+    if not token or len(token) > 64:
         return None
-    readable = await content.source().read_content(row["association"], row["notice"])
-    if readable is None:
+    rows = await Delivery.raw(
+        "SELECT id, opened_at, confirmed_at, notice, association, household FROM delivery WHERE token = {}", token
+    )
+    if not rows:
+        return None
+    row = rows[0]
+    shared = await shared_reads.get(row["association"], row["notice"])
+    if shared is None:
         return None
     if not await _still_for_household(row):
         return WITHDRAWN
-    association = await Association.select().where(Association.id == row["association"]).first()
-    if association is None:
-        return None
     if row["opened_at"] is None:
-        await _record_opened(row["token"], now)
+        receipt_writer().note_open(token, now)  # written within a second; nobody waits
+    readable = shared.readable
     return ReadView(
-        row["id"], row["token"], readable.item, association["name"], row["confirmed_at"],
-        tenant=Tenant.from_row(association), attachments=readable.attachments, body_html=readable.body_html,
+        row["id"], token, readable.item, shared.association["name"], _timestamp(row["confirmed_at"]),
+        tenant=shared.tenant, attachments=readable.attachments, body_html=readable.body_html, shared=shared,
     )
+
+
+def _timestamp(value: Any) -> datetime | None:
+    """A raw query on SQLite returns timestamps as text."""
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(value)
 
 
 async def attachment_by_token(token: str, attachment_id: int) -> tuple[dict[str, Any], bytes] | None:
@@ -141,6 +193,7 @@ async def confirm_by_token(token: str, via: str = "web", now: datetime | None = 
 
 OPEN = "open"
 CONFIRM = "confirm"
+OPEN_SECONDS = 1.0  # the longest a visit waits to be written (docs/delivery.md: what a crash loses)
 
 
 class ReceiptWriter:
@@ -164,13 +217,34 @@ class ReceiptWriter:
         self.max_batch = max_batch
         # On SQLite the commits share one kept connection (frequent_writes): never two at once.
         self.commits_in_flight = (commits_in_flight or 2) if is_postgres() else 1
-        self.pending: list[tuple[str, str, str, datetime, asyncio.Future]] = []
+        self.pending: list[tuple[str, str, str, datetime, asyncio.Future | None]] = []
         self.flushers: set[asyncio.Task] = set()
         self.running = 0
+        # Visits of read links: nobody waits for them, so they are gathered for up to
+        # OPEN_SECONDS and written with one statement (a crash loses at most that much).
+        self.opens: dict[str, datetime] = {}
+        self.open_timer: asyncio.TimerHandle | None = None
 
     async def write(self, kind: str, token: str, via: str, now: datetime | None) -> bool | None:
         future = asyncio.get_running_loop().create_future()
         self.pending.append((kind, token, via, now or datetime.now(UTC), future))
+        self._start_flusher()
+        return await future
+
+    def note_open(self, token: str, now: datetime | None = None) -> None:
+        """A read link was opened: written with the commit that follows within OPEN_SECONDS."""
+        self.opens.setdefault(token, now or datetime.now(UTC))
+        if self.open_timer is None:
+            self.open_timer = asyncio.get_running_loop().call_later(OPEN_SECONDS, self._opens_due)
+
+    def _opens_due(self) -> None:
+        self.open_timer = None
+        opens, self.opens = self.opens, {}
+        self.pending.extend((OPEN, token, "", moment, None) for token, moment in opens.items())
+        if opens:
+            self._start_flusher()
+
+    def _start_flusher(self) -> None:
         # ``running`` counts flushers still inside their loop; it drops in the same step as a
         # flusher's last look at ``pending`` (a done-callback runs a loop turn later, and a
         # receipt handed in between would wait for a flusher that had already left).
@@ -179,10 +253,12 @@ class ReceiptWriter:
             flusher = asyncio.ensure_future(self._flush())
             self.flushers.add(flusher)
             flusher.add_done_callback(self.flushers.discard)
-        return await future
 
     async def drain(self) -> None:
-        """Wait until every receipt handed in is committed (the server's shutdown)."""
+        """Wait until every receipt handed in is committed, visits too (the server's shutdown)."""
+        if self.open_timer is not None:
+            self.open_timer.cancel()
+        self._opens_due()
         while self.flushers:
             await asyncio.wait(set(self.flushers))
 
@@ -200,14 +276,16 @@ class ReceiptWriter:
                 found = await self._commit(batch)
             except Exception as error:  # every waiting request learns it failed
                 for *_, future in batch:
-                    if not future.done():
+                    if future is not None and not future.done():
                         future.set_exception(error)
+                if not any(future for *_, future in batch):
+                    log.exception("read links opened but not recorded: %d", len(batch), exc_info=error)
                 continue
             for _, token, _, _, future in batch:
-                if not future.done():
+                if future is not None and not future.done():
                     future.set_result(True if token in found else None)
 
-    async def _commit(self, batch: list[tuple[str, str, str, datetime, asyncio.Future]]) -> set[str]:
+    async def _commit(self, batch: list[tuple[str, str, str, datetime, asyncio.Future | None]]) -> set[str]:
         found: set[str] = set()
         # One statement per kind (and way of confirming) for the whole batch; the earliest
         # request time of each token stands for it (they are milliseconds apart).
@@ -225,7 +303,7 @@ class ReceiptWriter:
                 else:
                     found |= await store.open_tokens(list(times), now)
             # Tokens that changed nothing: a second tap, or no such read link.
-            if unchanged := sorted({token for _, token, *_ in batch} - found):
+            if unchanged := sorted({token for _, token, _, _, future in batch if future is not None} - found):
                 found |= await store.existing_tokens(unchanged)
         return found
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
+import html
 import io
+import secrets
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
@@ -13,10 +16,12 @@ from litestar.di import NamedDependency
 from litestar.exceptions import NotAuthorizedException, NotFoundException
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
+from litestar.utils.scope.state import ScopeState
 
 from chonaikai.accounts.permissions import require
 from chonaikai.accounts.principal import Access, Principal, authorize
 from chonaikai.accounts.roles import Permission
+from chonaikai.accounts.sessions import SESSION_COOKIE
 from chonaikai.clock import to_local, zone_of
 from chonaikai.delivery import content, readlink, reminders
 from chonaikai.delivery import summary as readers
@@ -25,7 +30,7 @@ from chonaikai.roster.tables import CHANNELS, Han
 from chonaikai.settings import get_settings
 from chonaikai.tenancy import logic
 from chonaikai.tenancy.scope import Tenant
-from chonaikai.web import TEMPLATES_DIR, is_htmx
+from chonaikai.web import TEMPLATES_DIR, TEXT_SIZE_COOKIE, is_htmx
 
 # The read link's token must not travel to other sites in Referer, and the page is nobody's to index.
 READ_HEADERS = {
@@ -52,9 +57,9 @@ def _withdrawn_read_link() -> Template:
 
 @get("/r/{token:str}", name="read_notice")
 async def read_page(
-    token: FromPath[str], choice: FromQuery[list[str] | None] = None, change: FromQuery[str] = "",
-    answered: FromQuery[str] = "",
-) -> Template:
+    request: Request, token: FromPath[str], choice: FromQuery[list[str] | None] = None,
+    change: FromQuery[str] = "", answered: FromQuery[str] = "",
+) -> Template | Response:
     view = await readlink.open_by_token(token)
     if view is None:
         return _missing_read_link()
@@ -63,12 +68,39 @@ async def read_page(
     # What producers add (a notice's question: its answer form; ?choice= only pre-selects).
     extras = await content.read_extras(token, {"choice": choice or [], "change": change, "answered": answered})
     template = extras.pop("template", None) or "delivery/read.html"
-    return Template(
-        template,
-        context={"view": view, "notice": view.notice, "confirmed": view.confirmed_at is not None, "ask": None,
-                 **extras},
-        headers=READ_HEADERS,
-    )
+    context = {"view": view, "notice": view.notice, "confirmed": view.confirmed_at is not None, "ask": None,
+               **extras}
+    # The page shared by a notice's readers: only when nothing of this household's own was added
+    # (no question and its answer) and the reader has no session (no name or menu on the page).
+    if not extras and view.shared is not None and SESSION_COOKIE not in request.cookies:
+        return Response(_shared_page(request, view, context), media_type=MediaType.HTML, headers=READ_HEADERS)
+    return Template(template, context=context, headers=READ_HEADERS)
+
+
+# Stand-ins for the two values that differ between readers of one notice's page.
+_TOKEN_MARK = "t" + secrets.token_hex(16)
+_CSRF_MARK = "c" + secrets.token_hex(16)
+
+
+def _shared_page(request: Request, view: readlink.ReadView, context: dict[str, Any]) -> str:
+    """The read page as every reader without a session gets it, rendered once per notice, 「読みました」
+    state and text size, with the reader's token and CSRF value put in. Whatever else the page
+    shows must be in the key below (or in ``view.shared``, which is per notice): nothing of one
+    household may reach another. A signed-in reader (menu, name) gets the page rendered for them."""
+    key = (context["confirmed"], request.cookies.get(TEXT_SIZE_COOKIE) == "large")
+    pages = view.shared.pages  # type: ignore[union-attr]
+    page = pages.get(key)
+    if page is None:
+        template = request.app.template_engine.get_template("delivery/read.html")
+        page = pages[key] = template.render({
+            **context,
+            "view": dataclasses.replace(view, token=_TOKEN_MARK),
+            "request": request,
+            "csrf_input": f'<input type="hidden" name="_csrf_token" value="{_CSRF_MARK}" />',
+            "csrf_token": lambda: _CSRF_MARK,
+        })
+    csrf = ScopeState.from_scope(request.scope).csrf_token
+    return page.replace(_TOKEN_MARK, view.token).replace(_CSRF_MARK, html.escape(csrf if isinstance(csrf, str) else ""))
 
 
 @post(["/r/{token:str}", "/r/{token:str}/confirm"], name="read_confirm", status_code=200)

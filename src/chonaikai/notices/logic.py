@@ -18,11 +18,11 @@ from piccolo.columns.combination import WhereRaw
 from chonaikai.accounts.principal import Principal
 from chonaikai.accounts.roles import ROLE_LABELS, Permission, Role
 from chonaikai.clock import local_date, local_datetime, zone
-from chonaikai.db import is_postgres, write_transaction
+from chonaikai.db import write_transaction
 from chonaikai.delivery import api as delivery
-from chonaikai.notices import publishing
+from chonaikai.notices import publishing, search
 from chonaikai.notices.publishing import NoticeStateError, PublishRefused
-from chonaikai.notices.render import fold, normalise_query
+from chonaikai.notices.render import normalise_query
 from chonaikai.notices.tables import (
     AUDIENCES,
     DEFAULT_CATEGORIES,
@@ -252,7 +252,7 @@ def _columns(values: NoticeInput) -> dict[Any, Any]:
         Notice.needs_confirmation: values.needs_confirmation,
         Notice.answer_by: values.answer_by,
         Notice.remind_on_deadline: values.remind_on_deadline,
-        Notice.search_text: fold(values.title + "\n" + values.body),
+        Notice.search_text: search.search_text(values.title, values.body),
     }
 
 
@@ -502,18 +502,11 @@ async def _visible(tenant: Tenant, viewer: Viewer, query: Any) -> Any:
 
 
 def _search(query: Any, words: list[str]) -> Any:
-    # Japanese has no spaces between words: each word must appear as a substring, either in
-    # the folded search_text (width, case and kana folded) or, for rows written by other code
-    # with no search_text, in the raw title or body (lowering every body of the board for every
-    # search made it ten times slower). instr/strpos compare literally, so a % or _ typed by a
-    # member needs no escaping.
-    find = "strpos({column}, {{}}) > 0" if is_postgres() else "instr({column}, {{}}) > 0"
+    # Japanese has no spaces between words: each word must appear as a substring of the folded
+    # text or its kana reading, found through the text index (notices/search.py).
     for word in words:
-        clause = (
-            f"({find.format(column='notice.search_text')} OR (notice.search_text = '' AND "
-            f"({find.format(column='lower(notice.title)')} OR {find.format(column='lower(notice.body)')})))"
-        )
-        query = query.where(WhereRaw(clause, fold(word), word.lower(), word.lower()))
+        clause, args = search.word_clause(word)
+        query = query.where(WhereRaw(clause, *args))
     return query
 
 

@@ -68,7 +68,7 @@ async def readable_notice(tenant: Tenant, viewer: logic.Viewer, notice_id: int) 
 # --- reading ---------------------------------------------------------------------------------
 
 
-@get("/", name="notices_board", opt={"shared_page": True})
+@get("/", name="notices_board", opt={"shared_page": "with_query"})  # searches kept too
 async def board(
     request: Request,
     tenant: NamedDependency[Tenant],

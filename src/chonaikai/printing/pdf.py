@@ -1,7 +1,10 @@
 """The paper 回覧板 as a PDF: WeasyPrint with a Japanese font embedded.
 
-The font is named by its file (IPAex Gothic from the Debian package ``fonts-ipaexfont``) rather
-than left to fontconfig, so every PDF embeds the same font or we say plainly that it is missing.
+The font is named by its file rather than left to fontconfig, so every PDF embeds the same font or
+we say plainly that it is missing. IPAex Gothic ships inside the package (``printing/fonts/``, the
+IPA Font License v1.0 beside it: redistribution of the unmodified file is allowed), loaded by
+``@font-face``: the PDF needs no system font. A system copy (Debian ``fonts-ipaexfont``) is only
+a fallback for a build that left the file out.
 WeasyPrint may only read that one file: a notice body can never make the server fetch a URL.
 """
 
@@ -16,8 +19,11 @@ from pathlib import Path
 
 from chonaikai.web import STATIC_DIR
 
-# Where Debian (fonts-ipaexfont-gothic), other distributions and a user install put the font.
+# The font shipped with the package first, then where Debian (fonts-ipaexfont-gothic), other
+# distributions and a user install put it.
+PACKAGE_FONT_DIR = Path(__file__).resolve().parent / "fonts"
 FONT_DIRS: list[Path] = [
+    PACKAGE_FONT_DIR,
     Path("/usr/share/fonts"),
     Path("/usr/local/share/fonts"),
     Path.home() / ".local" / "share" / "fonts",

@@ -62,6 +62,9 @@ class TenantCache:
     def clear(self) -> None:
         self._entries.clear()
 
+    def forget(self, slug: str) -> None:
+        self._entries.pop(slug, None)
+
 
 tenant_cache = TenantCache()
 
