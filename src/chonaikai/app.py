@@ -23,7 +23,6 @@ from litestar.static_files import create_static_files_router
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from chonaikai import __version__
-from chonaikai.accounts.menu import load_principal_for_pages
 from chonaikai.accounts.officer_routes import router as officers_router
 from chonaikai.accounts.principal import provide_principal
 from chonaikai.accounts.routes import router as accounts_router
@@ -40,6 +39,8 @@ from chonaikai.notices.routes import router as notices_router
 from chonaikai.page_cache import PageCache
 from chonaikai.printing.routes import router as printing_router
 from chonaikai.roster.routes import router as roster_router
+from chonaikai.safety.banner import before_request as safety_banner
+from chonaikai.safety.routes import ROUTERS as safety_routers
 from chonaikai.settings import Settings, get_settings
 from chonaikai.tenancy.logic import HostMap
 from chonaikai.tenancy.routes import association_router, public_router
@@ -125,6 +126,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             notices_api_router,
             roster_router,
             printing_router,
+            *safety_routers,
             line_router, association_line_router, api_line_router,
             healthz,
             liveness,
@@ -133,7 +135,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ],
         template_config=template_config(reload=settings.is_dev),
         dependencies={"principal": Provide(provide_principal)},
-        before_request=load_principal_for_pages,
+        before_request=safety_banner,  # loads the menu's principal too
         middleware=[session_config(secure=not settings.is_dev).middleware, page_cache.middleware()],
         stores={"sessions": DatabaseStore()},
         state=State({"page_cache": page_cache}),

@@ -200,7 +200,10 @@ async def open_checks_of(association_ids: list[int]) -> list[dict[str, Any]]:
     if not association_ids:
         return []
     return await (
-        SafetyCheck.select(SafetyCheck.id, SafetyCheck.association, SafetyCheck.title, SafetyCheck.drill)
+        SafetyCheck.select(
+            SafetyCheck.id, SafetyCheck.association, SafetyCheck.title, SafetyCheck.drill,
+            SafetyCheck.association.slug.as_alias("slug"),
+        )
         .where(SafetyCheck.association.is_in(association_ids) & SafetyCheck.closed_at.is_null())
         .order_by(SafetyCheck.id)
     )

@@ -1,0 +1,424 @@
+"""安否確認 pages (officers, 班長, city staff) and its JSON API. Thin: authorize, call logic, render."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from litestar import Request, Response, Router, get, post
+from litestar.di import NamedDependency, Provide
+from litestar.enums import RequestEncodingType
+from litestar.exceptions import NotFoundException, PermissionDeniedException, ValidationException
+from litestar.params import Body, FromPath, FromQuery, JSONBody
+from litestar.response import Redirect, Template
+
+from chonaikai.accounts.principal import Principal, authorize, authorize_city, principal_from_bearer
+from chonaikai.accounts.roles import Permission
+from chonaikai.roster.tables import Han
+from chonaikai.safety import logic, wording
+from chonaikai.safety.tables import SafetyCheck
+from chonaikai.tenancy.logic import find_tenant
+from chonaikai.tenancy.routes import provide_tenant
+from chonaikai.tenancy.scope import Tenant
+from chonaikai.tenancy.tables import Association, City
+from chonaikai.web import is_htmx
+
+FormData = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
+
+
+def _first(data: dict[str, Any], key: str) -> str:
+    value = data.get(key, "")
+    if isinstance(value, list):
+        value = value[0] if value else ""
+    return str(value)
+
+
+def _context(tenant: Tenant, principal: Principal, **values: Any) -> dict[str, Any]:
+    return {
+        "tenant": tenant,
+        "association": tenant.row,
+        "can_start": principal.can(Permission.SAFETY_START, tenant.id),
+        "can_record": principal.can(Permission.SAFETY_RECORD, tenant.id),
+        "labels": wording.answer_labels(),
+        "via_labels": wording.via_labels(),
+        "taps": wording.checklist(),
+        "notes": wording.notes(),
+        "drill_label": wording.drill_label(),
+        "local_time": logic.local_time,
+        **values,
+    }
+
+
+async def _check_or_404(tenant: Tenant, check_id: int) -> dict[str, Any]:
+    check = await logic.get_check(tenant, check_id)
+    if check is None:
+        raise NotFoundException()
+    return check
+
+
+# -- officers: start, list ---------------------------------------------------------------------
+
+
+@get("/safety", name="safety_index")
+async def safety_index(
+    tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], closed: FromQuery[str] = ""
+) -> Template:
+    access = authorize(principal, tenant, Permission.SAFETY_VIEW)
+    checks = await logic.list_checks(tenant)
+    summaries = []
+    for check in checks[:20]:
+        result = await logic.results(tenant, check, access)
+        summaries.append({"check": check, "totals": result.totals, "total": result.total})
+    return Template(
+        "safety/index.html",
+        context=_context(
+            tenant, principal, summaries=summaries, values=logic.StartInput(title=wording.default_title()),
+            errors={}, closed=closed == "1", my_hans=await _my_hans(tenant, access),
+        ),
+    )
+
+
+async def _my_hans(tenant: Tenant, access) -> list[dict[str, Any]]:
+    hans = await tenant.select(Han, Han.id, Han.name).order_by(Han.position)
+    return [h for h in hans if access.covers_han(h["id"])]
+
+
+@post("/safety", name="safety_start", status_code=303)
+async def safety_start(
+    tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], data: FormData
+) -> Redirect | Template:
+    authorize(principal, tenant, Permission.SAFETY_START)
+    values, errors = logic.parse_start(_first(data, "title"), _first(data, "message"), _first(data, "drill"))
+    if errors:
+        access = authorize(principal, tenant, Permission.SAFETY_VIEW)
+        return Template(
+            "safety/index.html",
+            context=_context(tenant, principal, summaries=[], values=values, errors=errors, closed=False,
+                             my_hans=await _my_hans(tenant, access)),
+            status_code=400,
+        )
+    check_id = await logic.start_check(
+        tenant, values, started_by=principal.account_id, started_by_label=logic.label_for(principal, tenant.id)
+    )
+    return Redirect(path=f"/a/{tenant.slug}/safety/{check_id}?started=1", status_code=303)
+
+
+# -- officers: results -------------------------------------------------------------------------
+
+
+@get("/safety/{check_id:int}", name="safety_results")
+async def safety_results(
+    tenant: NamedDependency[Tenant],
+    principal: NamedDependency[Principal],
+    check_id: FromPath[int],
+    started: FromQuery[str] = "",
+) -> Template:
+    access = authorize(principal, tenant, Permission.SAFETY_VIEW)
+    check = await _check_or_404(tenant, check_id)
+    result = await logic.results(tenant, check, access)
+    return Template(
+        "safety/results.html",
+        context=_context(tenant, principal, check=check, result=result, started=started == "1",
+                         whole=access.whole_association),
+    )
+
+
+@get("/safety/{check_id:int}/results.csv", name="safety_csv")
+async def safety_csv(tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], check_id: FromPath[int]) -> Response:
+    access = authorize(principal, tenant, Permission.SAFETY_VIEW)
+    check = await _check_or_404(tenant, check_id)
+    result = await logic.results(tenant, check, access)
+    return Response(
+        logic.results_csv(result),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="safety-{check_id}.csv"'},
+    )
+
+
+@get("/safety/{check_id:int}/print", name="safety_print")
+async def safety_print(
+    tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], check_id: FromPath[int]
+) -> Template:
+    """Call-and-visit list per 班 on paper: who to phone or visit, 要支援 first."""
+    access = authorize(principal, tenant, Permission.SAFETY_VIEW)
+    check = await _check_or_404(tenant, check_id)
+    result = await logic.results(tenant, check, access)
+    pages = []
+    for han in result.by_han:
+        rows = [row for row in logic.checklist_rows(result, han.han_id) if row.answer != logic.SAFE]
+        if rows:
+            pages.append({"han": han, "rows": rows})
+    return Template("safety/print.html", context=_context(tenant, principal, check=check, result=result, pages=pages))
+
+
+@post("/safety/{check_id:int}/close", name="safety_close", status_code=303)
+async def safety_close(tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], check_id: FromPath[int]) -> Redirect:
+    authorize(principal, tenant, Permission.SAFETY_START)
+    await _check_or_404(tenant, check_id)
+    await logic.close_check(tenant, check_id)
+    return Redirect(path=f"/a/{tenant.slug}/safety?closed=1", status_code=303)
+
+
+# -- 班長: the checklist of one 班 ----------------------------------------------------------------
+
+
+@get("/safety/{check_id:int}/han/{han_id:int}", name="safety_checklist")
+async def safety_checklist(
+    request: Request,
+    tenant: NamedDependency[Tenant],
+    principal: NamedDependency[Principal],
+    check_id: FromPath[int],
+    han_id: FromPath[int],
+    saved: FromQuery[str] = "",
+    error: FromQuery[str] = "",
+) -> Template:
+    access = authorize(principal, tenant, Permission.SAFETY_RECORD)
+    if not access.covers_han(han_id):
+        raise PermissionDeniedException("ご自分の班の世帯だけを見られます")
+    han = await tenant.select(Han, Han.id, Han.name).where(Han.id == han_id).first()
+    if han is None:
+        raise NotFoundException()
+    check = await _check_or_404(tenant, check_id)
+    result = await logic.results(tenant, check, access)
+    rows = logic.checklist_rows(result, han_id)
+    counts = next((h for h in result.by_han if h.han_id == han_id), None)
+    return Template(
+        "safety/checklist.html",
+        context=_context(tenant, principal, check=check, han=han, rows=rows, counts=counts,
+                         saved=int(saved) if saved.isdigit() else None, error=error[:200]),
+    )
+
+
+@post("/safety/{check_id:int}/households/{household_id:int}", name="safety_record", status_code=200)
+async def safety_record(
+    request: Request,
+    tenant: NamedDependency[Tenant],
+    principal: NamedDependency[Principal],
+    check_id: FromPath[int],
+    household_id: FromPath[int],
+    data: FormData,
+) -> Template | Redirect:
+    access = authorize(principal, tenant, Permission.SAFETY_RECORD)
+    check = await _check_or_404(tenant, check_id)
+    tap = _first(data, "seen")
+    back_han = _first(data, "han")
+    if tap not in logic.CHECKLIST_TAPS:
+        raise ValidationException("見たことを選んでください")
+    value, via = logic.CHECKLIST_TAPS[tap]
+    try:
+        await logic.record_answer(
+            tenant, check_id, household_id, value, via=via, note=_first(data, "note"),
+            entered_by=principal.account_id, entered_by_label=logic.label_for(principal, tenant.id), access=access,
+        )
+    except logic.NotYourHan as refused:
+        raise PermissionDeniedException(str(refused)) from None
+    except logic.SafetyError as refused:
+        if not back_han.isdigit():
+            raise ValidationException(str(refused)) from None
+        return Redirect(path=f"/a/{tenant.slug}/safety/{check_id}/han/{back_han}", query_params={"error": str(refused)},
+                        status_code=303)
+    if is_htmx(request):
+        result = await logic.results(tenant, check, access)
+        row = next(r for r in result.rows if r.household_id == household_id)
+        return Template("safety/_checklist_row.html", context=_context(tenant, principal, check=check, row=row, han={"id": row.han_id}))
+    target = f"/a/{tenant.slug}/safety/{check_id}/han/{back_han}" if back_han.isdigit() else f"/a/{tenant.slug}/safety/{check_id}"
+    return Redirect(path=target, query_params={"saved": str(household_id)}, status_code=303)
+
+
+association_router = Router(
+    path="/a/{slug:str}",
+    route_handlers=[
+        safety_index, safety_start, safety_results, safety_csv, safety_print, safety_close,
+        safety_checklist, safety_record,
+    ],
+    dependencies={"tenant": Provide(provide_tenant)},
+)
+
+
+# -- city staff --------------------------------------------------------------------------------
+
+
+async def _city_for(city_slug: str, principal: Principal) -> dict[str, Any]:
+    city = await City.select(City.id, City.slug, City.name).where(City.slug == city_slug).first()
+    if city is None:
+        raise NotFoundException()
+    authorize_city(principal, city["id"], Permission.CITY_SAFETY)
+    return city
+
+
+@get("/", name="city_safety")
+async def city_safety(city_slug: FromPath[str], principal: NamedDependency[Principal]) -> Template:
+    city = await _city_for(city_slug, principal)
+    return Template(
+        "safety/city_index.html",
+        context={"city": city, "batches": await logic.list_city_batches(city["id"]),
+                 "districts": await logic.city_districts(city["id"]), "values": logic.StartInput(title=wording.default_title()),
+                 "errors": {}, "local_time": logic.local_time, "drill_label": wording.drill_label()},
+    )
+
+
+@post("/", name="city_safety_start", status_code=303)
+async def city_safety_start(city_slug: FromPath[str], principal: NamedDependency[Principal], data: FormData) -> Redirect | Template:
+    city = await _city_for(city_slug, principal)
+    values, errors = logic.parse_start(_first(data, "title"), _first(data, "message"), _first(data, "drill"))
+    chosen = data.get("district", [])
+    districts = [chosen] if isinstance(chosen, str) else list(chosen)
+    if not errors:
+        try:
+            batch_id, _ = await logic.start_city_check(
+                city["id"], values, districts, started_by=principal.account_id,
+                started_by_label=logic.label_for(principal, None),
+            )
+        except logic.SafetyError as refused:
+            errors["districts"] = str(refused)
+        else:
+            return Redirect(path=f"/c/{city['slug']}/safety/{batch_id}", status_code=303)
+    return Template(
+        "safety/city_index.html",
+        context={"city": city, "batches": await logic.list_city_batches(city["id"]),
+                 "districts": await logic.city_districts(city["id"]), "values": values, "errors": errors,
+                 "local_time": logic.local_time, "drill_label": wording.drill_label()},
+        status_code=400,
+    )
+
+
+@get("/{batch_id:int}", name="city_safety_view")
+async def city_safety_view(city_slug: FromPath[str], batch_id: FromPath[int], principal: NamedDependency[Principal]) -> Template:
+    city = await _city_for(city_slug, principal)
+    view = await logic.city_view(city["id"], batch_id)
+    if view is None:
+        raise NotFoundException()
+    return Template(
+        "safety/city_view.html",
+        context={"city": city, "view": view, "labels": wording.answer_labels(), "local_time": logic.local_time,
+                 "drill_label": wording.drill_label()},
+    )
+
+
+city_router = Router(
+    path="/c/{city_slug:str}/safety", route_handlers=[city_safety, city_safety_start, city_safety_view]
+)
+
+
+# -- JSON API (bearer tokens only) ------------------------------------------------------------
+
+
+@dataclass
+class SafetyCheckIn:
+    title: str = ""
+    message: str = ""
+    drill: bool = False
+
+
+@dataclass
+class CitySafetyCheckIn:
+    title: str = ""
+    message: str = ""
+    drill: bool = False
+    districts: list[str] = field(default_factory=list)
+
+
+@dataclass
+class SafetyAnswerIn:
+    household_id: int
+    answer: str
+    via: str = "visit"
+    note: str = ""
+
+
+def _refuse(errors: dict[str, str]) -> ValidationException:
+    return ValidationException("; ".join(errors.values()))
+
+
+async def _api_principal(request: Request) -> Principal:
+    return await principal_from_bearer(request.headers.get("authorization", ""))
+
+
+@post("/associations/{slug:str}/safety-checks", name="api_safety_start", status_code=201)
+async def api_start(request: Request, slug: FromPath[str], data: JSONBody[SafetyCheckIn]) -> dict[str, Any]:
+    principal = await _api_principal(request)
+    tenant = await find_tenant(slug)
+    if tenant is None:
+        raise NotFoundException()
+    authorize(principal, tenant, Permission.SAFETY_START)
+    values, errors = logic.parse_start(data.title, data.message, data.drill)
+    if errors:
+        raise _refuse(errors)
+    check_id = await logic.start_check(
+        tenant, values, started_by=principal.account_id, started_by_label=logic.label_for(principal, tenant.id)
+    )
+    return {"id": check_id}
+
+
+@post("/cities/{city_slug:str}/safety-checks", name="api_city_safety_start", status_code=201)
+async def api_city_start(request: Request, city_slug: FromPath[str], data: JSONBody[CitySafetyCheckIn]) -> dict[str, Any]:
+    principal = await _api_principal(request)
+    city = await _city_for(city_slug, principal)
+    values, errors = logic.parse_start(data.title, data.message, data.drill)
+    if errors:
+        raise _refuse(errors)
+    try:
+        batch_id, started = await logic.start_city_check(
+            city["id"], values, data.districts, started_by=principal.account_id,
+            started_by_label=logic.label_for(principal, None),
+        )
+    except logic.SafetyError as refused:
+        raise ValidationException(str(refused)) from None
+    return {"id": batch_id, "checks": [{"association": slug, "id": check_id} for slug, check_id in started]}
+
+
+async def _tenant_of_check(check_id: int) -> tuple[Tenant, dict[str, Any]]:
+    row = await SafetyCheck.select(SafetyCheck.association).where(SafetyCheck.id == check_id).first()
+    if row is None:
+        raise NotFoundException()
+    association = await Association.select(Association.slug).where(Association.id == row["association"]).first()
+    tenant = await find_tenant(association["slug"]) if association else None
+    if tenant is None:
+        raise NotFoundException()
+    return tenant, await _check_or_404(tenant, check_id)
+
+
+@get("/safety-checks/{check_id:int}", name="api_safety_results")
+async def api_results(request: Request, check_id: FromPath[int]) -> dict[str, Any]:
+    principal = await _api_principal(request)
+    tenant, check = await _tenant_of_check(check_id)
+    access = authorize(principal, tenant, Permission.SAFETY_VIEW)
+    return logic.results_json(await logic.results(tenant, check, access))
+
+
+@post("/safety-checks/{check_id:int}/answers", name="api_safety_answer", status_code=201)
+async def api_answer(request: Request, check_id: FromPath[int], data: JSONBody[SafetyAnswerIn]) -> dict[str, Any]:
+    principal = await _api_principal(request)
+    tenant, _ = await _tenant_of_check(check_id)
+    access = authorize(principal, tenant, Permission.SAFETY_RECORD)
+    if data.answer not in logic.MEMBER_VALUES + (logic.NO_RESPONSE,):
+        raise ValidationException("answer は safe、need_help、away、no_response のどれかです")
+    if data.via not in logic.OFFICER_VIAS:
+        raise ValidationException("via は visit、phone、cloth、paper、officer のどれかです")
+    try:
+        recorded = await logic.record_answer(
+            tenant, check_id, data.household_id, data.answer, via=data.via, note=data.note,
+            entered_by=principal.account_id, entered_by_label=logic.label_for(principal, tenant.id), access=access,
+        )
+    except logic.NotYourHan as refused:
+        raise PermissionDeniedException(str(refused)) from None
+    except logic.SafetyError as refused:
+        raise ValidationException(str(refused)) from None
+    return {**recorded, "answered_at": recorded["answered_at"].isoformat()}
+
+
+@get("/cities/{city_slug:str}/safety-checks/{batch_id:int}", name="api_city_safety_view")
+async def api_city_view(request: Request, city_slug: FromPath[str], batch_id: FromPath[int]) -> dict[str, Any]:
+    principal = await _api_principal(request)
+    city = await _city_for(city_slug, principal)
+    view = await logic.city_view(city["id"], batch_id)
+    if view is None:
+        raise NotFoundException()
+    return logic.city_json(view)
+
+
+api_router = Router(
+    path="/api/v1", route_handlers=[api_start, api_city_start, api_results, api_answer, api_city_view]
+)
+
+ROUTERS = [association_router, city_router, api_router]
