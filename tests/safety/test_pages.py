@@ -91,3 +91,24 @@ async def test_bad_start_input_changes_nothing(client, tenant, households):
     response = await client.post("/a/sakura/safety", data={"title": "長" * 61}, headers=await csrf_headers(client))
     assert response.status_code == 400 and "60文字まで" in response.text
     assert await SafetyCheck.count() == 0
+
+
+async def test_city_staff_start_from_the_page_and_officers_see_it_on_top(client, city, tenant, households):
+    from tests.auth import make_account, sign_in
+
+    staff = await make_account("shi@example.jp", Role.CITY_STAFF, city_id=city["id"])
+    await sign_in(client, staff)
+    page = await client.get("/c/testcity/safety/")
+    assert page.status_code == 200 and "町内会へ一斉に始める" in page.text
+    started = await client.post("/c/testcity/safety/", data={"title": "地震の安否確認", "drill": "1"},
+                                headers=await csrf_headers(client))
+    assert started.status_code == 303
+    view = await client.get(started.headers["location"])
+    assert view.status_code == 200 and "訓練" in view.text and "テスト桜町内会" in view.text
+    assert "見本" not in view.text and "024-" not in view.text
+    assert (await client.get("/a/sakura/safety")).status_code == 403  # no association role
+
+    await client.post("/signout", headers=await csrf_headers(client))
+    await sign_in_as(client, "kaicho@example.jp", Role.CHAIR, tenant)
+    home = await client.get("/a/sakura/")
+    assert "【訓練】安否確認をしています" in home.text

@@ -22,7 +22,7 @@ from chonaikai.notices import logic as notices
 from chonaikai.notices.tables import Notice
 from chonaikai.roster.tables import Han, Household
 from chonaikai.safety import store, wording
-from chonaikai.safety.tables import SafetyCheck, SafetyCityBatch
+from chonaikai.safety.tables import SafetyBatchCheck, SafetyCheck, SafetyCityBatch
 from chonaikai.tenancy.scope import Tenant
 from chonaikai.tenancy.tables import Association
 
@@ -146,9 +146,9 @@ async def start_check(
     async with write_transaction():
         existing = await open_check(tenant, values.drill)
         if existing is not None:
-            if city_batch is not None and existing["city_batch"] is None:
-                await tenant.update(SafetyCheck, {SafetyCheck.city_batch: city_batch}).where(
-                    SafetyCheck.id == existing["id"]
+            if city_batch is not None:
+                await SafetyBatchCheck.insert(
+                    tenant.new(SafetyBatchCheck, city_batch=city_batch, safety_check=existing["id"])
                 )
             return existing["id"]
         notice_input = notices.NoticeInput(
@@ -169,6 +169,10 @@ async def start_check(
                 started_by=started_by, started_by_label=started_by_label, city_batch=city_batch, created_at=now,
             )
         ).returning(SafetyCheck.id)
+        if city_batch is not None:
+            await SafetyBatchCheck.insert(
+                tenant.new(SafetyBatchCheck, city_batch=city_batch, safety_check=rows[0]["id"])
+            )
         await notices.publish_notice(tenant, notice_id, now=now)
     return rows[0]["id"]
 
@@ -542,10 +546,10 @@ async def city_view(city_id: int, batch_id: int) -> dict[str, Any] | None:
         return None
     districts = [d for d in batch["districts"].split("\n") if d]
     associations = await associations_in(city_id, districts or None)
-    checks = await SafetyCheck.select(SafetyCheck.id, SafetyCheck.association).where(
-        SafetyCheck.city_batch == batch_id
+    checks = await SafetyBatchCheck.select(SafetyBatchCheck.safety_check, SafetyBatchCheck.association).where(
+        SafetyBatchCheck.city_batch == batch_id
     )
-    check_of = {row["association"]: row["id"] for row in checks}
+    check_of = {row["association"]: row["safety_check"] for row in checks}
     answer_counts = await store.counts(list(check_of.values()))
     households = await _household_counts([a["id"] for a in associations])
     rows = []

@@ -42,6 +42,15 @@ class SafetyCheck(Table, tablename="safety_check"):
     closed_at = Timestamptz(null=True, default=None)
 
 
+class SafetyBatchCheck(Table, tablename="safety_batch_check"):
+    """The check of each association in a city batch (an association that already had a check open
+    when the city started one joins the batch with it instead of getting a second)."""
+
+    association = association_column()
+    city_batch = ForeignKey(SafetyCityBatch, null=False, on_delete=OnDelete.cascade, index=True)
+    safety_check = ForeignKey(SafetyCheck, null=False, on_delete=OnDelete.cascade, index=True)
+
+
 class SafetyAnswer(Table, tablename="safety_answer"):
     """Every answer given for a household in a check; the newest counts, the others are history."""
 
