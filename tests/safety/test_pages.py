@@ -112,3 +112,19 @@ async def test_city_staff_start_from_the_page_and_officers_see_it_on_top(client,
     await sign_in_as(client, "kaicho@example.jp", Role.CHAIR, tenant)
     home = await client.get("/a/sakura/")
     assert "【訓練】安否確認をしています" in home.text
+
+
+async def test_households_without_a_han_have_a_checklist_for_officers_only(client, tenant, households):
+    from tests.factories import make_household
+
+    lone = await make_household(tenant, "無所属 一", None, phone="024-000-0009", address="桜町9")
+    check_id = await logic.start_check(tenant, logic.StartInput(title="地震の安否確認"))
+    await sign_in_as(client, "bousai@example.jp", Role.SAFETY_OFFICER, tenant)
+    page = await client.get(f"/a/sakura/safety/{check_id}/han/0")
+    assert page.status_code == 200 and "無所属 一" in page.text and "見本" not in page.text
+    tap = await client.post(f"/a/sakura/safety/{check_id}/households/{lone['id']}", data={"seen": "away", "han": "0"},
+                            headers=await csrf_headers(client))
+    assert tap.status_code == 303 and tap.headers["location"].startswith(f"/a/sakura/safety/{check_id}/han/0")
+    await client.post("/signout", headers=await csrf_headers(client))
+    await sign_in_as(client, "hancho1@example.jp", Role.HAN_LEADER, tenant, han_id=await han_id(tenant, "1班"))
+    assert (await client.get(f"/a/sakura/safety/{check_id}/han/0")).status_code == 403

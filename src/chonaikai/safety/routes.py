@@ -173,15 +173,19 @@ async def safety_checklist(
     error: FromQuery[str] = "",
 ) -> Template:
     access = authorize(principal, tenant, Permission.SAFETY_RECORD)
-    if not access.covers_han(han_id):
+    # 0: the households not yet in a 班 (officers only; a 班長 covers their own 班).
+    if not (access.covers_han(han_id) or (han_id == 0 and access.whole_association)):
         raise PermissionDeniedException("ご自分の班の世帯だけを見られます")
-    han = await tenant.select(Han, Han.id, Han.name).where(Han.id == han_id).first()
+    if han_id == 0:
+        han: dict[str, Any] | None = {"id": 0, "name": logic.NO_HAN}
+    else:
+        han = await tenant.select(Han, Han.id, Han.name).where(Han.id == han_id).first()
     if han is None:
         raise NotFoundException()
     check = await _check_or_404(tenant, check_id)
     result = await logic.results(tenant, check, access)
-    rows = logic.checklist_rows(result, han_id)
-    counts = next((h for h in result.by_han if h.han_id == han_id), None)
+    rows = logic.checklist_rows(result, han_id or None)
+    counts = next((h for h in result.by_han if h.han_id == (han_id or None)), None)
     return Template(
         "safety/checklist.html",
         context=_context(tenant, principal, check=check, han=han, rows=rows, counts=counts,
