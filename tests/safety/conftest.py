@@ -20,3 +20,6 @@ async def households(tenant):
     d = await make_household(tenant, "試作 春子", "2班", kana="シサク ハルコ", channel="email", email="haru@example.jp",
                              phone="024-000-0004", address="桜町2-2")
     return {"taro": a, "hanako": b, "ichiro": c, "haru": d}
+
+
+from tests.line.conftest import fake_line, line_tenant  # noqa: E402, F401  (LINE tests' fixtures)
