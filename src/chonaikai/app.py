@@ -26,12 +26,7 @@ from litestar.template.config import TemplateConfig
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from chonaikai import __version__
-from chonaikai.accounts.menu import (
-    association_menu,
-    current_principal,
-    load_principal_for_pages,
-    role_summary,
-)
+from chonaikai.accounts.menu import association_menu, current_principal, role_summary
 from chonaikai.accounts.officer_routes import router as officers_router
 from chonaikai.accounts.principal import provide_principal
 from chonaikai.accounts.routes import router as accounts_router
@@ -54,6 +49,10 @@ from chonaikai.printing.routes import router as printing_router
 from chonaikai.roster.api import router as roster_api_router
 from chonaikai.roster.routes import association_roster_router
 from chonaikai.roster.routes import router as roster_router
+from chonaikai.safety.api import router as safety_api_router
+from chonaikai.safety.banner import before_request as safety_banner
+from chonaikai.safety.routes import association_safety_router
+from chonaikai.safety.routes import city_router as safety_city_router
 from chonaikai.settings import Settings, get_settings
 from chonaikai.tenancy.deps import provide_tenant
 from chonaikai.tenancy.logic import HostMap
@@ -108,6 +107,7 @@ association_space = Router(
         association_line_router,
         association_circulars_router,
         officers_router,
+        association_safety_router,
     ],
 )
 # The JSON API of one association (bearer tokens), with the same tenant dependency.
@@ -185,6 +185,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *dev_routes(settings.env),
             roster_router,
             line_router,
+            safety_city_router,
+            safety_api_router,
             healthz,
             liveness,
             set_text_size,
@@ -192,7 +194,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ],
         template_config=template_config(reload=settings.is_dev),
         dependencies={"principal": Provide(provide_principal)},
-        before_request=load_principal_for_pages,
+        before_request=safety_banner,  # loads the menu's principal too
         middleware=[session_config(secure=not settings.is_dev).middleware, page_cache.middleware()],
         stores={"sessions": DatabaseStore()},
         state=State({"page_cache": page_cache}),

@@ -12,7 +12,7 @@ from chonaikai.accounts.roles import Permission
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "chonaikai"
 # JSON APIs for other systems judge the bearer token they were sent (principal_from_bearer).
-BEARER_APIS = {"notices/api.py", "roster/api.py"}
+BEARER_APIS = {"notices/api.py", "roster/api.py", "safety/api.py"}
 
 
 def _handlers(tree: ast.Module):
