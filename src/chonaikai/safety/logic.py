@@ -89,7 +89,7 @@ def label_for(principal: Principal, association_id: int | None) -> str:
 
 @dataclass
 class StartInput:
-    title: str = ""
+    title: str = field(default_factory=wording.default_title)
     message: str = ""
     drill: bool = False
 
