@@ -30,12 +30,15 @@ from chonaikai.delivery.content import register as register_content
 from chonaikai.delivery.outbox import enqueue
 from chonaikai.delivery.readlink import confirm_by_token, open_by_token
 from chonaikai.delivery.summary import ResendResult, resend_unconfirmed, tick
-from chonaikai.delivery.tables import Delivery
+from chonaikai.delivery.tables import PRIORITY_NORMAL, PRIORITY_SAFETY, PRIORITY_URGENT, Delivery
 from chonaikai.delivery.worker import Worker
 
 __all__ = [
     "FALLBACK",
     "NOTICE",
+    "PRIORITY_NORMAL",
+    "PRIORITY_SAFETY",
+    "PRIORITY_URGENT",
     "ChannelSpec",
     "ContentSource",
     "MailParts",

@@ -6,6 +6,7 @@ from chonaikai.roster.tables import Household
 from chonaikai.tenancy.tables import association_column
 
 DELIVERY_STATUSES = ("pending", "sending", "sent", "failed", "printed")
+PRIORITY_NORMAL, PRIORITY_URGENT, PRIORITY_SAFETY = 0, 1, 2
 CONFIRMED_VIA = ("web", "line", "paper", "officer")
 
 
@@ -36,6 +37,9 @@ class Delivery(Table, tablename="delivery"):
     created_at = Timestamptz()
     claimed_by = Varchar(length=40, null=True, default=None)  # the worker holding the lease
     reminded_at = Timestamptz(null=True, default=None)  # 「未確認の世帯に再送」: once per 24 h
+    # Claimed before every row of a lower priority that is due (store.claim): 0 normal, 1 an
+    # urgent notice, 2 a 安否確認. Kept through retries.
+    priority = Integer(default=0)
 
 
 class WorkerLock(Table, tablename="worker_lock"):
