@@ -128,3 +128,22 @@ async def test_households_without_a_han_have_a_checklist_for_officers_only(clien
     await client.post("/signout", headers=await csrf_headers(client))
     await sign_in_as(client, "hancho1@example.jp", Role.HAN_LEADER, tenant, han_id=await han_id(tenant, "1班"))
     assert (await client.get(f"/a/sakura/safety/{check_id}/han/0")).status_code == 403
+
+
+async def test_officers_and_han_leaders_get_an_email_when_the_city_starts_a_check(client, city, tenant, households, mail_sink):
+    from tests.auth import make_account
+
+    await make_account("kaicho@example.jp", Role.CHAIR, tenant)
+    await make_account("hancho1@example.jp", Role.HAN_LEADER, tenant, han_id=await han_id(tenant, "1班"))
+    await make_account("member@example.jp", Role.MEMBER, tenant, household_id=households["taro"]["id"])
+    batch_id, started = await logic.start_city_check(city["id"], logic.StartInput(title="地震の安否確認", drill=True))
+    ((slug, check_id),) = started
+    addresses = sorted(m["To"].addresses[0].addr_spec for m in mail_sink.messages if "安否確認" in str(m["subject"]))
+    assert addresses == ["hancho1@example.jp", "kaicho@example.jp"]  # officers only, not members
+    message = mail_sink.to("kaicho@example.jp")[0]
+    assert str(message["subject"]) == "【安否確認】【訓練】地震の安否確認"
+    assert f"http://testserver/a/sakura/safety/{check_id}" in message.get_body().get_content()
+    mail_sink.clear()
+    # Starting again while it is open alerts nobody twice.
+    await logic.start_city_check(city["id"], logic.StartInput(title="地震の安否確認", drill=True))
+    assert not [m for m in mail_sink.messages if "安否確認" in str(m["subject"])]

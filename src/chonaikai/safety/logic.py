@@ -21,7 +21,7 @@ from chonaikai.db import write_transaction
 from chonaikai.notices import logic as notices
 from chonaikai.notices.tables import Notice
 from chonaikai.roster.tables import Han, Household
-from chonaikai.safety import store, wording
+from chonaikai.safety import alerts, store, wording
 from chonaikai.safety.tables import SafetyBatchCheck, SafetyCheck, SafetyCityBatch
 from chonaikai.tenancy.scope import Tenant
 from chonaikai.tenancy.tables import Association
@@ -174,7 +174,10 @@ async def start_check(
                 tenant.new(SafetyBatchCheck, city_batch=city_batch, safety_check=rows[0]["id"])
             )
         await notices.publish_notice(tenant, notice_id, now=now)
-    return rows[0]["id"]
+    check_id = rows[0]["id"]
+    # After the commit: the other officers (and every 班長) learn it has started.
+    await alerts.alert_officers(tenant, await get_check(tenant, check_id), exclude_account=started_by)
+    return check_id
 
 
 async def close_check(tenant: Tenant, check_id: int, now: datetime | None = None) -> bool:
