@@ -22,3 +22,21 @@ async def test_answer_text_records_safe_for_the_open_real_check(tenant, househol
     assert (await logic.results(tenant, await logic.get_check(tenant, real))).totals["safe"] == 1
     assert (await logic.results(tenant, await logic.get_check(tenant, drill))).totals["safe"] == 0
     assert await line.answer_text(tenant, taro, "こんにちは") is None
+
+
+async def test_a_line_reply_of_buji_counts_through_the_webhook(client, line_tenant, fake_line):
+    from tests.line.helpers import linked_households
+
+    ((household_id, (user,)),) = await linked_households(line_tenant, fake_line, 1)
+    check_id = await logic.start_check(line_tenant, logic.StartInput(title="地震の安否確認"))
+    channel = next(iter(fake_line.state.channels.values()))
+    status, _ = await fake_line.send_event(channel, fake_line.event("message", user, text="無事です"), client=client)
+    assert status == 200
+    [reply] = fake_line.messages_for(user)[-1].messages
+    assert "無事の お知らせを 受け取りました" in reply["text"]
+    result = await logic.results(line_tenant, await logic.get_check(line_tenant, check_id))
+    row = next(r for r in result.rows if r.household_id == household_id)
+    assert (row.answer, row.via) == ("safe", "line")
+    # Any other text still gets the usual answer.
+    await fake_line.send_event(channel, fake_line.event("message", user, text="こんにちは"), client=client)
+    assert "わが家のページ" in str(fake_line.messages_for(user)[-1].messages)

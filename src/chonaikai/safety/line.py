@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from chonaikai.line.webhook import register_text_answer
 from chonaikai.safety import logic, wording
 from chonaikai.safety.tables import SafetyCheck
 from chonaikai.tenancy.scope import Tenant
@@ -19,6 +20,7 @@ def is_safe_text(text: str) -> bool:
     return folded in SAFE_WORDS
 
 
+@register_text_answer
 async def answer_text(tenant: Tenant, household_id: int, text: str) -> str | None:
     """Record 無事 for the household when the text says so and a check is open; the reply to send,
     or None (not an answer: the webhook replies as usual)."""

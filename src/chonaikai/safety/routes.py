@@ -15,6 +15,7 @@ from chonaikai.accounts.permissions import require
 from chonaikai.accounts.principal import Access, Principal, authorize_city
 from chonaikai.accounts.roles import Permission
 from chonaikai.roster.tables import Han
+from chonaikai.safety import line as _line_answers  # noqa: F401  (registers 「無事」 with the LINE webhook)
 from chonaikai.safety import logic, wording
 from chonaikai.tenancy.scope import Tenant
 from chonaikai.tenancy.tables import City
