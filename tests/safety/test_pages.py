@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from chonaikai.accounts.roles import Role
 from chonaikai.roster.tables import Han
 from chonaikai.safety import logic
@@ -142,7 +144,12 @@ async def test_officers_and_han_leaders_get_an_email_when_the_city_starts_a_chec
     assert addresses == ["hancho1@example.jp", "kaicho@example.jp"]  # officers only, not members
     message = mail_sink.to("kaicho@example.jp")[0]
     assert str(message["subject"]) == "【安否確認】【訓練】地震の安否確認"
-    assert f"http://testserver/a/sakura/safety/{check_id}" in message.get_body().get_content()
+    text = message.get_body().get_content()
+    link = re.search(r"http://testserver(/signin/[^\s]+)", text).group(1)
+    assert link.endswith(f"?next=/a/sakura/safety/{check_id}")
+    used = await client.post(link, headers=await csrf_headers(client))  # signs the 会長 in, straight to the results
+    assert used.status_code == 303 and used.headers["location"] == f"/a/sakura/safety/{check_id}"
+    assert (await client.get(used.headers["location"])).status_code == 200
     mail_sink.clear()
     # Starting again while it is open alerts nobody twice.
     await logic.start_city_check(city["id"], logic.StartInput(title="地震の安否確認", drill=True))

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
+from chonaikai.accounts import signin
 from chonaikai.accounts.roles import ASSOCIATION_MATRIX, Permission
 from chonaikai.accounts.tables import Account, RoleGrant
 from chonaikai.mail.compose import InvalidAddress, single_part_message
@@ -18,6 +20,7 @@ from chonaikai.settings import get_settings
 from chonaikai.tenancy.scope import Tenant
 
 log = logging.getLogger(__name__)
+ALERT_LINK_LIFETIME = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -41,16 +44,24 @@ async def recipients(tenant: Tenant, exclude_account: int | None = None) -> list
     return await Account.select(Account.id, Account.email).where(Account.id.is_in(ids)).order_by(Account.id)
 
 
-def alerts_for(tenant: Tenant, check: dict[str, Any], people: list[dict[str, Any]]) -> list[Alert]:
+async def alerts_for(tenant: Tenant, check: dict[str, Any], people: list[dict[str, Any]]) -> list[Alert]:
+    """One e-mail per officer, each with its own sign-in link (24 hours, once) to the results: in a
+    disaster nobody should have to ask for a sign-in link first."""
     words = wording.wording()["officer_alert"]
     title = wording.full_title(check["title"], check["drill"])
     link_path = f"/a/{tenant.slug}/safety/{check['id']}"
-    text = words["text"].strip().format(
-        association=tenant.name, started_by=check["started_by_label"] or "役員", title=title,
-        link=get_settings().base_url + link_path,
-    )
     subject = words["subject"].format(title=title)
-    return [Alert(p["id"], p["email"], subject, text, link_path) for p in people if p["email"]]
+    alerts = []
+    for person in people:
+        if not person["email"]:
+            continue
+        secret = await signin.create_email_link_secret(person["id"], lifetime=ALERT_LINK_LIFETIME)
+        text = words["text"].strip().format(
+            association=tenant.name, started_by=check["started_by_label"] or "役員", title=title,
+            link=signin.signin_link(secret, link_path), base_link=get_settings().base_url + link_path,
+        )
+        alerts.append(Alert(person["id"], person["email"], subject, text, link_path))
+    return alerts
 
 
 async def send_alerts(tenant: Tenant, alerts: list[Alert]) -> int:
@@ -78,4 +89,4 @@ async def send_alerts(tenant: Tenant, alerts: list[Alert]) -> int:
 
 
 async def alert_officers(tenant: Tenant, check: dict[str, Any], exclude_account: int | None = None) -> int:
-    return await send_alerts(tenant, alerts_for(tenant, check, await recipients(tenant, exclude_account)))
+    return await send_alerts(tenant, await alerts_for(tenant, check, await recipients(tenant, exclude_account)))
