@@ -3,8 +3,6 @@ deliveries go out before older pending ones; answers from every channel land in 
 
 from __future__ import annotations
 
-import pytest
-
 from chonaikai.accounts.api_tokens import create_token
 from chonaikai.channels.email import EmailChannel
 from chonaikai.delivery.outbox import create_deliveries
@@ -18,7 +16,6 @@ from tests.line.helpers import linked_households
 from tests.mailsink import text_of
 
 
-@pytest.mark.xfail(strict=True, reason="needs the delivery core's priority (issue 16): removed when it lands")
 async def test_started_by_api_it_reaches_every_channel_before_older_deliveries(client, line_tenant, fake_line, mail_sink):
     tenant = line_tenant
     mails = [await make_household(tenant, f"メール{i}", "1班", channel="email", email=f"m{i}@example.jp",

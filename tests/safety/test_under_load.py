@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from chonaikai.db import insert_many, write_transaction
 from chonaikai.channels.email import EmailChannel
+from chonaikai.db import insert_many, write_transaction
 from chonaikai.delivery.tables import Delivery
 from chonaikai.delivery.worker import Worker
 from chonaikai.line.channel import LineChannelSender

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from chonaikai.accounts.principal import Access, Principal
 from chonaikai.accounts.roles import ROLE_LABELS, Role
 from chonaikai.db import write_transaction
+from chonaikai.delivery import api as delivery
 from chonaikai.notices import logic as notices
 from chonaikai.notices.tables import Notice
 from chonaikai.roster.tables import Han, Household
@@ -173,7 +174,9 @@ async def start_check(
             await SafetyBatchCheck.insert(
                 tenant.new(SafetyBatchCheck, city_batch=city_batch, safety_check=rows[0]["id"])
             )
-        await notices.publish_notice(tenant, notice_id, now=now)
+        # Claimed by the worker before anything queued earlier (a 安否確認 cannot wait behind a
+        # city-wide circular).
+        await notices.publish_notice(tenant, notice_id, now=now, priority=delivery.PRIORITY_SAFETY)
     check_id = rows[0]["id"]
     # After the commit: the other officers (and every 班長) learn it has started.
     await alerts.alert_officers(tenant, await get_check(tenant, check_id), exclude_account=started_by)
