@@ -134,7 +134,13 @@ SECURITY_HEADERS = [
 ]
 
 
-def security_headers_middleware(app: ASGIApp) -> ASGIApp:
+# Production is served over HTTPS only (Fly's proxy): browsers should never try plain HTTP.
+HSTS_HEADER = (b"strict-transport-security", b"max-age=63072000")
+
+
+def security_headers_middleware(app: ASGIApp, hsts: bool = False) -> ASGIApp:
+    headers_to_add = [*SECURITY_HEADERS, *([HSTS_HEADER] if hsts else [])]
+
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await app(scope, receive, send)
@@ -145,11 +151,35 @@ def security_headers_middleware(app: ASGIApp) -> ASGIApp:
                 present = {name for name, _ in message.get("headers", [])}
                 message["headers"] = [
                     *message.get("headers", []),
-                    *(header for header in SECURITY_HEADERS if header[0] not in present),
+                    *(header for header in headers_to_add if header[0] not in present),
                 ]
             await send(message)
 
         await app(scope, receive, send_with_headers)
+
+    return middleware
+
+
+# GETs that record something (a read link's "opened", a LINE button's sign-in): a link checker's
+# HEAD must not do either, so these keep answering HEAD with 405.
+HEAD_NOT_AS_GET = ("/r/", "/line/go/")
+
+
+def head_as_get_middleware(app: ASGIApp) -> ASGIApp:
+    """HEAD is answered as GET without the body (uptime monitors use HEAD; Litestar's @get
+    handlers answered it 405)."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD" or scope["path"].startswith(HEAD_NOT_AS_GET):
+            await app(scope, receive, send)
+            return
+
+        async def without_body(message):  # type: ignore[no-untyped-def]
+            if message["type"] == "http.response.body":
+                message = {**message, "body": b""}
+            await send(message)
+
+        await app({**scope, "method": "GET"}, receive, without_body)
 
     return middleware
 
@@ -218,6 +248,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ValidationException: client_error_handler,
             409: client_error_handler,
             413: client_error_handler,
+            429: client_error_handler,
             OverflowError: out_of_range_handler,
             asyncpg.exceptions.DataError: out_of_range_handler,
             500: server_error_handler,
@@ -234,4 +265,5 @@ def create_asgi_app(settings: Settings | None = None, app: Litestar | None = Non
     settings = settings or get_settings()
     app = app or create_app(settings)
     host_map = HostMap(tenant_domain=settings.tenant_domain)
-    return security_headers_middleware(HostRoutingMiddleware(app, host_map))
+    wrapped = security_headers_middleware(HostRoutingMiddleware(app, host_map), hsts=settings.env == "production")
+    return head_as_get_middleware(wrapped)

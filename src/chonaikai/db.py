@@ -224,8 +224,16 @@ async def insert_many(table: type[Table], rows: Sequence[Table]) -> None:
 
 
 async def check_database() -> None:
-    """Raise if the database does not answer a trivial query."""
+    """Raise if the database does not answer a trivial query. On SQLite on a connection of its
+    own: the shared ones may be queued behind writes waiting for another writer's lock."""
     engine = get_engine()
+    if isinstance(engine, SharedSQLiteEngine):
+        connection = await engine.get_connection()
+        try:
+            await (await connection.execute("SELECT 1")).fetchall()
+        finally:
+            await connection.close()
+        return
     await engine.run_ddl("SELECT 1")
 
 

@@ -6,7 +6,9 @@ without signing in, and every one of them sees the same page. A handler marked
 the only things such a page varies by:
 
 - a visitor with a session cookie (an officer, a signed-in member), an htmx request or a query
-  string (a search) is never served from it and never fills it;
+  string (a search) is never served from it and never fills it; a page is kept only when it was
+  rendered for nobody — decided from the principal the handler actually resolved (a bearer
+  token opens nothing outside /api/);
 - the page is rendered without a CSRF token (base.html, ``shared_copy``) and kept without the
   cookies of the visitor who happened to fill it; its one form, the text-size switch, is exempt
   from CSRF (it only sets a display cookie);
@@ -60,11 +62,25 @@ def is_shared_request(scope: Scope) -> bool:
     return SESSION_COOKIE not in _cookies(scope)
 
 
+def rendered_for_nobody(scope: Scope) -> bool:
+    """Whether the page was rendered for no one: decided from the principal actually resolved for
+    it (and the session loaded), never from the request's headers alone."""
+    principal = (scope.get("state") or {}).get("principal")
+    if principal is not None and principal.is_authenticated:
+        return False
+    session = scope.get("session")
+    return not (isinstance(session, dict) and session)
+
+
 def renders_shared_copy(scope: Scope) -> bool:
     """This answer will be kept and shown to other visitors: render it without a CSRF token
     (base.html asks through the template global ``shared_copy``)."""
     handler = scope.get("route_handler")
-    return bool(handler is not None and handler.opt.get("shared_page")) and is_shared_request(scope)
+    return (
+        bool(handler is not None and handler.opt.get("shared_page"))
+        and is_shared_request(scope)
+        and rendered_for_nobody(scope)
+    )
 
 
 def _page_key(scope: Scope) -> str:
@@ -173,10 +189,13 @@ class PageCache:
         # The answer is held until complete, so that a slow client does not keep the others waiting.
         try:
             await app(scope, receive, hold)
-            if answer and answer[0].get("status") == 200:
+            if answer and answer[0].get("status") == 200 and rendered_for_nobody(scope):
                 self._keep(key, [_without_cookies(message) for message in answer])
         finally:
-            del self._rendering[key]
+            # Renders of one key can overlap (visitors who waited for one that was not kept each
+            # render their own): only the latest one's entry is ours to remove.
+            if self._rendering.get(key) is done:
+                del self._rendering[key]
             done.set_result(None)
         for message in answer:
             await send(message)

@@ -14,22 +14,25 @@ from tests.line.helpers import line_jobs, linked_households
 
 
 async def test_api_issues_a_code_for_officers_only(client, line_tenant, fake_line):
+    from chonaikai.accounts.api_tokens import create_token
+
     household = await make_household(line_tenant, "見本 太郎", han="1班")
     url = f"/api/v1/associations/{line_tenant.slug}/households/{household['id']}/line-code"
     assert (await client.post(url)).status_code == 401
-    await sign_in_as(client, "member@example.jp", "member", line_tenant, household_id=household["id"])
-    assert (await client.post(url)).status_code == 403
+    # /api/ takes bearer tokens only (a session cookie opens nothing there, tests/hardening)
+    editor = (await create_token(role="editor", association_slug=line_tenant.slug)).secret
+    assert (await client.post(url, headers={"authorization": f"Bearer {editor}"})).status_code == 403
 
-    client.cookies.clear()
-    await sign_in_as(client, "chair@example.jp", "chair", line_tenant)
-    response = await client.post(url)
+    chair = {"authorization": f"Bearer {(await create_token(role='chair', association_slug=line_tenant.slug)).secret}"}
+    response = await client.post(url, headers=chair)
     assert response.status_code == 201, response.text
     code = response.json()["code"]
     assert len(code) == 9 and code[4] == "-"
     token = await SignInToken.select().where(SignInToken.secret_hash == hash_code(code.replace("-", ""))).first()
     assert token["household"] == household["id"] and token["purpose"] == "line_code"
     # Another association's household is not reachable through this one.
-    assert (await client.post(f"/api/v1/associations/{line_tenant.slug}/households/999999/line-code")).status_code == 404
+    missing = f"/api/v1/associations/{line_tenant.slug}/households/999999/line-code"
+    assert (await client.post(missing, headers=chair)).status_code == 404
 
 
 async def test_han_leader_issues_codes_only_in_their_han(client, line_tenant, fake_line):

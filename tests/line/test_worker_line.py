@@ -78,7 +78,7 @@ async def test_line_receipt_shows_in_the_officer_view_and_the_receipts_api(clien
     assert status == 200
 
     await sign_in_as(client, "chair@example.jp", "chair", line_tenant)
-    api = await client.get(f"/api/v1/notices/{notice_id}/receipts")
+    api = await client.get(f"/a/{line_tenant.slug}/notices/{notice_id}/receipts.json")  # /api/ takes tokens only
     assert api.status_code == 200, api.text
     by_household = {row["household_id"]: row for row in api.json()["households"]}
     assert by_household[household_id]["confirmed_via"] == "line"

@@ -22,7 +22,7 @@ async def print_card(client, household_id: int) -> tuple[str, str]:
     assert page.status_code == 200, page.text
     assert "<svg" in page.text and "no-store" in page.headers["cache-control"]
     secret = re.search(r"/card/([A-Za-z0-9_\-]+)", page.text).group(1)
-    code = re.search(r'class="card-code">([A-Z0-9]{4}-[A-Z0-9]{4})<', page.text).group(1)
+    code = re.search(r'class="card-code">([A-Z0-9]{5}-[A-Z0-9]{5})<', page.text).group(1)
     return secret, code
 
 
@@ -86,25 +86,40 @@ async def test_expired_or_moved_out_card_is_refused(client, tenant, roster):
     assert (await client.post("/card", data={"code": card.code}, headers=await csrf_headers(client))).status_code == 400
 
 
-async def test_wrong_codes_are_rate_limited(client, tenant, roster):
+async def test_wrong_codes_slow_the_address_down_and_the_right_code_still_gets_in(client, tenant, roster, monkeypatch):
+    import time
+
+    monkeypatch.setattr(cards, "SLOW_DOWN_SECONDS", 0.5)
     card = await cards.issue_card(tenant, OFFICER, roster["hanako"]["id"])
     headers = await csrf_headers(client)
     for _ in range(cards.ATTEMPTS_PER_CLIENT):
-        wrong = await client.post("/card", data={"code": "AAAA-AAAA"}, headers=headers)
+        wrong = await client.post("/card", data={"code": "AAAAA-AAAAA"}, headers=headers)
         assert wrong.status_code == 400 and "このコードは使えません" in wrong.text
-    blocked = await client.post("/card", data={"code": card.code}, headers=headers)
-    assert blocked.status_code == 429 and "しばらく使えません" in blocked.text
-    assert "household_id" not in str(client.cookies)
-    # The QR address is blocked for that client too.
-    assert (await client.post(f"/card/{card.secret}", headers=headers)).status_code == 429
+    started = time.monotonic()
+    slowed = await client.post("/card", data={"code": "AAAAA-AAAAC"}, headers=headers)
+    assert slowed.status_code == 400 and time.monotonic() - started >= 0.5  # slowed down, not refused
+    # (issue 14: a 429 here locked out everyone behind a shared address, owners of valid cards too)
+    assert (await client.post("/card", data={"code": card.code}, headers=headers)).status_code == 303
+    assert (await client.post(f"/card/{card.secret}", headers=headers)).status_code == 303
 
 
 async def test_code_alphabet_has_no_lookalikes():
     for _ in range(200):
         code = cards.new_code()
-        assert len(code) == 8 and not set(code) & set("0O1IL2Z5S6G8B")
-    assert cards.format_code("ACDEFHJK") == "ACDE-FHJK"
-    assert cards.normalize_code("ａｃｄｅ－ｆｈｊｋ") == "ACDEFHJK"
+        assert len(code) == 10 and not set(code) & set("0O1IL2Z5S6G8B")
+    assert cards.format_code("ACDEFHJKMN") == "ACDEF-HJKMN"
+    assert cards.format_code("ACDEFHJK") == "ACDE-FHJK"  # cards printed before
+    assert cards.normalize_code("ａｃｄｅｆ－ｈｊｋｍｎ") == "ACDEFHJKMN"
+
+
+async def test_a_card_printed_before_codes_had_an_id_part_still_works(client, tenant, roster):
+    from chonaikai.roster.cards import CARD_LIFETIME, hash_code
+
+    hid = roster["hanako"]["id"]
+    now = datetime.now(UTC)
+    await SignInToken.insert(SignInToken(secret_hash=hash_code("ACDEFHJK"), purpose="card", household=hid,
+                                         expires_at=now + CARD_LIFETIME, created_at=now))
+    assert await cards.household_for_code("acde-fhjk") == (hid, tenant.id)
 
 
 async def test_han_leader_prints_cards_only_for_their_han(client, tenant, roster):

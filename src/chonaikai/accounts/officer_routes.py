@@ -7,7 +7,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, URLEncodedBody
 from litestar.response import Redirect, Template
 
-from chonaikai.accounts import officers
+from chonaikai.accounts import officer_limits, officers
 from chonaikai.accounts.permissions import require
 from chonaikai.accounts.principal import Access, Principal
 from chonaikai.accounts.roles import ROLE_LABELS, Permission
@@ -57,6 +57,7 @@ async def officers_invite(
         invitation = await officers.parse_invitation(tenant, data)
     except officers.InvitationError as error:
         return await _page(tenant, principal, form=data, error=str(error), status=400)
+    await officer_limits.count_or_refuse("invite", principal.account_id, officer_limits.INVITES_PER_HOUR)
     result = await officers.invite_officer(tenant, invitation, principal.account_id)
     done = "not_mailed" if not result.mailed else "already" if result.already else "invited"
     return Redirect(path=f"/a/{tenant.slug}/officers", query_params={"done": done}, status_code=303)

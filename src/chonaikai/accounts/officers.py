@@ -13,6 +13,7 @@ from chonaikai.accounts.tables import AuditEntry, RoleGrant
 from chonaikai.db import write_transaction
 from chonaikai.mail.compose import InvalidAddress, check_address, invitation_message
 from chonaikai.mail.smtp import send_one
+from chonaikai.params import ascii_int
 from chonaikai.roster.tables import Han
 from chonaikai.tenancy.scope import Tenant
 
@@ -81,12 +82,11 @@ async def parse_invitation(tenant: Tenant, form: dict[str, str]) -> Invitation:
         raise InvitationError("役割を選んでください。")
     han_id = None
     if role == Role.HAN_LEADER:
-        raw = form.get("han", "").strip()
-        if not raw.isdigit():
+        han_id = ascii_int(form.get("han", "").strip())
+        if han_id is None:
             raise InvitationError("班長には、どの班かを選んでください。")
-        if not await tenant.count(Han).where(Han.id == int(raw)):
+        if not await tenant.count(Han).where(Han.id == han_id):
             raise InvitationError("選んだ班が見つかりません。もう一度選んでください。")
-        han_id = int(raw)
     name = " ".join(form.get("display_name", "").split())[:100]
     return Invitation(email=email, role=role, han_id=han_id, display_name=name)
 

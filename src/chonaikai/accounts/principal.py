@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from litestar import Request
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 
+from chonaikai.accounts.credentials import session_still_valid
 from chonaikai.accounts.roles import ASSOCIATION_MATRIX, CITY_MATRIX, HAN_LIMITED, Permission, Role
 from chonaikai.accounts.tables import Account, RoleGrant
 from chonaikai.roster.tables import Household
@@ -145,23 +146,31 @@ async def principal_from_bearer(authorization: str) -> Principal:
     return Principal(display_name=row["label"] or f"API token {row['id']}", grants=(grant,))
 
 
+API_PREFIX = "/api/"
+
+
 async def provide_principal(request: Request) -> Principal:
     """The dependency every page uses; loaded once per request.
 
-    A request carrying ``Authorization: Bearer …`` (another system calling /api/) is judged by its
-    token alone, never by a session cookie; everything else by the session (other schemes, such as
-    Basic from a proxy in front of a staging site, are left alone).
+    Under /api/ (other systems) a request is judged by its ``Authorization: Bearer …`` token alone,
+    never by a session cookie (the session is not even loaded there, and /api/ is exempt from
+    CSRF). Everywhere else by the session alone: a bearer token on a page opens nothing, so a
+    page fetched with one is the page a stranger gets (page_cache.py may keep it for everyone).
     """
     cached = request.state.get("principal")
     if cached is not None:
         return cached
-    authorization = request.headers.get("authorization", "")
-    if authorization[:7].lower() == "bearer ":
-        principal = await principal_from_bearer(authorization)
+    if request.scope["path"].startswith(API_PREFIX):
+        authorization = request.headers.get("authorization", "")
+        # Other schemes (Basic from a proxy in front of a staging site) are nobody, not a 401.
+        principal = await principal_from_bearer(authorization) if authorization[:7].lower() == "bearer " else ANONYMOUS
         request.state["principal"] = principal
         return principal
     session = request.scope.get("session")
     if not isinstance(session, dict):  # no session cookie: Litestar leaves a sentinel here
+        session = {}
+    if session and not await session_still_valid(session):
+        request.clear_session()  # opened by a card or LINE since replaced: ends here (row deleted)
         session = {}
     principal = await load_principal(session.get("account_id"), session.get("household_id"))
     request.state["principal"] = principal

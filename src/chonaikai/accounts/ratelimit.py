@@ -18,6 +18,15 @@ async def over_limit(bucket: str, limit: int, window: timedelta) -> bool:
     return count >= limit
 
 
+async def recent(bucket: str, window: timedelta) -> tuple[int, datetime | None]:
+    """(hits in the window, time of the latest one)."""
+    since = datetime.now(UTC) - window
+    rows = await RateLimitHit.select(RateLimitHit.created_at).where(
+        (RateLimitHit.bucket == bucket[:300]) & (RateLimitHit.created_at > since)
+    ).order_by(RateLimitHit.created_at, ascending=False)
+    return len(rows), (rows[0]["created_at"] if rows else None)
+
+
 async def record(*buckets: str, keep: timedelta = timedelta(days=1)) -> None:
     now = datetime.now(UTC)
     await RateLimitHit.insert(*(RateLimitHit(bucket=bucket[:300], created_at=now) for bucket in buckets))

@@ -3,24 +3,17 @@
 from __future__ import annotations
 
 import unicodedata
-from datetime import timedelta
 
 from litestar import Request, Router, get, post
 from litestar.background_tasks import BackgroundTask
 from litestar.params import FromPath, FromQuery, URLEncodedBody
 from litestar.response import Redirect, Template
 
-from chonaikai.accounts import signin
-from chonaikai.accounts.ratelimit import client_address, over_limit, record
+from chonaikai.accounts import signin, signin_limits
+from chonaikai.accounts.ratelimit import client_address
 from chonaikai.accounts.sessions import begin_session
 from chonaikai.mail.compose import InvalidAddress, check_address
 from chonaikai.web import safe_next
-
-# How many sign-in mails may be asked for: per address (protects a member's inbox) and per
-# client address (slows anyone trying many addresses).
-SIGNIN_LIMIT_PER_ADDRESS = 5
-SIGNIN_LIMIT_PER_CLIENT = 20
-SIGNIN_LIMIT_WINDOW = timedelta(hours=1)
 
 
 @get("/signin", name="signin")
@@ -45,16 +38,13 @@ async def signin_request(request: Request, data: URLEncodedBody[dict[str, str]])
             },
             status_code=400,
         )
-    buckets = (f"signin:email:{address}", f"signin:client:{client_address(request)}")
-    if await over_limit(buckets[0], SIGNIN_LIMIT_PER_ADDRESS, SIGNIN_LIMIT_WINDOW) or await over_limit(
-        buckets[1], SIGNIN_LIMIT_PER_CLIENT, SIGNIN_LIMIT_WINDOW
-    ):
-        return Template("accounts/signin_limited.html", status_code=429)
-    await record(*buckets)
+    # Every request gets the same answer; the mail goes out only when one is due (signin_limits.py).
+    await signin_limits.slow_down(client_address(request))
+    send = await signin_limits.mail_due(address)
     return Template(
         "accounts/signin_sent.html",
         context={"email": address},
-        background=BackgroundTask(signin.send_signin_link, address, next),
+        background=BackgroundTask(signin.send_signin_link, address, next) if send else None,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -17,8 +18,9 @@ from litestar.types import Empty, Message, ScopeSession
 
 from chonaikai.accounts.tables import WebSession
 
+log = logging.getLogger(__name__)
 SESSION_COOKIE = "chonaikai_session"
-# Members should rarely have to sign in again: 90 days, renewed on use.
+# Members should rarely have to sign in again: 90 days, renewed on use (at most once a day).
 SESSION_MAX_AGE = 90 * 24 * 3600
 
 
@@ -50,16 +52,27 @@ class DatabaseStore(Store):
         if not updated:
             await WebSession.insert(WebSession(key=_stored_key(key), value=data, expires_at=expires_at))
 
-    async def get(self, key: str, renew_for: int | timedelta | None = None) -> bytes | None:
+    async def get_with_expiry(self, key: str) -> tuple[bytes, datetime | None] | None:
+        """The session's data and expiry, without writing anything (an expired row is removed)."""
         row = await WebSession.select(WebSession.value, WebSession.expires_at).where(WebSession.key == _stored_key(key)).first()
         if row is None:
             return None
         if row["expires_at"] is not None and row["expires_at"] <= datetime.now(UTC):
-            await self.delete(key)
+            try:
+                await self.delete(key)
+            except Exception:  # bookkeeping: purge_expired_sessions removes it later anyway
+                log.warning("expired session not removed now", exc_info=True)
             return None
-        if renew_for is not None and row["expires_at"] is not None and _worth_renewing(row["expires_at"], renew_for):
+        return bytes(row["value"]), row["expires_at"]
+
+    async def get(self, key: str, renew_for: int | timedelta | None = None) -> bytes | None:
+        found = await self.get_with_expiry(key)
+        if found is None:
+            return None
+        data, expires_at = found
+        if renew_for is not None and expires_at is not None and _worth_renewing(expires_at, renew_for):
             await WebSession.update({WebSession.expires_at: _expiry(renew_for)}).where(WebSession.key == _stored_key(key))
-        return bytes(row["value"])
+        return data
 
     async def delete(self, key: str) -> None:
         await WebSession.delete().where(WebSession.key == _stored_key(key))
@@ -93,9 +106,44 @@ def begin_session(request: Request, data: dict) -> None:
     request.state[ROTATE_FLAG] = True
 
 
+LOADED = "chonaikai_session_loaded"  # connection state: (data, expires_at) as read at the start
+
+
 class QuietSessionBackend(ServerSideSessionBackend):
     """Litestar stores a session row (and sets a cookie) for every visitor, even one who never
-    signed in. Most visitors read public pages: they get no session, no cookie and no write."""
+    signed in, and with ``renew_on_access`` writes it back on every answer. Here:
+
+    - most visitors read public pages: they get no session, no cookie and no write;
+    - a signed-in page view whose session did not change writes nothing either; the expiry (and
+      the cookie's Max-Age) is renewed at most once a day, and that renewal is bookkeeping: if the
+      database is busy the answer goes out anyway and the next day's view renews it;
+    - signing in or out (the data changed) is written as before, and a write that fails fails
+      the request before any of its answer was sent.
+    """
+
+    async def load_from_connection(self, connection: ASGIConnection) -> dict:
+        session_id = connection.cookies.get(self.config.key)
+        if not session_id:
+            return {}
+        store = self.config.get_store_from_app(connection.scope["app"])
+        if not isinstance(store, DatabaseStore):
+            return await super().load_from_connection(connection)
+        found = await store.get_with_expiry(session_id)
+        if found is None:
+            return {}
+        connection.state[LOADED] = found
+        return self.deserialize_data(found[0])
+
+    def _unchanged(self, scope_session: ScopeSession, connection: ASGIConnection) -> tuple[bool, bool]:
+        """(data unchanged since it was loaded, expiry due for renewal)."""
+        loaded = connection.state.get(LOADED)
+        if loaded is None or connection.state.get(ROTATE_FLAG) is not None:
+            return False, False
+        data, expires_at = loaded
+        if self.serialize_data(scope_session, connection.scope) != data:
+            return False, False
+        due = expires_at is not None and _worth_renewing(expires_at, self.config.max_age)
+        return True, due
 
     async def store_in_message(self, scope_session: ScopeSession, message: Message, connection: ASGIConnection) -> None:
         has_cookie = bool(connection.cookies.get(self.config.key))
@@ -108,6 +156,15 @@ class QuietSessionBackend(ServerSideSessionBackend):
             if old_id:
                 await self.delete(old_id, store=self.config.get_store_from_app(connection.scope["app"]))
             connection.state[ROTATE_FLAG] = self.generate_session_id()
+        else:
+            unchanged, due = self._unchanged(scope_session, connection)
+            if unchanged:
+                if due:
+                    try:
+                        await super().store_in_message(scope_session, message, connection)
+                    except Exception:
+                        log.warning("session renewal not written; the answer goes out anyway", exc_info=True)
+                return
         await super().store_in_message(scope_session, message, connection)
 
     def get_session_id(self, connection: ASGIConnection) -> str:
@@ -131,7 +188,7 @@ def session_config(secure: bool) -> ServerSideSessionConfig:
         httponly=True,
         samesite="lax",
         store="sessions",
-        # /api/ uses the session too (officer tools call it from the browser); the cookie is
-        # SameSite=Lax, so another site cannot make a browser post to it with the cookie.
-        exclude=["^/static/", "^/healthz"],
+        # /api/ authenticates by bearer token only (it is exempt from CSRF): the session
+        # cookie is not even read there. Browser pages have their own JSON (receipts.json).
+        exclude=["^/static/", "^/healthz", "^/api/"],
     )

@@ -1,4 +1,4 @@
-from piccolo.columns import Boolean, Bytea, ForeignKey, Text, Timestamptz, Varchar
+from piccolo.columns import Boolean, Bytea, ForeignKey, Integer, Text, Timestamptz, Varchar
 from piccolo.columns.base import OnDelete
 from piccolo.table import Table
 
@@ -41,6 +41,10 @@ class SignInToken(Table, tablename="sign_in_token"):
     expires_at = Timestamptz()
     used_at = Timestamptz(null=True, default=None)
     created_at = Timestamptz()
+    # A card's short code is an id part and a secret part: ``lookup`` is the HMAC of the id
+    # part, and ``failed_attempts`` counts wrong secrets typed with it (roster/cards.py).
+    lookup = Varchar(length=64, null=True, default=None, index=True)
+    failed_attempts = Integer(default=0)
 
 
 class WebSession(Table, tablename="web_session"):

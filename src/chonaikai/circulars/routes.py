@@ -15,6 +15,7 @@ from litestar.exceptions import NotAuthorizedException, NotFoundException
 from litestar.params import FromPath, FromQuery
 from litestar.response import File, Redirect, Template
 
+from chonaikai.accounts import officer_limits
 from chonaikai.accounts.permissions import require
 from chonaikai.accounts.principal import Access, Principal, authorize_city
 from chonaikai.accounts.roles import Permission
@@ -211,6 +212,7 @@ async def city_remind(city_slug: FromPath[str], circular_id: FromPath[int], prin
     city = await _city_for(city_slug, principal, Permission.CITY_CIRCULAR_SEND)
     if await logic.find_circular(city["id"], circular_id) is None:
         raise NotFoundException()
+    await officer_limits.count_or_refuse("remind", principal.account_id, officer_limits.REMINDS_PER_HOUR)
     result = await logic.remind(circular_id, principal.account_id)
     # Mails go out after the answer; rows stay "recorded" (the worker retries) if this fails.
     return Redirect(

@@ -8,6 +8,7 @@ What the page shows comes from the content's owner through the port
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -19,6 +20,20 @@ from chonaikai.delivery.tables import Delivery
 from chonaikai.roster.tables import Household
 from chonaikai.tenancy.scope import Tenant
 from chonaikai.tenancy.tables import Association
+
+log = logging.getLogger(__name__)
+
+# How long the read page waits for its "opened" receipt: a moment on a quiet day, never the
+# database's busy timeout. After it the receipt finishes (or fails, logged) on its own.
+OPEN_WAIT_SECONDS = 0.5
+
+
+class Withdrawn:
+    """The read link is real but its household is no longer in the content's audience (the
+    audience narrowed, or the household moved out or was erased): a kind page, not the text."""
+
+
+WITHDRAWN = Withdrawn()
 
 CHANNEL_LABELS = {"email": "メール", "line": "LINE", "paper": "紙（回覧板）"}
 
@@ -40,31 +55,59 @@ class ReadView:
         return self.tenant.slug if self.tenant else ""
 
 
-async def open_by_token(token: str, now: datetime | None = None) -> ReadView | None:
-    """The content behind a read link, recording the first visit as opened. None: unknown token.
+async def _still_for_household(row: dict[str, Any]) -> bool:
+    """The delivery's household still lives there and is still in the content's audience."""
+    household = await Household.select(Household.moved_out, Household.erased_at).where(
+        (Household.id == row["household"]) & (Household.association == row["association"])
+    ).first()
+    if household is None or household["moved_out"] or household["erased_at"] is not None:
+        return False
+    audience = content.source().audience_sql(1)
+    found = await Delivery.raw(
+        f"SELECT 1 AS ok FROM ({audience}) AS audience WHERE audience.household = {{}}", row["notice"], row["household"]
+    )
+    return bool(found)
+
+
+async def _delivery_for(token: str, *columns: Any) -> dict[str, Any] | None:
+    if not token or len(token) > 64:
+        return None
+    return await Delivery.select(
+        Delivery.notice, Delivery.association, Delivery.household, *columns
+    ).where(Delivery.token == token).first()
+
+
+def _log_open_failure(future: asyncio.Future) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        log.warning("a read link's 'opened' was not recorded: %s", future.exception())
+
+
+async def _record_opened(token: str, now: datetime | None) -> None:
+    """Bookkeeping: the reader's page never waits long for it and never fails because of it."""
+    write = asyncio.ensure_future(receipt_writer().write(OPEN, token, "", now))
+    write.add_done_callback(_log_open_failure)
+    await asyncio.wait({write}, timeout=OPEN_WAIT_SECONDS)
+
+
+async def open_by_token(token: str, now: datetime | None = None) -> ReadView | Withdrawn | None:
+    """The content behind a read link, recording the first visit as opened. None: unknown token;
+    WITHDRAWN: its household is no longer in the audience.
 
     The token shows this one piece of content and nothing else: not the household, not others.
     """
-    if not token or len(token) > 64:
-        return None
-    row = await Delivery.select(
-        Delivery.id,
-        Delivery.token,
-        Delivery.opened_at,
-        Delivery.confirmed_at,
-        Delivery.notice,
-        Delivery.association,
-    ).where(Delivery.token == token).first()
+    row = await _delivery_for(token, Delivery.id, Delivery.token, Delivery.opened_at, Delivery.confirmed_at)
     if row is None:
         return None
     readable = await content.source().read_content(row["association"], row["notice"])
     if readable is None:
         return None
+    if not await _still_for_household(row):
+        return WITHDRAWN
     association = await Association.select().where(Association.id == row["association"]).first()
     if association is None:
         return None
     if row["opened_at"] is None:
-        await receipt_writer().write(OPEN, row["token"], "", now)
+        await _record_opened(row["token"], now)
     return ReadView(
         row["id"], row["token"], readable.item, association["name"], row["confirmed_at"],
         tenant=Tenant.from_row(association), attachments=readable.attachments, body_html=readable.body_html,
@@ -72,17 +115,25 @@ async def open_by_token(token: str, now: datetime | None = None) -> ReadView | N
 
 
 async def attachment_by_token(token: str, attachment_id: int) -> tuple[dict[str, Any], bytes] | None:
-    """A file of the content behind a read link (and of no other)."""
-    if not token or len(token) > 64:
-        return None
-    row = await Delivery.select(Delivery.notice, Delivery.association).where(Delivery.token == token).first()
-    if row is None:
+    """A file of the content behind a read link (and of no other), while the link still shows it."""
+    row = await _delivery_for(token)
+    if row is None or not await _still_for_household(row):
         return None
     return await content.source().attachment(row["association"], row["notice"], attachment_id)
 
 
+async def link_state(token: str) -> Withdrawn | bool | None:
+    """Before 「読みました」 is taken from a read link: True while it still shows its content to its
+    household, WITHDRAWN once it does not, None for an unknown token."""
+    row = await _delivery_for(token)
+    if row is None:
+        return None
+    return True if await _still_for_household(row) else WITHDRAWN
+
+
 async def confirm_by_token(token: str, via: str = "web", now: datetime | None = None) -> bool | None:
-    """「読みました」: records the first confirmation (idempotent). None: unknown token."""
+    """「読みました」: records the first confirmation (idempotent). None: unknown token.
+    (The read link's page asks ``link_state`` first.)"""
     if not token or len(token) > 64:
         return None
     return await receipt_writer().write(CONFIRM, token, via, now)

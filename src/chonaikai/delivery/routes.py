@@ -19,6 +19,7 @@ from chonaikai.accounts.principal import Access, Principal, authorize
 from chonaikai.accounts.roles import Permission
 from chonaikai.delivery import content, readlink
 from chonaikai.delivery import summary as readers
+from chonaikai.params import optional_int
 from chonaikai.roster.tables import CHANNELS, Han
 from chonaikai.tenancy import logic
 from chonaikai.tenancy.scope import Tenant
@@ -40,6 +41,10 @@ def _missing_read_link() -> Template:
     return Template("delivery/read_missing.html", status_code=404, headers=READ_HEADERS)
 
 
+def _withdrawn_read_link() -> Template:
+    return Template("delivery/read_withdrawn.html", status_code=410, headers=READ_HEADERS)
+
+
 # -- read link (no sign-in) ----------------------------------------------------------------
 
 
@@ -48,6 +53,8 @@ async def read_page(token: FromPath[str]) -> Template:
     view = await readlink.open_by_token(token)
     if view is None:
         return _missing_read_link()
+    if isinstance(view, readlink.Withdrawn):
+        return _withdrawn_read_link()
     return Template(
         "delivery/read.html",
         context={"view": view, "notice": view.notice, "confirmed": view.confirmed_at is not None},
@@ -57,7 +64,10 @@ async def read_page(token: FromPath[str]) -> Template:
 
 @post(["/r/{token:str}", "/r/{token:str}/confirm"], name="read_confirm", status_code=200)
 async def read_confirm(request: Request, token: FromPath[str]) -> Template | Response | Redirect:
-    confirmed = await readlink.confirm_by_token(token, via="web")
+    state = await readlink.link_state(token)
+    if isinstance(state, readlink.Withdrawn):
+        return _withdrawn_read_link()
+    confirmed = await readlink.confirm_by_token(token, via="web") if state else None
     if confirmed is None:
         return _missing_read_link()
     if is_htmx(request):
@@ -125,7 +135,7 @@ async def _notice_or_404(tenant: Tenant, principal: Principal, notice_id: int) -
 
 
 def _filters(unconfirmed: str, han: str, channel: str) -> dict[str, Any]:
-    han_id = int(han) if han.isdigit() else None
+    han_id = optional_int(han, "班")  # ASCII digits or nothing (400)
     return {
         "unconfirmed_only": unconfirmed in ("1", "on", "true"),
         "han_id": han_id,
@@ -170,8 +180,8 @@ async def receipts_page(
             "status_labels": readers.STATUS_LABELS,
             "can_tick": principal.can(Permission.RECEIPTS_TICK, tenant.id),
             "can_print": principal.can(Permission.PRINT_SHEETS, tenant.id),
-            "resent": int(resent) if resent.isdigit() else None,
-            "too_soon": int(too_soon) if too_soon.isdigit() else 0,
+            "resent": optional_int(resent),
+            "too_soon": optional_int(too_soon) or 0,
         },
     )
 

@@ -80,6 +80,52 @@ def _as_bool_time(value: Any) -> bool:
     return value is not None and value != ""
 
 
+# Outcomes handed in while a batch is sent are recorded together after this long: the other
+# connections' results arriving meanwhile share the commit.
+GROUP_COMMIT_SECONDS = 0.003
+
+
+class _Progress:
+    """Records a batch's outcomes while it is being sent (issue 14): each SMTP connection waits
+    for its message's "sent" to be committed before sending the next, so a worker killed at any
+    moment has at most one message per connection sent but not recorded. Outcomes from several
+    connections go in one commit."""
+
+    def __init__(self, worker: Worker, jobs: list[DeliveryJob]) -> None:
+        self.worker = worker
+        self.jobs = {job.delivery_id: job for job in jobs}
+        self.pending: list[tuple[Outcome, asyncio.Future]] = []
+        self.recorded: set[int] = set()
+        self.flusher: asyncio.Task | None = None
+
+    async def report(self, outcome: Outcome) -> None:
+        if outcome.delivery_id not in self.jobs:
+            return
+        future = asyncio.get_running_loop().create_future()
+        self.pending.append((outcome, future))
+        if self.flusher is None or self.flusher.done():
+            self.flusher = asyncio.ensure_future(self._flush())
+        await future
+
+    async def _flush(self) -> None:
+        await asyncio.sleep(GROUP_COMMIT_SECONDS)
+        while self.pending:
+            batch, self.pending = self.pending, []
+            fresh = [(outcome, future) for outcome, future in batch if outcome.delivery_id not in self.recorded]
+            try:
+                await self.worker.record([self.jobs[o.delivery_id] for o, _ in fresh], [o for o, _ in fresh])
+                self.recorded.update(o.delivery_id for o, _ in fresh)
+            except Exception:  # recorded with the rest of the batch at its end instead
+                log.exception("recording %d outcomes during a send failed", len(fresh))
+            for _, future in batch:
+                if not future.done():
+                    future.set_result(None)
+
+    async def finish(self) -> None:
+        if self.flusher is not None:
+            await self.flusher
+
+
 class Worker:
     def __init__(
         self,
@@ -197,8 +243,8 @@ class Worker:
             jobs = await self.claim(channel.name, channel.batch_size)
             if not jobs:
                 break
-            outcomes = await self._send(channel, jobs)
-            await self.record(jobs, outcomes)
+            outcomes, recorded = await self._send(channel, jobs)
+            await self.record([job for job in jobs if job.delivery_id not in recorded], outcomes)
             handled += len(jobs)
             await self._keep_lock()
         return handled
@@ -213,14 +259,24 @@ class Worker:
             except WorkerBusy as error:  # the lanes finish their batch in hand, then stop
                 log.error("%s", error)
 
-    async def _send(self, channel: Channel, jobs: list[DeliveryJob]) -> list[Outcome]:
+    async def _send(self, channel: Channel, jobs: list[DeliveryJob]) -> tuple[list[Outcome], set[int]]:
+        """The channel's outcomes, and the deliveries already recorded while it sent (a channel
+        with ``reports_progress`` hands each outcome in as soon as it is known)."""
+        progress = _Progress(self, jobs) if getattr(channel, "reports_progress", False) else None
         try:
-            return await channel.send(jobs)
+            if progress is not None:
+                outcomes = await channel.send(jobs, report=progress.report)  # type: ignore[call-arg]
+            else:
+                outcomes = await channel.send(jobs)
         except asyncio.CancelledError:
             raise
         except Exception:
             log.exception("channel %s failed on a batch of %d", channel.name, len(jobs))
-            return [Outcome.retry(job.delivery_id, REASON_UNKNOWN) for job in jobs]
+            outcomes = [Outcome.retry(job.delivery_id, REASON_UNKNOWN) for job in jobs]
+        if progress is None:
+            return outcomes, set()
+        await progress.finish()
+        return outcomes, progress.recorded
 
     async def run_due_jobs(self) -> None:
         """The scheduled work handed in (``due_jobs``), at most every few seconds."""

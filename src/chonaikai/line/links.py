@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from chonaikai.accounts.credentials import end_household_sessions
 from chonaikai.accounts.tables import AuditEntry, RateLimitHit, SignInToken
 from chonaikai.db import write_transaction
 from chonaikai.delivery import api as delivery
@@ -194,6 +195,7 @@ async def deactivate(channel_id: str, line_user_id: str, why: str) -> list[int]:
     for row in rows:
         tenant = await tenant_by_id(row["association"])
         await tenant.update(LineLink, {LineLink.active: False, LineLink.unlinked_at: now}).where(LineLink.id == row["id"])
+        await end_household_sessions(tenant, row["household"])  # a session its LINE opened ends
         others = await tenant.count(LineLink).where(
             (LineLink.household == row["household"]) & (LineLink.active == True)  # noqa: E712
         )

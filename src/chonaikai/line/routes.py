@@ -11,6 +11,7 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
+from chonaikai.accounts.credentials import household_session
 from chonaikai.accounts.permissions import require
 from chonaikai.accounts.principal import Access, Principal, authorize
 from chonaikai.accounts.roles import Permission
@@ -48,6 +49,8 @@ async def line_webhook(request: Request, channel_id: FromPath[str]) -> Response:
     except webhook.BadSignature:
         # Nothing recorded: a forged request must leave no trace in our data.
         return Response({"detail": "invalid signature"}, status_code=400)
+    except webhook.BadBody as error:
+        return Response({"detail": str(error)}, status_code=400)
     result = await webhook.handle_events(channel, events)
     if result.replies:
         async with LineApi(channel) as api:
@@ -66,7 +69,7 @@ async def line_go(request: Request, value: FromPath[str]) -> Redirect | Template
     session = request.scope.get("session")
     if not (isinstance(session, dict) and session.get("account_id")):
         # An officer's own session is kept; anyone else becomes this household.
-        begin_session(request, {"account_id": None, "household_id": household["id"]})
+        begin_session(request, await household_session(household["id"]))
     if target:
         return Redirect(path=f"/r/{target}", status_code=303)
     association = await Association.select(Association.slug).where(Association.id == household["association"]).first()

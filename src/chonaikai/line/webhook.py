@@ -7,15 +7,16 @@ Replies are sent after the transaction commits; they are free of quota and best-
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from linebot.v3.exceptions import InvalidSignatureError
 from linebot.v3.webhook import WebhookParser
 from linebot.v3.webhooks import (
+    Event,
     FollowEvent,
     MessageEvent,
     PostbackEvent,
@@ -36,6 +37,10 @@ log = logging.getLogger(__name__)
 
 class BadSignature(Exception):
     pass
+
+
+class BadBody(Exception):
+    """Correctly signed, but not a JSON object with a list of events: answered 400."""
 
 
 # Texts other parts answer themselves (安否確認: 「無事」 counts as safe): (tenant, household id,
@@ -64,13 +69,38 @@ class WebhookResult:
 
 
 def parse(channel: LineChannel, body: str, signature: str) -> list[Any]:
-    """Events of a request, after checking ``X-Line-Signature`` with the channel secret."""
+    """Events of a request, after checking ``X-Line-Signature`` with the channel secret.
+
+    BadSignature: not signed by LINE. BadBody: signed, but no JSON object with an ``events``
+    list. An event this app cannot use (no ``type`` or ``webhookEventId``, a type the SDK does
+    not know, fields of the wrong kind) is skipped and logged; the others are handled."""
     if not signature:
         raise BadSignature("missing X-Line-Signature")
+    parser = WebhookParser(channel.secret)
+    if not parser.signature_validator.validate(body, signature):
+        raise BadSignature("bad X-Line-Signature")
     try:
-        return WebhookParser(channel.secret).parse(body, signature)
-    except InvalidSignatureError:
-        raise BadSignature("bad X-Line-Signature") from None
+        payload = json.loads(body)
+    except ValueError:
+        raise BadBody("the body is not JSON") from None
+    if not isinstance(payload, dict) or not isinstance(payload.get("events"), list):
+        raise BadBody("the body has no list of events")
+    events = []
+    for raw in payload["events"]:
+        if not (isinstance(raw, dict) and isinstance(raw.get("type"), str) and isinstance(raw.get("webhookEventId"), str)
+                and raw["webhookEventId"]):
+            log.warning("LINE webhook (channel %s): event skipped, no type or webhookEventId: %.200r", channel.channel_id, raw)
+            continue
+        try:
+            event = Event.from_dict(raw)
+        except Exception as error:  # an unknown type (ValueError) or fields of the wrong kind
+            log.warning("LINE webhook (channel %s): %s event skipped: %s", channel.channel_id, raw["type"], error)
+            continue
+        if event is None or not getattr(event, "webhook_event_id", None):
+            log.warning("LINE webhook (channel %s): %s event skipped", channel.channel_id, raw["type"])
+            continue
+        events.append(event)
+    return events
 
 
 async def _first_time(channel_id: str, event: Any) -> bool:

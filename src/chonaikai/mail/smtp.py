@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -109,13 +109,30 @@ class SMTPSender:
                 client.close()
             return _failure(to, exc.code, exc.message)
 
-    async def send_many(self, messages: Sequence[tuple[str, bytes]]) -> list[SendResult]:
-        """Send each ``(envelope recipient, message bytes)``; results in the same order."""
+    async def send_many(
+        self,
+        messages: Sequence[tuple[str, bytes]],
+        on_result: Callable[[int, SendResult], Awaitable[None]] | None = None,
+    ) -> list[SendResult]:
+        """Send each ``(envelope recipient, message bytes)``; results in the same order.
+
+        ``on_result(index, result)`` is awaited as soon as each message's result is known, before
+        its connection sends the next one (the delivery worker records "sent" there, so a crash
+        re-sends at most one message per connection)."""
         results: list[SendResult | None] = [None] * len(messages)
         if not messages:
             return []
         next_index = 0
         server_down: str | None = None  # set when connecting fails: the rest fail fast
+
+        async def report(index: int) -> None:
+            result = results[index]
+            if on_result is None or result is None:
+                return
+            try:
+                await on_result(index, result)
+            except Exception:  # bookkeeping: the caller records every result at the end anyway
+                log.exception("recording the result of one message failed")
 
         async def work() -> None:
             nonlocal next_index, server_down
@@ -129,6 +146,7 @@ class SMTPSender:
                         check_address(to)
                     except InvalidAddress as exc:
                         results[index] = _failure(to, 553, str(exc))
+                        await report(index)
                         continue
                     # A kept connection the server has dropped meanwhile (servers close idle
                     # ones) gets one fresh connection and one more try; after that the
@@ -154,6 +172,7 @@ class SMTPSender:
                             client.close()
                             client = None
                             results[index] = _failure(to, None, f"{type(exc).__name__}: {exc}")
+                    await report(index)
             finally:
                 if client is not None:
                     await self._release(client)

@@ -7,11 +7,14 @@ by API is published and delivered exactly like one written on the page.
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from typing import Annotated, Any, Literal
 
+import msgspec
 from litestar import Request, Router, post
 from litestar.di import NamedDependency
 from litestar.exceptions import ValidationException
+from msgspec import Meta
 
 from chonaikai.accounts.principal import authorize, principal_from_bearer
 from chonaikai.accounts.roles import Permission
@@ -24,43 +27,69 @@ def _refuse(japanese: str, english: str) -> ValidationException:
     return ValidationException(f"{japanese} ({english})")
 
 
+class HanAudience(msgspec.Struct, forbid_unknown_fields=True):
+    """``{"han": ["1班", "2班"]}``: the households of these 班."""
+
+    han: Annotated[list[Annotated[str, Meta(min_length=1, max_length=50)]], Meta(min_length=1, max_length=500)]
+
+
+class NoticeBody(msgspec.Struct, forbid_unknown_fields=True):
+    """The request body, typed: anything else is a 400 naming the field (msgspec)."""
+
+    title: str
+    body: str = ""
+    category: str = "その他"
+    audience: Literal["all", "officers"] | HanAudience = "all"
+    visibility: Literal["public", "members"] = "members"
+    publish: bool = False
+
+
+def _field_of(error: msgspec.ValidationError) -> str:
+    """``$.audience.han[0]`` → ``audience``; an unknown field → its name."""
+    text = str(error)
+    if found := re.search(r"at `\$\.([A-Za-z_]+)", text):
+        return found.group(1)
+    if found := re.search(r"field `([^`]+)`", text):
+        return found.group(1)
+    return "body"
+
+
 async def parse_api_notice(tenant: Tenant, data: Any) -> tuple[logic.NoticeInput, bool]:
     """The request body as a NoticeInput and whether to publish now; refuses anything unclear."""
     if not isinstance(data, dict):
         raise _refuse("JSONのオブジェクトを送ってください", "send a JSON object")
-    title, body = data.get("title"), data.get("body", "")
-    if not isinstance(title, str) or not title.strip():
+    try:
+        request = msgspec.convert(data, NoticeBody, strict=True)
+    except msgspec.ValidationError as error:
+        field = _field_of(error)
+        raise _refuse(f"「{field}」の値が正しくありません: {error}", f"invalid field {field}: {error}") from None
+    title, body = request.title, request.body
+    if not title.strip():
         raise _refuse("題名を入れてください", "title is required")
     if len(title) > logic.TITLE_MAX:
         raise _refuse(f"題名は{logic.TITLE_MAX}文字までです", f"title is at most {logic.TITLE_MAX} characters")
-    if not isinstance(body, str) or len(body) > logic.BODY_MAX:
+    if len(body) > logic.BODY_MAX:
         raise _refuse(f"本文は{logic.BODY_MAX}文字までの文字列です", f"body is a string of at most {logic.BODY_MAX} characters")
-    visibility = data.get("visibility", "members")
-    if visibility not in ("public", "members"):
-        raise _refuse("visibility は public か members です", "visibility is public or members")
-    publish = data.get("publish", False)
-    if not isinstance(publish, bool):
-        raise _refuse("publish は true か false です", "publish is true or false")
-    audience = data.get("audience", "all")
     han_ids: list[int] = []
-    if isinstance(audience, dict) and set(audience) == {"han"} and isinstance(audience["han"], list) and audience["han"]:
-        names = [name for name in audience["han"] if isinstance(name, str)]
-        rows = await tenant.select(Han, Han.id, Han.name).where(Han.name.is_in(names)) if names else []
+    audience: str
+    if isinstance(request.audience, HanAudience):
+        names = request.audience.han
+        rows = await tenant.select(Han, Han.id, Han.name).where(Han.name.is_in(names))
         found = {row["name"]: row["id"] for row in rows}
-        missing = [name for name in audience["han"] if name not in found]
+        missing = [name for name in names if name not in found]
         if missing:
-            raise _refuse(f"この班はありません: {', '.join(map(str, missing))}", f"unknown han: {missing}")
-        han_ids = [found[name] for name in audience["han"]]
+            raise _refuse(f"この班はありません: {', '.join(missing)}", f"audience: unknown han: {missing}")
+        han_ids = [found[name] for name in names]
         audience = "han"
-    elif audience not in ("all", "officers"):
-        raise _refuse('audience は "all"、"officers" か {"han": [班の名前]} です', 'audience is "all", "officers" or {"han": [names]}')
-    category = data.get("category", "その他")
-    if not isinstance(category, str) or category not in await logic.categories(tenant):
+    else:
+        audience = request.audience
+    if request.category not in await logic.categories(tenant):
         raise _refuse("分類がありません", "unknown category")
     values = logic.NoticeInput(
-        title=title.strip(), body=body, category=category, audience=audience, visibility=visibility, han_ids=han_ids
+        title=title.strip(), body=body, category=request.category, audience=audience,
+        visibility=request.visibility, han_ids=han_ids,
     )
-    return values, publish
+    return values, request.publish
 
 
 @post("/notices", name="api_notice_create", status_code=201)

@@ -34,6 +34,7 @@ from chonaikai.notices.render import render_html
 from chonaikai.tenancy.scope import Tenant
 from chonaikai.web import is_htmx
 
+MAX_PAGE = 100_000  # 20 notices a page: two million notices
 ACTIONS = ("preview", "draft", "save", "publish", "schedule")
 
 
@@ -74,6 +75,8 @@ async def board(
     page: FromQuery[int] = 1,
     archived: FromQuery[int] = 0,
 ) -> Template:
+    if not 1 <= page <= MAX_PAGE:  # no such page (a huge one overflowed SQLite's OFFSET: 500)
+        raise NotFoundException()
     viewer = await logic.load_viewer(principal, tenant)
     q = q[:100]
     category = category[:30]

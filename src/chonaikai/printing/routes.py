@@ -16,6 +16,7 @@ from litestar.response import Redirect, Template
 from chonaikai.accounts.permissions import require
 from chonaikai.accounts.principal import Access, Principal
 from chonaikai.accounts.roles import Permission
+from chonaikai.params import ascii_int
 from chonaikai.printing import pdf, receipts, sheets
 from chonaikai.printing.sheets import ALL_HAN, NO_HAN, HanGroup, SheetRequestError
 from chonaikai.tenancy.scope import Tenant
@@ -26,8 +27,15 @@ def _check_han_access(access: Access, han: str) -> None:
     """A 班長 asking for another 班 (or for every 班 of the association) is refused, not narrowed."""
     if han == NO_HAN and not access.whole_association:
         raise PermissionDeniedException("この班の回覧板を扱う権限がありません")
-    if han.isdigit() and not access.covers_han(int(han)):
+    if ascii_int(han) is not None and not access.covers_han(ascii_int(han)):
         raise PermissionDeniedException("この班の回覧板を扱う権限がありません")
+
+
+def _household_id(value: object) -> int:
+    household_id = ascii_int(value)
+    if household_id is None:
+        raise ValueError("not a household id")  # answered 400 with the form again
+    return household_id
 
 
 async def _notice_or_404(tenant: Tenant, principal: Principal, notice_id: int) -> dict[str, Any]:
@@ -252,7 +260,7 @@ async def save_confirmations(
         return _bad_request(tenant, notice, str(exc))
     sheet_ids = [row.household_id for sheet in chosen for row in sheet.rows]
     try:
-        ticked = [int(value) for value in form.getall("confirmed")] if "confirmed" in form else []
+        ticked = [_household_id(value) for value in form.getall("confirmed")] if "confirmed" in form else []
         day_text = str(form.get("day", "")).strip()
         day = date.fromisoformat(day_text) if day_text else None
         when = receipts.confirmation_time(day)

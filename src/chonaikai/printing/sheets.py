@@ -21,6 +21,7 @@ from chonaikai.delivery.tables import Delivery
 from chonaikai.line.tables import LineLink
 from chonaikai.notices.render import render_html
 from chonaikai.notices.tables import Attachment, Notice, NoticeHan
+from chonaikai.params import ascii_int
 from chonaikai.roster.tables import Han, Household
 from chonaikai.settings import PROJECT_ROOT, get_settings
 from chonaikai.tenancy.scope import Tenant
@@ -173,7 +174,7 @@ def pick_groups(groups: list[HanGroup], han: str) -> list[HanGroup]:
 
 def parse_han(han: str) -> str:
     han = (han or "").strip()
-    if han in (ALL_HAN, NO_HAN) or (han.isdigit() and len(han) < 12):
+    if han in (ALL_HAN, NO_HAN) or ascii_int(han) is not None:
         return han
     raise SheetRequestError("班の指定が正しくありません。一覧から班を選んでください。")
 

@@ -2,9 +2,13 @@
 
 A card holds two secrets, both stored only as hashes in ``SignInToken`` (purpose "card"):
 - a long random secret in the QR code's address ``/card/{secret}``;
-- a short code of 8 characters (``ABCD-EFGH``) for typing at ``/card``. Its space is small
-  (22^8 ≈ 5·10^10), so it is hashed with the server's secret key (HMAC) — a leaked database alone
-  does not let anyone try codes offline — and wrong attempts are rate-limited per client and overall.
+- a short code of 10 characters (``ACDEF-HJKMN``) for typing at ``/card``: 5 characters name the
+  card, 5 are its secret. Both are hashed with the server's secret key (HMAC) — a leaked database
+  alone does not let anyone try codes offline. A code dies after WRONG_TRIES_PER_CODE wrong secrets
+  typed with its id (the QR address and a new card still work), so guessing stays infeasible
+  however many addresses guess (docs/roles.md has the arithmetic). Addresses that type many
+  wrong codes are slowed down, never refused: the owner of a valid card always gets in.
+  Cards printed before (8 characters, no id part) work until they expire.
 
 A card is valid for CARD_LIFETIME and can be used any number of times until it expires or a new
 card is printed for the same household (printing replaces every older card), the household moves
@@ -14,8 +18,10 @@ the fridge must still work the next time.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -23,6 +29,7 @@ from datetime import UTC, datetime, timedelta
 import segno
 
 from chonaikai.accounts import ratelimit
+from chonaikai.accounts.credentials import end_household_sessions
 from chonaikai.accounts.principal import Principal
 from chonaikai.accounts.signin import hash_secret
 from chonaikai.accounts.tables import SignInToken
@@ -32,14 +39,22 @@ from chonaikai.roster.tables import Household
 from chonaikai.settings import get_settings
 from chonaikai.tenancy.scope import Tenant
 
+log = logging.getLogger(__name__)
+
 CARD_LIFETIME = timedelta(days=30)
 # No 0/O, 1/I/L, 2/Z, 5/S, 6/G, 8/B: letters and digits an elderly reader cannot confuse.
 CODE_ALPHABET = "ACDEFHJKMNPRTUVWXY3479"
-CODE_LENGTH = 8
-# Wrong attempts allowed: per client address in the window, and for the whole service.
+CODE_LENGTH = 10
+CODE_ID_LENGTH = 5  # the first 5 characters name the card, the last 5 are its secret
+OLD_CODE_LENGTH = 8  # cards printed before the id part (secret only), valid until they expire
+# Wrong secrets typed with one card's id before that code stops working (its QR address does not).
+WRONG_TRIES_PER_CODE = 5
+# Wrong attempts counted per client address and for the whole service; beyond these, answers
+# are slowed down (never refused: the owner of a valid card may share an address with a guesser).
 ATTEMPT_WINDOW = timedelta(minutes=15)
 ATTEMPTS_PER_CLIENT = 10
 ATTEMPTS_OVERALL = 500
+SLOW_DOWN_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -56,7 +71,8 @@ def new_code() -> str:
 
 
 def format_code(code: str) -> str:
-    return f"{code[:4]}-{code[4:]}"
+    split = CODE_ID_LENGTH if len(code) == CODE_LENGTH else 4
+    return f"{code[:split]}-{code[split:]}"
 
 
 def normalize_code(typed: str) -> str:
@@ -67,6 +83,22 @@ def normalize_code(typed: str) -> str:
 def hash_code(code: str) -> str:
     key = get_settings().secret_key.encode()
     return hmac.new(key, b"card-code:" + code.encode(), hashlib.sha256).hexdigest()
+
+
+def hash_code_id(code_id: str) -> str:
+    key = get_settings().secret_key.encode()
+    return hmac.new(key, b"card-id:" + code_id.encode(), hashlib.sha256).hexdigest()
+
+
+async def _new_unique_code() -> str:
+    """A code whose id part no live card uses (so a wrong try names exactly one card)."""
+    while True:
+        code = new_code()
+        taken = await SignInToken.count().where(
+            (SignInToken.lookup == hash_code_id(code[:CODE_ID_LENGTH])) & (SignInToken.expires_at > datetime.now(UTC))
+        )
+        if not taken:
+            return code
 
 
 def qr_svg(url: str) -> str:
@@ -80,7 +112,7 @@ def qr_svg(url: str) -> str:
 async def issue_card(tenant: Tenant, actor: Principal, household_id: int) -> IssuedCard:
     """A new card for a household (replacing older ones); the secrets exist only in the result."""
     secret = secrets.token_urlsafe(24)
-    code = new_code()
+    code = await _new_unique_code()
     now = datetime.now(UTC)
     expires_at = now + CARD_LIFETIME
     async with write_transaction():
@@ -91,21 +123,26 @@ async def issue_card(tenant: Tenant, actor: Principal, household_id: int) -> Iss
             SignInToken(secret_hash=hash_secret(secret), purpose="card", household=household_id,
                         expires_at=expires_at, created_at=now),
             SignInToken(secret_hash=hash_code(code), purpose="card", household=household_id,
-                        expires_at=expires_at, created_at=now),
+                        expires_at=expires_at, created_at=now, lookup=hash_code_id(code[:CODE_ID_LENGTH])),
         )
+        await end_household_sessions(tenant, household_id)  # the old card's sessions end with it
         await logic.audit(tenant, actor, "card.issue", "", household_id)
     url = f"{get_settings().base_url.rstrip('/')}/card/{secret}"
     return IssuedCard(secret=secret, code=code, expires_at=expires_at, url=url, qr_svg=qr_svg(url))
 
 
-async def _household_for(secret_hash: str) -> tuple[int, int] | None:
-    """(household id, association id) for a valid card secret hash."""
-    row = await SignInToken.select(SignInToken.household).where(
+async def _household_for(secret_hash: str, old_code: bool = False) -> tuple[int, int] | None:
+    """(household id, association id) for a valid card secret hash (``old_code``: an 8-character
+    code printed before codes had an id part)."""
+    query = SignInToken.select(SignInToken.household).where(
         (SignInToken.secret_hash == secret_hash)
         & (SignInToken.purpose == "card")
         & SignInToken.used_at.is_null()
         & (SignInToken.expires_at > datetime.now(UTC))
-    ).first()
+    )
+    if old_code:
+        query = query.where(SignInToken.lookup.is_null())
+    row = await query.first()
     if row is None or row["household"] is None:
         return None
     household = await Household.select(Household.association, Household.moved_out).where(
@@ -122,24 +159,46 @@ async def household_for_secret(secret: str) -> tuple[int, int] | None:
 
 async def household_for_code(typed: str) -> tuple[int, int] | None:
     code = normalize_code(typed)
-    if len(code) != CODE_LENGTH or any(ch not in CODE_ALPHABET for ch in code):
+    if any(ch not in CODE_ALPHABET for ch in code):
         return None
-    return await _household_for(hash_code(code))
+    if len(code) == OLD_CODE_LENGTH:
+        return await _household_for(hash_code(code), old_code=True)
+    if len(code) != CODE_LENGTH:
+        return None
+    card = await SignInToken.select(SignInToken.id, SignInToken.secret_hash, SignInToken.failed_attempts).where(
+        (SignInToken.lookup == hash_code_id(code[:CODE_ID_LENGTH]))
+        & (SignInToken.purpose == "card")
+        & (SignInToken.expires_at > datetime.now(UTC))
+    ).first()
+    if card is None or card["failed_attempts"] >= WRONG_TRIES_PER_CODE:
+        return None
+    if not hmac.compare_digest(card["secret_hash"], hash_code(code)):
+        # One statement: tries racing each other are all counted.
+        await SignInToken.update({SignInToken.failed_attempts: SignInToken.failed_attempts + 1}).where(
+            SignInToken.id == card["id"]
+        )
+        return None
+    return await _household_for(card["secret_hash"])
 
 
-# --- rate limit on wrong attempts (shared counters in the database: every web process sees them) ---
+# --- slowing down addresses that type many wrong codes (counters shared through the database) ---
 
 
 def _buckets(client: str) -> list[tuple[str, int]]:
     return [(f"card:client:{client}", ATTEMPTS_PER_CLIENT), ("card:all", ATTEMPTS_OVERALL)]
 
 
-async def attempts_blocked(client: str) -> bool:
+async def slow_down(client: str) -> None:
+    """Wait before answering an address over its limit (or while the whole service is being
+    guessed at): guessing gets slower, and the owner of a valid card still gets in."""
     for bucket, limit in _buckets(client):
         if await ratelimit.over_limit(bucket, limit, ATTEMPT_WINDOW):
-            return True
-    return False
+            await asyncio.sleep(SLOW_DOWN_SECONDS)
+            return
 
 
 async def record_failed_attempt(client: str) -> None:
-    await ratelimit.record(*(bucket for bucket, _ in _buckets(client)))
+    try:
+        await ratelimit.record(*(bucket for bucket, _ in _buckets(client)))
+    except Exception:  # bookkeeping: the per-code bound holds without it
+        log.warning("wrong card attempt not counted", exc_info=True)

@@ -22,6 +22,7 @@ from piccolo.table import Table
 from chonaikai.accounts.principal import Access, Principal
 from chonaikai.accounts.tables import AuditEntry
 from chonaikai.db import insert_many, write_transaction
+from chonaikai.params import ascii_int
 from chonaikai.roster import logic
 from chonaikai.roster.tables import Han, Household, Member
 from chonaikai.tenancy.scope import Tenant
@@ -141,19 +142,38 @@ def unquote_formula(value: str) -> str:
     return value
 
 
+class UnreadableRow(ValueError):
+    def __init__(self, error: RowError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 def read_rows(text: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    """Header cells and (Excel row number, cells) of every non-blank row."""
+    """Header cells and (Excel row number, cells) of every non-blank row; UnreadableRow names the
+    first row that cannot be read (a quote left open, a cell too long, a NUL character)."""
     first_line = text.split("\n", 1)[0]
     delimiter = "\t" if "\t" in first_line and "," not in first_line else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    # strict: a quote left open is an error, not the rest of the file swallowed into one cell.
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     header: list[str] | None = None
     rows: list[tuple[int, list[str]]] = []
-    for number, cells in enumerate(reader, start=1):
-        if header is None:
-            header = cells
-            continue
-        if any(cell.strip() for cell in cells):
-            rows.append((number, cells))
+    number = 0
+    try:
+        for number, cells in enumerate(reader, start=1):
+            if any("\x00" in cell for cell in cells):
+                raise UnreadableRow(RowError(number, "", "見えない制御文字（NUL）が入っています。Excelで開いて保存し直してください"))
+            if header is None:
+                header = cells
+                continue
+            if any(cell.strip() for cell in cells):
+                rows.append((number, cells))
+    except csv.Error as error:
+        row = number + 1  # the record being read when it failed
+        if "field larger" in str(error):
+            message = f"ひとつの欄が長すぎます（{csv.field_size_limit():,}文字まで）"
+        else:
+            message = "「\"」（引用符）が閉じられていないか、引用符のあとに文字が続いています。Excelで開いて保存し直してください"
+        raise UnreadableRow(RowError(row, "", message)) from None
     return header or [], rows
 
 
@@ -203,7 +223,11 @@ async def plan_import(
     except ValueError as error:
         plan.errors.append(RowError(0, "", str(error)))
         return plan
-    header, rows = read_rows(text)
+    try:
+        header, rows = read_rows(text)
+    except UnreadableRow as unreadable:
+        plan.errors.append(unreadable.error)
+        return plan
     mapping, plan.errors = map_header(header)
     if plan.errors:
         return plan
@@ -269,10 +293,10 @@ async def plan_import(
         target: dict | None = None
         id_text = logic.clean(raw.get("番号", ""))
         if id_text:
-            if not id_text.isdigit() or int(id_text) not in by_id:
+            household_id = ascii_int(id_text)
+            if household_id not in by_id:
                 row_errors.append(RowError(number, "番号", f"番号「{id_text}」の世帯はこの町内会の名簿にありません。新しい世帯なら番号を空にしてください"))
             else:
-                household_id = int(id_text)
                 if household_id in seen_ids:
                     row_errors.append(RowError(number, "番号", f"番号「{id_text}」は行 {seen_ids[household_id]} と同じです。1世帯は1行にしてください"))
                 seen_ids.setdefault(household_id, number)

@@ -12,10 +12,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
+from chonaikai.accounts.credentials import end_household_sessions
 from chonaikai.accounts.principal import Access, Principal
 from chonaikai.accounts.tables import AuditEntry, RoleGrant, SignInToken
 from chonaikai.db import write_transaction
 from chonaikai.line.tables import LineLink
+from chonaikai.params import ascii_int, optional_int
 from chonaikai.roster.tables import CHANNELS, Han, Household, Member
 from chonaikai.tenancy.scope import Tenant
 
@@ -137,8 +139,8 @@ async def list_households(tenant: Tenant, access: Access, query: RosterQuery | N
     select = _scoped(tenant, access).where(Household.moved_out == query.moved_out)
     if query.han == UNASSIGNED:
         select = select.where(Household.han.is_null())
-    elif query.han.isdigit():
-        select = select.where(Household.han == int(query.han))
+    elif query.han:
+        select = select.where(Household.han == optional_int(query.han, "班"))  # else 400
     if query.channel in CHANNELS:
         select = select.where(Household.channel == query.channel)
     rows = await select.order_by(Household.kana).order_by(Household.id)
@@ -286,10 +288,10 @@ def validate_form(raw: dict[str, Any], han_ids: set[int], access: Access) -> tup
     han_raw = clean(raw.get("han"))
     han: int | None = None
     if han_raw and han_raw != UNASSIGNED:
-        if not han_raw.isdigit() or int(han_raw) not in han_ids:
+        if ascii_int(han_raw) not in han_ids:
             errors["han"] = "班を選び直してください"
         else:
-            han = int(han_raw)
+            han = ascii_int(han_raw)
     if "han" not in errors and not access.covers_han(han):
         errors["han"] = "ご自分の班の世帯だけを登録・変更できます"
     needs_support, consent_on, support_error = parse_support(raw)
@@ -405,6 +407,7 @@ async def set_moved_out(tenant: Tenant, access: Access, actor: Principal, househ
         # A household that moved out can no longer sign in with a card.
         if moved_out:
             await SignInToken.delete().where(SignInToken.household == household_id)
+            await end_household_sessions(tenant, household_id)
         await audit(tenant, actor, "household.moved_out" if moved_out else "household.moved_back", "", household_id)
     return True
 
@@ -478,6 +481,7 @@ async def erase_household(tenant: Tenant, actor: Principal, household_id: int) -
         ).where(Household.id == household_id)
         await tenant.delete(Member).where(Member.household == household_id)
         await SignInToken.delete().where(SignInToken.household == household_id)
+        await end_household_sessions(tenant, household_id)
         await tenant.delete(LineLink).where(LineLink.household == household_id)  # LINE user ids are personal data
         await RoleGrant.delete().where(
             (RoleGrant.household == household_id) & (RoleGrant.association == tenant.id)

@@ -39,6 +39,10 @@ class Household(Table, tablename="household"):
     # household's consent, whose date is kept; listed first in 安否確認 for officers and 班長.
     needs_support = Boolean(default=False)
     support_consent_on = Date(null=True, default=None)
+    # Raised when the household's credentials change (card replaced, LINE unlinked or blocked,
+    # moved out, erased): a session its card or LINE opened holds the value it had, and ends
+    # once it differs (accounts/credentials.py).
+    credential_epoch = Integer(default=0)
 
 
 class Member(Table, tablename="member"):

@@ -1,0 +1,3 @@
+"""Fixtures shared with other test folders."""
+
+from tests.line.conftest import fake_line, line_tenant  # noqa: F401
