@@ -154,3 +154,14 @@ async def test_officers_and_han_leaders_get_an_email_when_the_city_starts_a_chec
     # Starting again while it is open alerts nobody twice.
     await logic.start_city_check(city["id"], logic.StartInput(title="地震の安否確認", drill=True))
     assert not [m for m in mail_sink.messages if "安否確認" in str(m["subject"])]
+
+
+async def test_odd_digits_in_the_checklist_links_are_not_a_server_error(client, tenant, households):
+    check_id = await logic.start_check(tenant, logic.StartInput())
+    han1 = await han_id(tenant, "1班")
+    await sign_in_as(client, "hancho1@example.jp", Role.HAN_LEADER, tenant, han_id=han1)
+    page = await client.get(f"/a/sakura/safety/{check_id}/han/{han1}", params={"saved": "²"})
+    assert page.status_code == 200
+    tap = await client.post(f"/a/sakura/safety/{check_id}/households/{households['taro']['id']}",
+                            data={"seen": "cloth", "han": "①"}, headers=await csrf_headers(client))
+    assert tap.status_code == 303 and tap.headers["location"].startswith(f"/a/sakura/safety/{check_id}?")

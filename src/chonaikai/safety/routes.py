@@ -14,6 +14,7 @@ from litestar.response import Redirect, Template
 from chonaikai.accounts.permissions import require
 from chonaikai.accounts.principal import Access, Principal, authorize_city
 from chonaikai.accounts.roles import Permission
+from chonaikai.params import ascii_int
 from chonaikai.roster.tables import Han
 from chonaikai.safety import line as _line_answers  # noqa: F401  (registers 「無事」 with the LINE webhook)
 from chonaikai.safety import logic, wording
@@ -186,7 +187,7 @@ async def safety_checklist(
     return Template(
         "safety/checklist.html",
         context=_context(tenant, principal, check=check, han=han, rows=rows, counts=counts,
-                         saved=int(saved) if saved.isdigit() else None, error=error[:200]),
+                         saved=ascii_int(saved), error=error[:200]),
     )
 
 
@@ -203,7 +204,8 @@ async def safety_record(
 ) -> Template | Redirect:
     check = await _check_or_404(tenant, check_id)
     tap = _first(data, "seen")
-    back_han = _first(data, "han")
+    back_han_id = ascii_int(_first(data, "han"))  # the checklist to go back to (0: no 班)
+    back_han = str(back_han_id) if back_han_id is not None else ""
     if tap not in logic.CHECKLIST_TAPS:
         raise ValidationException("見たことを選んでください")
     value, via = logic.CHECKLIST_TAPS[tap]
@@ -215,7 +217,7 @@ async def safety_record(
     except logic.NotYourHan as refused:
         raise PermissionDeniedException(str(refused)) from None
     except logic.SafetyError as refused:
-        if not back_han.isdigit():
+        if not back_han:
             raise ValidationException(str(refused)) from None
         return Redirect(path=f"/a/{tenant.slug}/safety/{check_id}/han/{back_han}", query_params={"error": str(refused)},
                         status_code=303)
@@ -223,7 +225,7 @@ async def safety_record(
         result = await logic.results(tenant, check, access)
         row = next(r for r in result.rows if r.household_id == household_id)
         return Template("safety/_checklist_row.html", context=_context(tenant, principal, check=check, row=row, han={"id": row.han_id}))
-    target = f"/a/{tenant.slug}/safety/{check_id}/han/{back_han}" if back_han.isdigit() else f"/a/{tenant.slug}/safety/{check_id}"
+    target = f"/a/{tenant.slug}/safety/{check_id}/han/{back_han}" if back_han else f"/a/{tenant.slug}/safety/{check_id}"
     return Redirect(path=target, query_params={"saved": str(household_id)}, status_code=303)
 
 
