@@ -26,13 +26,16 @@ from litestar.template.config import TemplateConfig
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from chonaikai import __version__
+from chonaikai.accounts.landing import where as signin_where
 from chonaikai.accounts.menu import association_menu, current_principal, role_summary
 from chonaikai.accounts.officer_routes import router as officers_router
 from chonaikai.accounts.principal import provide_principal
 from chonaikai.accounts.routes import router as accounts_router
 from chonaikai.accounts.sessions import DatabaseStore, session_config
+from chonaikai.api_docs import API_DESCRIPTION, document_api, render_plugins
 from chonaikai.circulars.routes import association_circulars_router
 from chonaikai.circulars.routes import route_handlers as circular_routes
+from chonaikai.clock import register_filters
 from chonaikai.db import get_engine, postgres_pool
 from chonaikai.delivery.readlink import drain_receipts
 from chonaikai.delivery.routes import ROUTERS as delivery_routers
@@ -40,6 +43,7 @@ from chonaikai.delivery.routes import api_router as receipts_api_router
 from chonaikai.delivery.routes import receipts_router
 from chonaikai.devtools.mail_routes import dev_routes
 from chonaikai.health import healthz, liveness
+from chonaikai.homepage.routes import router as homepage_router
 from chonaikai.line.routes import api_line_router, association_line_router, line_router
 from chonaikai.notices.api import router as notices_api_router
 from chonaikai.notices.home import association_router
@@ -70,6 +74,7 @@ from chonaikai.web import (
     out_of_range_handler,
     server_error_handler,
     set_text_size,
+    text_size_of,
 )
 from chonaikai.wiring import wire
 
@@ -79,11 +84,13 @@ def template_config(directory: Path = TEMPLATES_DIR, reload: bool = True) -> Tem
         engine.engine.globals.update(
             htmx_file=HTMX_FILE,
             text_size_cookie=TEXT_SIZE_COOKIE,
+            text_size_of=text_size_of,
             current_principal=current_principal,
             association_menu=association_menu,
             role_summary=role_summary,
             shared_copy=lambda request: renders_shared_copy(request.scope),
         )
+        register_filters(engine.engine)
         engine.engine.trim_blocks = True
         engine.engine.lstrip_blocks = True
         # Checking each template file's time on every render is for editing them (dev) only.
@@ -107,6 +114,7 @@ association_space = Router(
         association_line_router,
         association_circulars_router,
         officers_router,
+        homepage_router,
         association_safety_router,
     ],
 )
@@ -204,12 +212,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
             if close:
                 await close()
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             public_router,
             association_space,
             association_api,
             accounts_router,
+            signin_where,
             *circular_routes,
             *delivery_routers,
             *dev_routes(settings.env),
@@ -253,10 +262,18 @@ def create_app(settings: Settings | None = None) -> Litestar:
             asyncpg.exceptions.DataError: out_of_range_handler,
             500: server_error_handler,
         },
-        openapi_config=OpenAPIConfig(title="chonaikai", version=__version__, path="/schema"),
+        openapi_config=OpenAPIConfig(
+            title="chonaikai",
+            version=__version__,
+            path="/schema",
+            description=API_DESCRIPTION,
+            render_plugins=render_plugins(),
+        ),
         lifespan=[lifespan],
         debug=False,
     )
+    document_api(app)
+    return app
 
 
 def create_asgi_app(settings: Settings | None = None, app: Litestar | None = None) -> ASGIApp:

@@ -34,7 +34,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from litestar.utils.scope.state import CONNECTION_STATE_KEY
 
 from chonaikai.accounts.sessions import SESSION_COOKIE
-from chonaikai.web import TEXT_SIZE_COOKIE
+from chonaikai.web import text_size_of
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Writes under these paths change what one association's public pages show.
@@ -90,7 +90,7 @@ def _page_key(scope: Scope) -> str:
             host = value
         elif name == b"accept-encoding":
             encoding = value
-    size = "large" if _cookies(scope).get(TEXT_SIZE_COOKIE) == "large" else "normal"
+    size = text_size_of(_cookies(scope))
     gzip = "gzip" if b"gzip" in encoding else "plain"
     slug = (scope.get("path_params") or {}).get("slug", "")
     return f"{slug}|{host.decode('latin-1')}|{scope['path']}|{size}|{gzip}"

@@ -49,6 +49,7 @@ class Settings:
     behind_proxy: bool = False
     tenant_cache_seconds: int = 5
     page_cache_seconds: int = 30
+    time_zone: str = "Asia/Tokyo"
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -124,6 +125,11 @@ DOCUMENTED = {
         "how long a web process reuses a public page it rendered for visitors not signed in (0: never)",
         "30",
     ),
+    "CHONAIKAI_TIME_ZONE": (
+        "time_zone",
+        "time zone of every time shown or exported (a city's tenant file may name its own)",
+        "Asia/Tokyo",
+    ),
 }
 
 
@@ -168,6 +174,16 @@ def _http_url(name: str, raw: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise SettingsError(f"{name} must be an http(s) address like https://example.jp, got {raw!r}")
     return raw.rstrip("/")
+
+
+def _time_zone(name: str, raw: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(raw)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingsError(f"{name} must be a time zone name like Asia/Tokyo, got {raw!r}") from None
+    return raw
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -233,6 +249,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         values["tenant_cache_seconds"] = _int("CHONAIKAI_TENANT_CACHE_SECONDS", raw, minimum=0, maximum=3600)
     if (raw := get("CHONAIKAI_PAGE_CACHE_SECONDS")) is not None:
         values["page_cache_seconds"] = _int("CHONAIKAI_PAGE_CACHE_SECONDS", raw, minimum=0, maximum=3600)
+
+    if (raw := get("CHONAIKAI_TIME_ZONE")) is not None:
+        values["time_zone"] = _time_zone("CHONAIKAI_TIME_ZONE", raw.strip())
 
     for name, attr in (("CHONAIKAI_TENANTS_DIR", "tenants_dir"), ("CHONAIKAI_UPLOAD_DIR", "upload_dir")):
         if (raw := get(name)) is not None:

@@ -133,6 +133,6 @@ async def test_notice_from_ready_text_to_one_han_read_and_confirmed(
     await progress.get_by_text("1 世帯が確認（100%）").wait_for()
     bar = progress.locator("progress").first
     assert await bar.get_attribute("value") == await bar.get_attribute("max") == "1"
-    assert "見本 太郎" in await officer.locator(".receipts-table").inner_text()
+    assert "見本 太郎" in await officer.locator(".receipt-cards").inner_text()
     assert "仮野 花子" not in await officer.locator("main").inner_text()
     await assert_accessible(officer, "receipts page")

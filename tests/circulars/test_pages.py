@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import html
 import io
 from datetime import UTC, datetime, timedelta
 
@@ -20,6 +21,20 @@ from tests.mailsink import text_of
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 
+async def confirm_send(client, asked):
+    """The 「送信してよいですか」 page: press 「送信する」 with what it carries (the files too)."""
+    import re
+
+    assert asked.status_code == 200 and "送信してよいですか" in asked.text, asked.text[:500]
+    form = asked.text.split('action="/c/', 1)[1]
+    fields: dict[str, list[str]] = {}
+    for name, value in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form):
+        if name != "_csrf_token":
+            fields.setdefault(name, []).append(html.unescape(value))
+    action = "/c/" + form.split('"', 1)[0]
+    return await client.post(action, data={**fields, "confirmed": "1"}, headers=await csrf_headers(client))
+
+
 async def test_city_staff_creates_a_circular_with_a_pdf_and_sees_the_dashboard(client, city):
     await make_city_associations(city)
     await sign_in_as(client, "staff@city.example", Role.CITY_STAFF, city_id=city["id"])
@@ -32,6 +47,7 @@ async def test_city_staff_creates_a_circular_with_a_pdf_and_sees_the_dashboard(c
         files={"attachments": ("案内.pdf", PDF, "application/pdf")},
         headers=await csrf_headers(client),
     )
+    response = await confirm_send(client, response)
     assert response.status_code == 303, response.text
     circular = await Circular.select().first()
     assert response.headers["location"].startswith(f"/c/{city['slug']}/circulars/{circular['id']}")
@@ -309,6 +325,8 @@ async def test_scheduled_from_the_form_in_japan_time_and_past_times_refused(clie
     response = await client.post(
         url, data={**form, "publish_at": later.strftime("%Y-%m-%dT%H:%M")}, headers=await csrf_headers(client)
     )
+    assert await Circular.count() == 0  # asked first
+    response = await confirm_send(client, response)
     assert response.status_code == 303
     circular = await Circular.select().first()
     assert circular["status"] == "scheduled"
@@ -328,3 +346,46 @@ async def test_reminder_mail_refused_for_now_is_tried_again(city, mail_sink):
     assert await logic.send_recorded_reminders() == 1
     assert (await CircularReminder.select(CircularReminder.status).first())["status"] == "sent"
     assert await logic.send_recorded_reminders() == 0  # nothing sent twice
+
+
+async def test_sending_asks_first_with_the_number_of_associations_and_households(client, city):
+    east_auto, east_review, west = await make_city_associations(city)  # 東部: 3 + 2 households, 西部: 2
+    await make_household(east_review, "転出 済", moved_out=True)  # moved out: not reached
+    await sign_in_as(client, "staff@city.example", Role.CITY_STAFF, city_id=city["id"])
+    asked = await client.post(
+        f"/c/{city['slug']}/circulars/",
+        data={"title": "防災訓練", "summary": "9月1日に訓練をします。", "category": "防災",
+              "target_kind": "districts", "districts": ["東部地区"], "when": "now"},
+        files={"attachments": ("案内.pdf", PDF, "application/pdf")},
+        headers=await csrf_headers(client),
+    )
+    assert asked.status_code == 200 and "送信してよいですか" in asked.text
+    assert '<strong class="reach-associations">2</strong>' in asked.text
+    assert '<strong class="reach-households">5</strong>' in asked.text
+    assert await Circular.count() == 0 and await CircularEntry.count() == 0 and await Notice.count() == 0
+    # 「戻って直す」 keeps what was typed and the PDF, and still creates nothing.
+    back = await client.post(
+        f"/c/{city['slug']}/circulars/",
+        data={"title": "防災訓練", "summary": "9月1日に訓練をします。", "category": "防災",
+              "target_kind": "districts", "districts": ["東部地区"], "when": "now", "action": "edit",
+              "carried_name": "案内.pdf", "carried_data": __import__("base64").b64encode(PDF).decode()},
+        headers=await csrf_headers(client),
+    )
+    assert back.status_code == 200 and 'value="防災訓練"' in back.text and "案内.pdf（そのまま送ります）" in back.text
+    assert await Circular.count() == 0
+    sent = await confirm_send(client, asked)
+    assert sent.status_code == 303
+    assert await CircularEntry.count() == 2
+    notice = await Notice.select(Notice.body).first()
+    assert "/circular-files/" in notice["body"]  # the PDF came through the confirmation step
+
+
+async def test_a_draft_is_saved_without_asking(client, city):
+    await make_city_associations(city)
+    await sign_in_as(client, "staff@city.example", Role.CITY_STAFF, city_id=city["id"])
+    response = await client.post(
+        f"/c/{city['slug']}/circulars/",
+        data={"title": "下書き", "summary": "まだ送りません。", "target_kind": "all", "when": "draft"},
+        headers=await csrf_headers(client),
+    )
+    assert response.status_code == 303 and await Circular.count() == 1

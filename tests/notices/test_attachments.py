@@ -5,7 +5,7 @@ import pytest
 
 from chonaikai.accounts.roles import Role
 from chonaikai.notices import attachments as files
-from chonaikai.notices.tables import Attachment
+from chonaikai.notices.tables import Attachment, Notice
 from chonaikai.settings import get_settings
 from tests.auth import csrf_headers
 from tests.notices.helpers import post_notice, sign_in_officer
@@ -166,3 +166,57 @@ async def test_a_plain_browser_form_upload_without_javascript(client, tenant):
     assert response.status_code == 413
     assert "ファイルが大きすぎます" in response.text
     assert await tenant.count(Attachment) == 1
+
+
+# --- several files on the new-notice form, in one post -----------------------------------------
+
+
+NEW_NOTICE = {"title": "夏祭りのお知らせ", "body": "8月1日に公園で夏祭りをします。", "category": "行事",
+              "audience": "all", "visibility": "members"}
+
+
+async def post_new_notice(client, uploads, **fields):
+    return await client.post(
+        "/a/sakura/notices/new",
+        data={**NEW_NOTICE, "action": "publish", **fields},
+        files=[("files", upload) for upload in uploads],
+        headers=await csrf_headers(client),
+    )
+
+
+async def test_the_new_notice_form_takes_two_files_in_one_post(client, tenant):
+    await sign_in_officer(client, tenant)
+    form = (await client.get("/a/sakura/notices/new")).text
+    assert 'enctype="multipart/form-data"' in form and 'name="files" multiple' in form
+    response = await post_new_notice(
+        client, [("案内.pdf", PDF, "application/pdf"), ("会場.png", PNG, "image/png")]
+    )
+    assert response.status_code == 303 and "saved=published" in response.headers["location"]
+    rows = await tenant.select(Attachment, Attachment.filename, Attachment.size_bytes).order_by(Attachment.position)
+    assert [r["filename"] for r in rows] == ["案内.pdf", "会場.png"]
+    page = (await client.get(response.headers["location"])).text
+    assert "案内.pdf" in page and "会場.png" in page and "KB）" in page  # with its size
+
+
+async def test_a_lying_file_is_refused_and_the_other_fields_and_file_are_kept(client, tenant):
+    await sign_in_officer(client, tenant)
+    response = await post_new_notice(
+        client, [("案内.pdf", PDF, "application/pdf"), ("写真.jpg", HTML, "image/jpeg")]
+    )
+    assert response.status_code == 400
+    page = response.text
+    assert "写真.jpg" in page and "このファイルは付けられません" in page
+    assert 'value="夏祭りのお知らせ"' in page and "8月1日に公園で夏祭りをします。" in page  # nothing lost
+    assert "下書きとして保存しました" in page
+    notices = await tenant.select(Notice, Notice.id, Notice.status)
+    assert [n["status"] for n in notices] == ["draft"]  # not published without the file meant for it
+    rows = await tenant.select(Attachment, Attachment.filename)
+    assert [r["filename"] for r in rows] == ["案内.pdf"]
+
+
+async def test_a_form_error_asks_for_the_files_again_and_stores_nothing(client, tenant):
+    await sign_in_officer(client, tenant)
+    response = await post_new_notice(client, [("案内.pdf", PDF, "application/pdf")], title="")
+    assert response.status_code == 400
+    assert "案内.pdf）は、もう一度選んでください" in response.text
+    assert await tenant.count(Attachment) == 0

@@ -116,3 +116,14 @@ async def test_a_han_of_twenty_households_fits_one_a4_page(client, tenant):
     assert len(reader.pages) == 1
     text = reader.pages[0].extract_text()
     assert "世帯00" in text and "世帯19" in text
+
+
+def test_making_a_pdf_leaves_the_server_log_quiet_at_info(caplog):
+    """WeasyPrint and fontTools log every step at INFO; the server log keeps only their warnings."""
+    import logging
+
+    caplog.set_level(logging.INFO)
+    body = pdf.render_pdf_sync("<html><body><p>回覧板の本文</p></body></html>", pdf.font_or_raise())
+    assert body.startswith(b"%PDF")
+    noisy = [r for r in caplog.records if r.name.split(".")[0] in ("weasyprint", "fontTools") and r.levelno < logging.WARNING]
+    assert noisy == [], [f"{r.name}: {r.getMessage()[:80]}" for r in noisy[:5]]

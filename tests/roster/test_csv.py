@@ -259,3 +259,25 @@ async def test_export_of_one_han(client, tenant, roster):
     text = response.content.decode("utf-8-sig")
     assert "例田 一郎" in text and "見本" not in text
     assert "attachment" in response.headers["content-disposition"]
+
+
+async def test_preview_shows_what_changes_from_what_to_what(client, tenant, roster):
+    await sign_in_as(client, "kaicho@example.jp", Role.CHAIR, tenant)
+    taro = roster["taro"]
+    data = csv_text(f"{taro['id']},見本 太郎,ミホン タロウ,2班,桜町9-9,024-000-0001,taro@example.jp,紙,").encode("utf-8")
+    preview = await client.post("/a/sakura/roster/import", files={"file": ("m.csv", data)}, headers=await csrf_headers(client))
+    assert preview.status_code == 200
+    text = preview.text
+    assert '<strong>住所</strong>: <span class="old-value">桜町1-1</span> → <span class="new-value">桜町9-9</span>' in text
+    assert '<strong>班</strong>: <span class="old-value">1班</span> → <span class="new-value">2班</span>' in text
+    assert '<strong>連絡方法</strong>: <span class="old-value">メール</span> → <span class="new-value">紙</span>' in text
+
+
+async def test_a_missing_han_names_the_checkbox_in_the_same_words(tenant, roster):
+    plan = await csv_io.plan_import(tenant, FULL, csv_text(",新参 一郎,シンザン イチロウ,9班,桜町5-5,,,紙,").encode())
+    [error] = [str(e) for e in plan.errors]
+    assert "「名簿にない班は、新しく作る」" in error
+    from chonaikai.settings import PROJECT_ROOT
+
+    checkbox = (PROJECT_ROOT / "templates" / "roster" / "import.html").read_text(encoding="utf-8")
+    assert "名簿にない班は、新しく作る</label>" in checkbox

@@ -30,6 +30,7 @@ ASSOCIATION_LINKS: tuple[tuple[str, str, Permission | None], ...] = (
     ("安否確認", "/safety", Permission.SAFETY_VIEW),
     ("わが家の登録", "/my", Permission.OWN_HOUSEHOLD),
     ("役員", "/officers", Permission.OFFICERS_MANAGE),
+    ("ホームページの設定", "/settings/homepage", Permission.HOMEPAGE_EDIT),
     ("LINEの設定", "/settings/line", Permission.SETTINGS_EDIT),
     ("記録", "/audit", Permission.AUDIT_VIEW),
 )

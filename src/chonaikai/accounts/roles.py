@@ -57,6 +57,7 @@ class Permission(StrEnum):
     SAFETY_START = "safety.start"  # start (or close) a check for every household
     SAFETY_VIEW = "safety.view"  # the results with names, phones and addresses
     SAFETY_RECORD = "safety.record"  # record what was seen at a door or heard on the phone
+    HOMEPAGE_EDIT = "homepage.edit"  # the public homepage, categories, circular auto-forward
     # Own household
     OWN_HOUSEHOLD = "household.own"
     # City
@@ -89,6 +90,7 @@ ASSOCIATION_MATRIX: dict[Permission, frozenset[Role]] = {
     Permission.SAFETY_START: frozenset({Role.CHAIR, Role.VICE_CHAIR, Role.SAFETY_OFFICER}),
     Permission.SAFETY_VIEW: frozenset(_ALL_OFFICERS | {Role.SAFETY_OFFICER, Role.HAN_LEADER}),
     Permission.SAFETY_RECORD: frozenset({Role.CHAIR, Role.VICE_CHAIR, Role.SAFETY_OFFICER, Role.HAN_LEADER}),
+    Permission.HOMEPAGE_EDIT: frozenset({Role.CHAIR, Role.EDITOR}),
     Permission.OWN_HOUSEHOLD: frozenset({Role.MEMBER}),
 }
 

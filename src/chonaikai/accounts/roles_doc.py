@@ -45,6 +45,7 @@ PERMISSION_LABELS = {
     Permission.SAFETY_START: "安否確認を始める・終える",
     Permission.SAFETY_VIEW: "安否確認の結果を見る（名前・電話・住所）",
     Permission.SAFETY_RECORD: "安否を記入する（訪問・電話・ハンカチ）",
+    Permission.HOMEPAGE_EDIT: "ホームページ・分類・回覧の自動転送を変える",
     Permission.OWN_HOUSEHOLD: "自分の世帯の登録を見る・変える",
     Permission.CITY_CIRCULAR_SEND: "回覧物を町内会へ送る",
     Permission.CITY_DASHBOARD: "町内会ごとの届き具合を見る",

@@ -10,6 +10,7 @@ from litestar.params import FromPath, FromQuery, URLEncodedBody
 from litestar.response import Redirect, Template
 
 from chonaikai.accounts import signin, signin_limits
+from chonaikai.accounts.landing import LANDING_PATH
 from chonaikai.accounts.ratelimit import client_address
 from chonaikai.accounts.sessions import begin_session
 from chonaikai.mail.compose import InvalidAddress, check_address
@@ -17,7 +18,7 @@ from chonaikai.web import safe_next
 
 
 @get("/signin", name="signin")
-async def signin_page(next: FromQuery[str] = "/") -> Template:
+async def signin_page(next: FromQuery[str] = LANDING_PATH) -> Template:
     return Template("accounts/signin.html", context={"next": safe_next(next), "email": "", "error": ""})
 
 

@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from litestar import Request, Response, Router, get, post
 from litestar.background_tasks import BackgroundTask
@@ -22,12 +24,12 @@ from chonaikai.accounts.roles import Permission
 from chonaikai.circulars import logic
 from chonaikai.circulars.logic import CircularError, CircularInput, EntryError, UploadedFile
 from chonaikai.circulars.tables import CircularAttachment
+from chonaikai.clock import local_short, to_local, zone
 from chonaikai.roster.tables import Han
 from chonaikai.tenancy.scope import Tenant
 from chonaikai.tenancy.tables import City
 from chonaikai.web import is_htmx
 
-JST = ZoneInfo("Asia/Tokyo")
 NOTICES = {
     "sent": "回覧を送りました。",
     "scheduled": "送る日時を予約しました。",
@@ -43,8 +45,7 @@ def jst(value: datetime | None, with_date: bool = True) -> str:
         return ""
     if not isinstance(value, datetime):
         value = datetime.fromisoformat(str(value))
-    local = value.astimezone(JST)
-    return local.strftime("%-m月%-d日 %H:%M") if with_date else local.strftime("%H:%M")
+    return local_short(value) if with_date else to_local(value).strftime("%H:%M")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -92,10 +93,10 @@ def _parse_date(text: str) -> date | None:
 
 
 def _parse_local_time(text: str) -> datetime | None:
-    """A datetime-local field carries no zone: it is Japan time."""
+    """A datetime-local field carries no zone: it is local time (CHONAIKAI_TIME_ZONE)."""
     if not text:
         return None
-    return datetime.fromisoformat(text).replace(tzinfo=JST).astimezone(UTC)
+    return datetime.fromisoformat(text).replace(tzinfo=zone()).astimezone(UTC)
 
 
 @post("/", name="city_circular_create", status_code=303, request_max_body_size=60_000_000)
@@ -131,6 +132,7 @@ async def city_create(request: Request, city_slug: FromPath[str], principal: Nam
     for item in form.getall("attachments") if "attachments" in form else []:
         if hasattr(item, "read") and getattr(item, "filename", ""):
             uploads.append(UploadedFile(filename=item.filename, content=await item.read()))
+    uploads += carried_files(form)
     data = CircularInput(
         title=values["title"],
         summary=values["summary"],
@@ -143,6 +145,21 @@ async def city_create(request: Request, city_slug: FromPath[str], principal: Nam
         publish=values["when"] != "draft",
         publish_at=publish_at,
     )
+    if not errors and form.get("action") == "edit":
+        return Template("circulars/city_new.html", context={**await _form_context(city, values, []),
+                                                             "carried": encode_files(uploads)})
+    if not errors and data.publish and form.get("confirmed") != "1":
+        # 「送信してよいですか」: how far it reaches, before anything is created.
+        try:
+            reach = await send_reach(city["id"], data, uploads)
+        except CircularError as error:
+            errors = error.japanese
+        else:
+            return Template(
+                "circulars/city_confirm.html",
+                context={"city": city, "values": values, "reach": reach, "files": encode_files(uploads), "jst": jst},
+                status_code=200,
+            )
     if not errors:
         try:
             circular_id = await logic.create_circular(city["id"], data, principal.account_id, uploads)
@@ -158,6 +175,75 @@ async def city_create(request: Request, city_slug: FromPath[str], principal: Nam
     )
 
 
+DASHBOARD_PER_PAGE = 100
+
+
+@dataclass
+class Pager:
+    page: int
+    pages: int
+    first: int  # 1-based numbers of the rows shown
+    last: int
+    total: int
+
+
+def page_rows(board: dict[str, Any], page: int) -> tuple[dict[str, Any], Pager]:
+    """The dashboard's associations 100 at a time (the totals stay those of all of them)."""
+    rows = board["rows"]
+    pages = max(1, -(-len(rows) // DASHBOARD_PER_PAGE))
+    page = min(max(page, 1), pages)
+    start = (page - 1) * DASHBOARD_PER_PAGE
+    shown = rows[start:start + DASHBOARD_PER_PAGE]
+    return {**board, "rows": shown}, Pager(page, pages, start + 1 if shown else 0, start + len(shown), len(rows))
+
+
+@dataclass
+class Reach:
+    """Who a circular will reach, shown on the 「送信してよいですか」 step."""
+
+    associations: list[dict[str, Any]]
+    households: int
+    reviewed: int  # associations whose officers forward it themselves
+
+    @property
+    def association_count(self) -> int:
+        return len(self.associations)
+
+
+async def send_reach(city_id: int, data: CircularInput, files: list[UploadedFile]) -> Reach:
+    """Check the circular as creating it would (CircularError when not) and count what it reaches;
+    nothing is written."""
+    from chonaikai.roster.tables import Household
+    from chonaikai.tenancy.tables import Association
+
+    ids = await logic.validate(city_id, data, files)
+    associations = await Association.select(
+        Association.id, Association.name, Association.district, Association.auto_forward_circulars
+    ).where(Association.id.is_in(ids)).order_by(Association.district, Association.kana)
+    households = await Household.count().where(
+        Household.association.is_in(ids) & (Household.moved_out == False) & Household.erased_at.is_null()  # noqa: E712
+    )
+    reviewed = sum(1 for row in associations if not row["auto_forward_circulars"])
+    return Reach(associations, households, reviewed)
+
+
+def encode_files(files: list[UploadedFile]) -> list[dict[str, str]]:
+    """Chosen PDFs carried through the confirmation page (a browser never sends a file twice)."""
+    return [{"name": f.filename, "data": base64.b64encode(f.content).decode()} for f in files]
+
+
+def carried_files(form: Any) -> list[UploadedFile]:
+    names = form.getall("carried_name") if "carried_name" in form else []
+    blobs = form.getall("carried_data") if "carried_data" in form else []
+    files = []
+    for name, blob in zip(names, blobs, strict=False):
+        try:
+            files.append(UploadedFile(filename=str(name), content=base64.b64decode(str(blob), validate=True)))
+        except (ValueError, binascii.Error):
+            continue  # a damaged field: validate() then reports the file missing or not a PDF
+    return files
+
+
 @get("/{circular_id:int}", name="city_circular_dashboard")
 async def city_dashboard(
     request: Request,
@@ -167,12 +253,14 @@ async def city_dashboard(
     done: FromQuery[str] = "",
     reminded: FromQuery[int] = -1,
     skipped: FromQuery[int] = 0,
+    page: FromQuery[int] = 1,
 ) -> Template:
     city = await _city_for(city_slug, principal, Permission.CITY_DASHBOARD)
     circular = await logic.find_circular(city["id"], circular_id)
     if circular is None:
         raise NotFoundException()
     board = await logic.dashboard(circular_id)
+    board, pager = page_rows(board, page)
     chart = logic.chart_svg(board["timeline"])
     attachments = await CircularAttachment.select().where(CircularAttachment.circular == circular_id).order_by(
         CircularAttachment.position
@@ -192,6 +280,7 @@ async def city_dashboard(
         "labels": logic.STATE_LABELS,
         "flash": flash,
         "attachment_url": logic.attachment_url,
+        "pager": pager,
     }
     if is_htmx(request):
         return Template("circulars/_dashboard_table.html", context=context)

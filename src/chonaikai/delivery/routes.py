@@ -17,6 +17,7 @@ from litestar.response import Redirect, Template
 from chonaikai.accounts.permissions import require
 from chonaikai.accounts.principal import Access, Principal, authorize
 from chonaikai.accounts.roles import Permission
+from chonaikai.clock import to_local, zone_of
 from chonaikai.delivery import content, readlink
 from chonaikai.delivery import summary as readers
 from chonaikai.params import optional_int
@@ -134,10 +135,12 @@ async def _notice_or_404(tenant: Tenant, principal: Principal, notice_id: int) -
     return notice
 
 
-def _filters(unconfirmed: str, han: str, channel: str) -> dict[str, Any]:
+def _filters(unconfirmed: str, han: str, channel: str, state: str = "") -> dict[str, Any]:
     han_id = optional_int(han, "班")  # ASCII digits or nothing (400)
+    if unconfirmed in ("1", "on", "true"):  # the old checkbox's links keep working
+        state = "unconfirmed"
     return {
-        "unconfirmed_only": unconfirmed in ("1", "on", "true"),
+        "state": state if state in readers.STATES else None,
         "han_id": han_id,
         "channel": channel if channel in CHANNELS else None,
     }
@@ -153,6 +156,7 @@ async def receipts_page(
     unconfirmed: FromQuery[str] = "",
     han: FromQuery[str] = "",
     channel: FromQuery[str] = "",
+    show: FromQuery[str] = "",  # the 「状態」 filter (`state` is a name Litestar keeps for itself)
     fragment: FromQuery[str] = "",
     resent: FromQuery[str] = "",
     too_soon: FromQuery[str] = "",
@@ -162,7 +166,7 @@ async def receipts_page(
     base = f"/a/{tenant.slug}/notices/{notice_id}/receipts"
     if fragment == "progress":
         return Template("delivery/_receipts_progress.html", context={"summary": summary, "base": base})
-    filters = _filters(unconfirmed, han, channel)
+    filters = _filters(unconfirmed, han, channel, show)
     rows = await readers.households(tenant, access, notice_id, **filters)
     hans = await tenant.select(Han, Han.id, Han.name).order_by(Han.position)
     hans = [h for h in hans if access.covers_han(h["id"])]
@@ -178,6 +182,7 @@ async def receipts_page(
             "base": base,
             "channel_labels": readlink.CHANNEL_LABELS,
             "status_labels": readers.STATUS_LABELS,
+            "states": readers.STATES,
             "can_tick": principal.can(Permission.RECEIPTS_TICK, tenant.id),
             "can_print": principal.can(Permission.PRINT_SHEETS, tenant.id),
             "resent": optional_int(resent),
@@ -245,13 +250,14 @@ async def receipts_csv(
 ) -> Response:
     await _notice_or_404(tenant, principal, notice_id)
     rows = await readers.households(tenant, access, notice_id, limit=1_000_000)
+    zone = zone_of(tenant)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["世帯", "班", "届け方", "状態", "送った日時", "開いた日時", "確認した日時", "確認の方法", "届かなかった理由"])
     for row in rows:
         writer.writerow([
             _csv_safe(row["name"]), _csv_safe(row["han"]), row["channel_label"], row["status_label"],
-            _when(row["sent_at"]), _when(row["opened_at"]), _when(row["confirmed_at"]),
+            _when(row["sent_at"], zone), _when(row["opened_at"], zone), _when(row["confirmed_at"], zone),
             row["confirmed_via_label"], _csv_safe(row["last_error"]),
         ])
     # A BOM so that Excel on Windows opens Japanese text correctly.
@@ -268,8 +274,9 @@ def _csv_safe(value: str | None) -> str:
     return "'" + value if value[:1] in ("=", "+", "-", "@") else value
 
 
-def _when(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M") if value else ""
+def _when(value: datetime | None, zone: Any = None) -> str:
+    """Local time (CHONAIKAI_TIME_ZONE or the city's), as spreadsheet programs read it."""
+    return to_local(value, zone).strftime("%Y-%m-%d %H:%M") if value else ""
 
 
 # -- JSON ----------------------------------------------------------------------------------

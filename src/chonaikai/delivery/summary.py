@@ -28,6 +28,16 @@ STATUS_LABELS = {
 PAPER_PENDING_LABEL = "印刷待ち"
 CONFIRMED_VIA_LABELS = {"web": "リンクから", "line": "LINEから", "paper": "回覧板", "officer": "役員が記入"}
 NO_HAN = "班なし"
+# The receipts page's 「状態」 filter: name -> label.
+STATES = {"unconfirmed": "まだ確認していない", "confirmed": "確認済み", "failed": "届かなかった"}
+SHORT_ADDRESS = 12
+
+
+def short_address(address: str | None) -> str:
+    """Enough of an address to tell two same-name households apart on a phone: the end of it
+    (the 番地・号), at most SHORT_ADDRESS characters."""
+    address = (address or "").strip()
+    return address if len(address) <= SHORT_ADDRESS else "…" + address[-(SHORT_ADDRESS - 1):]
 
 
 def status_label(channel: str, status: str) -> str:
@@ -119,12 +129,16 @@ async def households(
     channel: str | None = None,
     delivery_ids: list[int] | None = None,
     limit: int = 2000,
+    state: str | None = None,
 ) -> list[dict[str, Any]]:
+    if unconfirmed_only:
+        state = "unconfirmed"
     query = tenant.select(
         Delivery,
         Delivery.id,
         Delivery.household,
         Delivery.household.name.as_alias("name"),
+        Delivery.household.address.as_alias("address"),
         Delivery.household.han.as_alias("han_id"),
         Delivery.household.han.name.as_alias("han"),
         Delivery.channel,
@@ -142,7 +156,9 @@ async def households(
         query,
         Delivery.notice == notice_id,
         _han_clause(access),
-        Delivery.confirmed_at.is_null() if unconfirmed_only else None,
+        Delivery.confirmed_at.is_null() if state == "unconfirmed" else None,
+        Delivery.confirmed_at.is_not_null() if state == "confirmed" else None,
+        (Delivery.status == "failed") if state == "failed" else None,
         (Delivery.household.han == han_id) if han_id else None,
         (Delivery.channel == channel) if channel else None,
         Delivery.id.is_in(delivery_ids) if delivery_ids else None,
@@ -153,6 +169,7 @@ async def households(
         row["channel_label"] = CHANNEL_LABELS.get(row["channel"], row["channel"])
         row["status_label"] = status_label(row["channel"], row["status"])
         row["confirmed_via_label"] = CONFIRMED_VIA_LABELS.get(row["confirmed_via"], "")
+        row["short_address"] = short_address(row["address"])
     return rows
 
 

@@ -21,6 +21,9 @@ MAX_BYTES = 10 * 1024 * 1024
 MAX_PER_NOTICE = 10
 # The upload route refuses bodies larger than this before reading them (form fields, boundary).
 MAX_REQUEST_BYTES = MAX_BYTES + 256 * 1024
+# The notice form takes several files in one post (and its text fields).
+MAX_FILES_PER_POST = 5
+MAX_FORM_BYTES = MAX_FILES_PER_POST * MAX_BYTES + 512 * 1024
 
 # content type -> (extension, label on screen)
 KINDS = {
@@ -204,3 +207,44 @@ async def remove_attachment(
     await tenant.delete(Attachment).where(Attachment.id == attachment_id)
     await (store or get_store()).delete(row["storage_key"])
     return True
+
+
+@dataclass(frozen=True)
+class Upload:
+    """One file chosen on the notice form, read and checked; ``refusal`` says why it cannot be
+    attached (empty: it can)."""
+
+    filename: str
+    data: bytes
+    refusal: str = ""
+    size_bytes: int = 0
+
+    @property
+    def message(self) -> str:
+        """「写真.jpg（1.2MB）: このファイルは付けられません…」"""
+        size = f"{human_size(self.size_bytes)}以上" if self.size_bytes > MAX_BYTES else human_size(self.size_bytes)
+        return f"{self.filename}（{size}）: {self.refusal}"
+
+
+async def read_uploads(uploads: list[object], already: int = 0) -> list[Upload]:
+    """The files of a multiple file input (fields without a chosen file are skipped), each checked
+    by its content; at most MAX_PER_NOTICE with the ``already`` attached ones."""
+    from litestar.datastructures import UploadFile
+
+    result: list[Upload] = []
+    for upload in uploads:
+        if not isinstance(upload, UploadFile) or not upload.filename:
+            continue
+        try:
+            data = await upload.read(MAX_BYTES + 1)
+        finally:
+            await upload.close()
+        name = unicodedata.normalize("NFC", upload.filename).replace("\\", "/").rsplit("/", 1)[-1][:150] or "file"
+        try:
+            check_upload(name, data)
+            if already + len([u for u in result if not u.refusal]) >= MAX_PER_NOTICE:
+                raise AttachmentRefused(f"ひとつのお知らせに付けられるファイルは{MAX_PER_NOTICE}個までです。")
+            result.append(Upload(name, data, size_bytes=len(data)))
+        except AttachmentRefused as refusal:
+            result.append(Upload(name, b"", str(refusal), size_bytes=len(data)))
+    return result

@@ -17,6 +17,7 @@ from piccolo.columns.combination import WhereRaw
 
 from chonaikai.accounts.principal import Principal
 from chonaikai.accounts.roles import ROLE_LABELS, Permission, Role
+from chonaikai.clock import local_date, local_datetime, zone
 from chonaikai.db import is_postgres, write_transaction
 from chonaikai.delivery import api as delivery
 from chonaikai.notices import publishing
@@ -37,13 +38,12 @@ from chonaikai.tenancy.scope import Tenant
 from chonaikai.tenancy.tables import Association
 
 # Associations are in Japan; times are typed and shown in Japan time, stored in UTC.
-LOCAL_TZ = ZoneInfo("Asia/Tokyo")
+LOCAL_TZ = ZoneInfo("Asia/Tokyo")  # the default of CHONAIKAI_TIME_ZONE (chonaikai.clock.zone())
 PER_PAGE = 20
 TITLE_MAX = publishing.TITLE_MAX
 BODY_MAX = publishing.BODY_MAX
 CATEGORY_MAX = 30
 MAX_CATEGORIES = 20
-WEEKDAYS = "月火水木金土日"
 log = logging.getLogger(__name__)
 # Which role title signs a notice when the poster holds several.
 TITLE_ORDER = (Role.CHAIR, Role.VICE_CHAIR, Role.EDITOR, Role.TREASURER, Role.HAN_LEADER)
@@ -54,18 +54,10 @@ def now_utc() -> datetime:
 
 
 def jp_date(moment: datetime | date | None, with_time: bool = False) -> str:
-    """「2026年11月23日（月）」, optionally 「… 14:30」, in Japan time."""
-    if moment is None:
-        return ""
-    if isinstance(moment, datetime):
-        local = moment.astimezone(LOCAL_TZ)
-        day: date = local.date()
-    else:
-        local, day = None, moment
-    text = f"{day.year}年{day.month}月{day.day}日（{WEEKDAYS[day.weekday()]}）"
-    if with_time and local is not None:
-        text += f" {local:%H:%M}"
-    return text
+    """「2026年11月23日（月）」, optionally 「…14:30」, in local time (chonaikai.clock, the one clock)."""
+    if with_time and isinstance(moment, datetime):
+        return local_datetime(moment)
+    return local_date(moment)
 
 
 # --- categories ---------------------------------------------------------------------------
@@ -141,7 +133,7 @@ def _checked(data: dict[str, Any], key: str) -> bool:
 
 
 def local_datetime_text(moment: datetime | None) -> str:
-    return moment.astimezone(LOCAL_TZ).strftime("%Y-%m-%dT%H:%M") if moment else ""
+    return moment.astimezone(zone()).strftime("%Y-%m-%dT%H:%M") if moment else ""
 
 
 async def han_choices(tenant: Tenant) -> list[dict[str, Any]]:
@@ -199,7 +191,7 @@ async def parse_notice_form(tenant: Tenant, data: dict[str, Any]) -> tuple[Notic
             local = datetime.fromisoformat(values.publish_at_text)
             if not 2000 <= local.year <= 2100:
                 raise ValueError("year out of range")
-            values.publish_at = (local if local.tzinfo else local.replace(tzinfo=LOCAL_TZ)).astimezone(UTC)
+            values.publish_at = (local if local.tzinfo else local.replace(tzinfo=zone())).astimezone(UTC)
         except (ValueError, OverflowError):  # year 0001 in Tokyo overflows when moved to UTC
             errors["publish_at"] = "公開する日時を選び直してください（2000年から2100年までの日時にしてください）。"
     return values, errors

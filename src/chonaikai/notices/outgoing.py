@@ -82,6 +82,8 @@ class NoticeContent:
         if association is None:
             return None
         attachments = await list_attachments(Tenant.from_row(association), content_id)
+        if association.get("show_poster_name") is False:  # the officers chose not to sign notices
+            notice["author_title"] = ""
         return ReadContent(notice, render.render_html(notice["body"]), attachments)
 
     async def attachment(

@@ -207,6 +207,7 @@ async def form_context(
         "preview": preview_context(form) if preview else None,
         "attachments": await files.list_attachments(tenant, notice["id"]) if notice else [],
         "max_size": files.human_size(files.MAX_BYTES),
+        "max_files": files.MAX_PER_NOTICE,
         "base": base_url(tenant),
         "message": message,
     }
@@ -242,7 +243,9 @@ async def preview_fragment(
     request: Request, tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], access: NamedDependency[Access]
 ) -> Template:
     """The htmx preview; without JavaScript the same button posts the whole form instead."""
-    form, _errors = await logic.parse_notice_form(tenant, await form_data(request))
+    data = await form_data(request)
+    data.pop("files", None)  # a preview never stores files
+    form, _errors = await logic.parse_notice_form(tenant, data)
     return Template("notices/_preview.html", context={"preview": preview_context(form)})
 
 
@@ -259,11 +262,12 @@ async def _save(
     action = (data.get("action") or ["draft"])[0]
     if action not in ACTIONS:
         action = "draft"
+    already = len(await files.list_attachments(tenant, notice["id"])) if notice else 0
+    uploads = await files.read_uploads(data.pop("files", []), already=already)
     form, errors = await logic.parse_notice_form(tenant, data)
     if action == "preview":
-        return Template(
-            "notices/form.html", context=await form_context(tenant, form, errors=errors, notice=notice, preview=True)
-        )
+        context = await form_context(tenant, form, errors=errors, notice=notice, preview=True)
+        return Template("notices/form.html", context={**context, "files_again": [u.filename for u in uploads]})
     now = logic.now_utc()
     if action == "schedule" and "publish_at" not in errors:
         errors.update(publishing.check_schedule(form.publish_at, now))
@@ -275,7 +279,11 @@ async def _save(
             errors.setdefault(name, message)
     if errors:
         context = await form_context(tenant, form, errors=errors, notice=notice)
+        context["files_again"] = [u.filename for u in uploads]  # a browser never sends a file twice
         return Template("notices/form.html", context=context, status_code=400)
+    refused = [upload for upload in uploads if upload.refusal]
+    if refused and action in ("publish", "schedule"):
+        action = "draft"  # never publish without the files the officer meant to attach
     if notice is None:
         notice_id = await logic.create_notice(
             tenant, form, author_id=principal.account_id, author_title=logic.author_title(principal, tenant), now=now
@@ -284,6 +292,18 @@ async def _save(
         notice_id = notice["id"]
         await logic.update_notice(tenant, notice_id, form, now=now)
     base = base_url(tenant)
+    for upload in uploads:
+        if not upload.refusal:
+            await files.add_attachment(tenant, notice_id, upload.filename, upload.data)
+    if refused:
+        saved = await editable_notice(tenant, notice_id)
+        context = await form_context(tenant, logic.form_from_notice(saved), notice=saved)
+        context["errors"] = {"files": [upload.message for upload in refused]}
+        context["message"] = (
+            "下書きとして保存しました（まだ公開していません）。付けられなかったファイルがあります。"
+            if saved["status"] in ("draft", "scheduled") else "保存しました。付けられなかったファイルがあります。"
+        )
+        return Template("notices/form.html", context=context, status_code=400)
     if action == "publish":
         await logic.publish_notice(tenant, notice_id, now=now)
         return Redirect(path=f"{base}/{notice_id}?saved=published", status_code=303)
@@ -296,7 +316,24 @@ async def _save(
     return Redirect(path=f"{base}/{notice_id}/edit?saved=draft", status_code=303)
 
 
-@post("/new", name="notice_create", status_code=303, dependencies={"access": require(Permission.NOTICE_POST)})
+def form_too_large(request: Request, exc: Exception) -> Response:
+    """The whole form with its files was over the limit: nothing was read or saved."""
+    slug = request.path_params.get("slug", "")
+    notice_id = request.path_params.get("notice_id")
+    return Template(
+        "notices/refused.html",
+        context={
+            "message": f"ファイルが大きすぎます。1回に送れるのは合わせて{files.human_size(files.MAX_FORM_BYTES)}まで、"
+            f"1つのファイルは{files.human_size(files.MAX_BYTES)}までです。書いた内容は送られていません。前の画面に戻って、"
+            "ファイルを減らしてください。",
+            "back": f"/a/{slug}/notices/{notice_id}/edit" if notice_id else f"/a/{slug}/notices/new",
+        },
+        status_code=413,
+    )
+
+
+@post("/new", name="notice_create", status_code=303, request_max_body_size=files.MAX_FORM_BYTES,
+      exception_handlers={413: form_too_large}, dependencies={"access": require(Permission.NOTICE_POST)})
 async def create(
     request: Request, tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], access: NamedDependency[Access]
 ) -> Template | Redirect:
@@ -325,7 +362,8 @@ async def edit_form(
     return Template("notices/form.html", context=context)
 
 
-@post("/{notice_id:int}/edit", name="notice_update", status_code=303, dependencies={"access": require(Permission.NOTICE_POST)})
+@post("/{notice_id:int}/edit", name="notice_update", status_code=303, request_max_body_size=files.MAX_FORM_BYTES,
+      exception_handlers={413: form_too_large}, dependencies={"access": require(Permission.NOTICE_POST)})
 async def update(
     request: Request, tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], access: NamedDependency[Access], notice_id: FromPath[int]
 ) -> Template | Redirect:

@@ -8,6 +8,7 @@ WeasyPrint may only read that one file: a notice body can never make the server 
 from __future__ import annotations
 
 import asyncio
+import logging
 from functools import lru_cache
 from pathlib import Path
 
@@ -20,6 +21,11 @@ FONT_DIRS: list[Path] = [
     Path.home() / ".local" / "share" / "fonts",
     Path.home() / ".fonts",
 ]
+# WeasyPrint logs each rendering step (and fontTools each font subset) at INFO: a server log of
+# progress lines hides what matters. Their warnings and errors still come through.
+for _noisy in ("weasyprint", "weasyprint.progress", "fontTools"):
+    logging.getLogger(_noisy).setLevel(logging.WARNING)
+
 FONT_FILES = ("ipaexg.ttf", "ipaexm.ttf")  # Gothic first: plainer on a photocopy
 PRINT_CSS = STATIC_DIR / "css" / "print.css"
 

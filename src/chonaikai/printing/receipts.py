@@ -11,9 +11,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from chonaikai.accounts.tables import AuditEntry
+from chonaikai.clock import zone
 from chonaikai.db import write_transaction
 from chonaikai.delivery import api as delivery
-from chonaikai.printing.sheets import JST, SheetRequestError
+from chonaikai.printing.sheets import SheetRequestError
 from chonaikai.tenancy.scope import Tenant
 
 # Statuses a paper delivery can leave for "printed": not one a worker holds, not one already done.
@@ -44,20 +45,21 @@ async def mark_printed(
     return changed
 
 
-def confirmation_time(day: date | None, now: datetime | None = None) -> datetime:
-    """When a hand-written 確認 counts as made: now for today, noon (JST) of an earlier day.
+def confirmation_time(day: date | None, now: datetime | None = None, tz: Any = None) -> datetime:
+    """When a hand-written 確認 counts as made: now for today, noon (local time) of an earlier day.
 
     A day in the future or more than a year back is a typing mistake: refused.
     """
     now = now or datetime.now(UTC)
-    today = now.astimezone(JST).date()
+    tz = tz or zone()
+    today = now.astimezone(tz).date()
     if day is None or day == today:
         return now
     if day > today:
         raise SheetRequestError("確認した日が、今日より後になっています。日付を直してください。")
     if day < today - timedelta(days=366):
         raise SheetRequestError("確認した日が一年以上前になっています。日付を直してください。")
-    return datetime.combine(day, time(12, 0), tzinfo=JST).astimezone(UTC)
+    return datetime.combine(day, time(12, 0), tzinfo=tz).astimezone(UTC)
 
 
 async def apply_paper_ticks(

@@ -16,6 +16,7 @@ from litestar.response import Redirect, Template
 from chonaikai.accounts.permissions import require
 from chonaikai.accounts.principal import Access, Principal
 from chonaikai.accounts.roles import Permission
+from chonaikai.clock import zone_of
 from chonaikai.params import ascii_int
 from chonaikai.printing import pdf, receipts, sheets
 from chonaikai.printing.sheets import ALL_HAN, NO_HAN, HanGroup, SheetRequestError
@@ -205,7 +206,7 @@ def _tick_context(
         "notice": notice,
         "han": han,
         "sheet": sheet,
-        "today": datetime.now(sheets.JST).date().isoformat(),
+        "today": datetime.now(zone_of(tenant)).date().isoformat(),
         "print_url": _print_url(tenant, notice["id"], han=han),
         "index_url": _print_url(tenant, notice["id"]),
         "action": _print_url(tenant, notice["id"], "/confirmations", han=han),
@@ -263,7 +264,7 @@ async def save_confirmations(
         ticked = [_household_id(value) for value in form.getall("confirmed")] if "confirmed" in form else []
         day_text = str(form.get("day", "")).strip()
         day = date.fromisoformat(day_text) if day_text else None
-        when = receipts.confirmation_time(day)
+        when = receipts.confirmation_time(day, tz=zone_of(tenant))
         saved, cleared = await receipts.apply_paper_ticks(
             tenant, notice_id, sheet_ids, ticked, when, principal.account_id
         )

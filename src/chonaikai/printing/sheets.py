@@ -17,6 +17,7 @@ import segno
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
+from chonaikai.clock import to_local
 from chonaikai.delivery.tables import Delivery
 from chonaikai.line.tables import LineLink
 from chonaikai.notices.render import render_html
@@ -72,7 +73,10 @@ class Sheet:
 
 
 async def load_notice(tenant: Tenant, notice_id: int) -> dict[str, Any] | None:
-    return await tenant.select(Notice).where(Notice.id == notice_id).first()
+    notice = await tenant.select(Notice).where(Notice.id == notice_id).first()
+    if notice is not None and tenant.row.get("show_poster_name") is False:
+        notice["author_title"] = ""  # the officers chose not to sign notices (homepage settings)
+    return notice
 
 
 async def load_attachments(tenant: Tenant, notice_id: int) -> list[dict[str, Any]]:
@@ -261,7 +265,7 @@ def japanese_date(value: datetime | None) -> str:
     if value is None:
         return ""
     if value.tzinfo is not None:
-        value = value.astimezone(JST)
+        value = to_local(value)
     return f"{value.year}年{value.month}月{value.day}日"
 
 

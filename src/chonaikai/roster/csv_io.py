@@ -84,6 +84,8 @@ class RowPlan:
     values: dict[str, Any]
     changed: list[str] = field(default_factory=list)
     han_name: str = ""
+    # field -> (what the roster says now, what the file says), as shown on the preview
+    differences: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -239,6 +241,7 @@ async def plan_import(
         return plan
 
     han_by_name = {logic.clean(row["name"]): row["id"] for row in await logic.list_han(tenant)}
+    han_names = {han_id: name for name, han_id in han_by_name.items()}
     existing = await tenant.select(Household, *logic.HOUSEHOLD_COLUMNS).where(Household.erased_at.is_null())
     by_id = {row["id"]: row for row in existing}
     by_key: dict[tuple[str, str, str], list[dict]] = {}
@@ -284,7 +287,7 @@ async def plan_import(
                         new_han.append(han_name)
                 else:
                     row_errors.append(
-                        RowError(number, "班", f"班「{han_name}」はありません。班の名前を直すか、「ない班を作る」を選んでください")
+                        RowError(number, "班", f"班「{han_name}」はありません。班の名前を直すか、「名簿にない班は、新しく作る」に印をつけてください")
                     )
         if han_id is not None and not access.covers_han(han_id):
             row_errors.append(RowError(number, "班", f"班「{han_name}」の世帯は変更できません"))
@@ -337,11 +340,27 @@ async def plan_import(
         if target["moved_out"]:
             plan.errors.append(RowError(number, "番号", f"番号「{target['id']}」の世帯は転出済みです。名簿の画面で「転出を取り消す」を押してから取り込んでください"))
             continue
+        differences = {
+            name: (shown(name, target.get(name), han_names), shown(name, update.get(name), han_names, han_name))
+            for name in changed
+        }
         plan.rows.append(
-            RowPlan(number, "change" if changed else "same", target["id"], update, changed, han_name=han_name)
+            RowPlan(number, "change" if changed else "same", target["id"], update, changed, han_name=han_name,
+                    differences=differences)
         )
     plan.new_han = new_han
     return plan
+
+
+def shown(name: str, value: Any, han_names: dict[int, str], han_name: str = "") -> str:
+    """A field's value as the import preview shows it (班 by name, 連絡方法 in words, blank as （空）)."""
+    if name == "han":
+        text = han_names.get(value, "") if value is not None else han_name
+    elif name == "channel":
+        text = logic.CHANNEL_LABELS.get(value, value or "")
+    else:
+        text = "" if value is None else str(value)
+    return text or "（空）"
 
 
 async def apply_import(

@@ -57,6 +57,17 @@ ACTION_LABELS = {
     "card.issue": "ログインカードを印刷",
     "card.signin": "カードでログイン",
     "own.download": "会員が自分の情報を保存",
+    "homepage.update": "ホームページを変更",
+    "homepage.photo_add": "ホームページに写真を追加",
+    "homepage.photo_remove": "ホームページの写真を外した",
+    "print.printed": "回覧板を印刷した",
+    "print.tick": "紙の回覧板の確認を記入",
+    "delivery.unsubscribe": "メールの配信を止めた",
+    "line.code": "LINE登録コードを発行",
+    "line.link": "LINEとつながった",
+    "line.fallback": "LINEからメール・紙に切り替え",
+    "line.unlink": "LINEとのつながりが切れた",
+    "line.quota": "LINEの送信数の上限",
 }
 
 

@@ -11,6 +11,8 @@ class City(Table, tablename="city"):
     municipality_code = Varchar(length=6, unique=True)
     prefecture = Varchar(length=20, default="")
     line_channel = JSON(default="{}")
+    # An IANA zone name ("Asia/Tokyo") when the city's tenant file names one; empty: CHONAIKAI_TIME_ZONE.
+    time_zone = Varchar(length=64, default="")
     updated_at = Timestamptz()
 
 
@@ -29,6 +31,14 @@ class Association(Table, tablename="association"):
     hosts = JSON(default="[]")
     line_channel = JSON(default="{}")
     auto_forward_circulars = Boolean(default=False)
+    # The homepage, edited by 会長 and 広報 on /a/{slug}/settings/homepage (tenancy/homepage.py).
+    # [{"title": "市のごみ情報", "url": "https://…"}]
+    links = JSON(default="[]")
+    # [{"key": "12/abc.jpg", "filename": "清掃.jpg", "content_type": "image/jpeg", "size_bytes": 1, "caption": ""}]
+    photos = JSON(default="[]")
+    show_poster_name = Boolean(default=True)
+    # Fields officers changed on the web: `tenants sync` leaves these alone (the officers' edit wins).
+    officer_edited = JSON(default="[]")
     updated_at = Timestamptz()
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from chonaikai.db import write_transaction
 from chonaikai.roster.tables import Han
@@ -65,6 +66,7 @@ class CitySpec:
     municipality_code: str
     prefecture: str
     line: LineChannelSpec
+    time_zone: str = ""
 
 
 @dataclass
@@ -83,6 +85,8 @@ class AssociationSpec:
     auto_forward_circulars: bool
     line: LineChannelSpec
     demo: dict[str, Any] = field(default_factory=dict)
+    links: list[dict[str, str]] = field(default_factory=list)
+    show_poster_name: bool = True
 
 
 class _Fields:
@@ -121,8 +125,8 @@ class _Fields:
             raise self.error(name, "must be a list of non-empty texts, like [\"1班\", \"2班\"]")
         return [item.strip() for item in value]
 
-    def boolean(self, name: str) -> bool:
-        value = self.data.get(name, False)
+    def boolean(self, name: str, default: bool = False) -> bool:
+        value = self.data.get(name, default)
         if not isinstance(value, bool):
             raise self.error(name, "must be true or false")
         return value
@@ -154,6 +158,50 @@ def _line(fields: _Fields) -> LineChannelSpec:
     return spec
 
 
+class LinkError(ValueError):
+    """A link that cannot be shown; the message says why."""
+
+
+def clean_link(title: str, url: str) -> dict[str, str]:
+    """{"title", "url"} for an http(s) address; LinkError otherwise (no javascript:, no data:)."""
+    url = (url or "").strip()
+    title = (title or "").strip()[:60]
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or any(c.isspace() for c in url):
+        raise LinkError("https:// で始まるアドレスを書いてください。")
+    if len(url) > 500:
+        raise LinkError("アドレスが長すぎます（500文字まで）。")
+    return {"title": title or parts.netloc, "url": url}
+
+
+def _time_zone(fields: _Fields) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    name = fields.text("time_zone", max_length=64)
+    if name:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise fields.error("time_zone", "must be a time zone name like \"Asia/Tokyo\"") from None
+    return name
+
+
+def _links(fields: _Fields, data: dict[str, Any]) -> list[dict[str, str]]:
+    links = data.get("links", [])
+    if not isinstance(links, list):
+        raise fields.error("links", "must be a list of [[links]] tables")
+    result = []
+    for index, link in enumerate(links, start=1):
+        if not isinstance(link, dict):
+            raise fields.error(f"links[{index}]", "must be a table with title and url")
+        link_fields = _Fields(fields.path, link, f"links[{index}].")
+        try:
+            result.append(clean_link(link_fields.text("title", max_length=60), link_fields.text("url", max_length=500)))
+        except LinkError as error:
+            raise link_fields.error("url", str(error)) from None
+    return result
+
+
 def parse_tenant_file(path: Path) -> CitySpec | AssociationSpec:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -175,6 +223,7 @@ def parse_tenant_file(path: Path) -> CitySpec | AssociationSpec:
             municipality_code=code,
             prefecture=fields.text("prefecture", max_length=20),
             line=_line(fields),
+            time_zone=_time_zone(fields),
         )
     if kind == "association":
         hosts = [host.lower() for host in fields.text_list("hosts")]
@@ -210,6 +259,8 @@ def parse_tenant_file(path: Path) -> CitySpec | AssociationSpec:
             auto_forward_circulars=fields.boolean("auto_forward_circulars"),
             line=_line(fields),
             demo=fields.table("demo"),
+            links=_links(fields, data),
+            show_poster_name=fields.boolean("show_poster_name", default=True),
         )
     raise fields.error("kind", "must be \"city\" or \"association\"")
 
@@ -269,6 +320,7 @@ async def sync_tenants(directory: Path) -> SyncReport:
                 "municipality_code": spec.municipality_code,
                 "prefecture": spec.prefecture,
                 "line_channel": spec.line.as_json(),
+                "time_zone": spec.time_zone,
             }
             row = known_cities.get(spec.slug)
             if row is None:
@@ -297,8 +349,14 @@ async def sync_tenants(directory: Path) -> SyncReport:
                 "hosts": spec.hosts,
                 "line_channel": spec.line.as_json(),
                 "auto_forward_circulars": spec.auto_forward_circulars,
+                "links": spec.links,
+                "show_poster_name": spec.show_poster_name,
             }
             row = known.get(spec.slug)
+            if row is not None:
+                # What officers changed on the homepage settings page wins over the file.
+                for name in row.get("officer_edited") or []:
+                    values.pop(name, None)
             if row is None:
                 created = await Association.insert(
                     Association(slug=spec.slug, updated_at=now, **values)

@@ -1,0 +1,1 @@
+"""The association homepage as its officers edit it."""
