@@ -53,6 +53,7 @@ from chonaikai.printing.routes import router as printing_router
 from chonaikai.roster.api import router as roster_api_router
 from chonaikai.roster.routes import association_roster_router
 from chonaikai.roster.routes import router as roster_router
+from chonaikai.safety.api import association_api_router as safety_association_api_router
 from chonaikai.safety.api import router as safety_api_router
 from chonaikai.safety.banner import before_request as safety_banner
 from chonaikai.safety.routes import association_safety_router
@@ -122,7 +123,9 @@ association_space = Router(
 association_api = Router(
     path="/api/v1/associations/{slug:str}",
     dependencies={"tenant": Provide(provide_tenant)},
-    route_handlers=[notices_api_router, roster_api_router, api_line_router, receipts_api_router],
+    route_handlers=[
+        notices_api_router, roster_api_router, api_line_router, receipts_api_router, safety_association_api_router,
+    ],
 )
 
 CSRF_COOKIE = "chonaikai_csrf"

@@ -16,7 +16,8 @@ from litestar.di import NamedDependency
 from litestar.exceptions import ValidationException
 from msgspec import Meta
 
-from chonaikai.accounts.principal import authorize, principal_from_bearer
+from chonaikai.accounts.permissions import require
+from chonaikai.accounts.principal import Access, Principal
 from chonaikai.accounts.roles import Permission
 from chonaikai.notices import logic, publishing
 from chonaikai.roster.tables import Han
@@ -92,10 +93,10 @@ async def parse_api_notice(tenant: Tenant, data: Any) -> tuple[logic.NoticeInput
     return values, request.publish
 
 
-@post("/notices", name="api_notice_create", status_code=201)
-async def api_create_notice(request: Request, tenant: NamedDependency[Tenant]) -> dict[str, Any]:
-    principal = await principal_from_bearer(request.headers.get("authorization", ""))
-    authorize(principal, tenant, Permission.NOTICE_POST)
+@post("/notices", name="api_notice_create", status_code=201, dependencies={"access": require(Permission.NOTICE_POST)})
+async def api_create_notice(
+    request: Request, tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], access: NamedDependency[Access]
+) -> dict[str, Any]:
     try:
         data = await request.json()
     except Exception:

@@ -6,19 +6,20 @@ authorized by the same matrix as the pages.
 
 from __future__ import annotations
 
-from litestar import Request, Router, get
+from litestar import Router, get
 from litestar.di import NamedDependency
 
-from chonaikai.accounts.principal import authorize, principal_from_bearer
+from chonaikai.accounts.permissions import require
+from chonaikai.accounts.principal import Access, Principal
 from chonaikai.accounts.roles import Permission
 from chonaikai.roster import logic
 from chonaikai.tenancy.scope import Tenant
 
 
-@get("/households", name="api_households")
-async def api_households(request: Request, tenant: NamedDependency[Tenant]) -> dict:
-    principal = await principal_from_bearer(request.headers.get("authorization", ""))
-    access = authorize(principal, tenant, Permission.ROSTER_VIEW)
+@get("/households", name="api_households", dependencies={"access": require(Permission.ROSTER_VIEW)})
+async def api_households(
+    tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], access: NamedDependency[Access]
+) -> dict:
     rows = await logic.list_households(tenant, access)
     await logic.audit(tenant, principal, "roster.view", f"API {principal.display_name}: {len(rows)} 世帯")
     return {

@@ -1,16 +1,28 @@
-"""The 安否確認 JSON API for other systems and officers' tools: bearer tokens only (never the
-session cookie), judged by the same matrix as the pages; typed request bodies."""
+"""The 安否確認 JSON API for other systems and officers' tools: bearer tokens only (under /api/
+``provide_principal`` judges the token, never a session cookie), the same permission matrix as
+the pages, typed request bodies.
+
+``POST /api/v1/associations/{slug}/safety-checks`` is mounted in app.py's association API router
+(tenant provided there, ``require`` per route); the routes named by a check's or a city's id find
+their association first and are judged in ``_check_and_access``."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
-from litestar import Request, Router, get, post
-from litestar.exceptions import NotFoundException, PermissionDeniedException, ValidationException
+from litestar import Router, get, post
+from litestar.di import NamedDependency
+from litestar.exceptions import (
+    NotAuthorizedException,
+    NotFoundException,
+    PermissionDeniedException,
+    ValidationException,
+)
 from litestar.params import FromPath, JSONBody
 
-from chonaikai.accounts.principal import Principal, authorize, principal_from_bearer
+from chonaikai.accounts.permissions import require
+from chonaikai.accounts.principal import Access, Principal, authorize
 from chonaikai.accounts.roles import Permission
 from chonaikai.safety import logic
 from chonaikai.safety.routes import city_for
@@ -47,17 +59,11 @@ def _refuse(errors: dict[str, str]) -> ValidationException:
     return ValidationException("; ".join(errors.values()))
 
 
-async def _api_principal(request: Request) -> Principal:
-    return await principal_from_bearer(request.headers.get("authorization", ""))
-
-
-@post("/associations/{slug:str}/safety-checks", name="api_safety_start", status_code=201)
-async def api_start(request: Request, slug: FromPath[str], data: JSONBody[SafetyCheckIn]) -> dict[str, Any]:
-    principal = await _api_principal(request)
-    tenant = await find_tenant(slug)
-    if tenant is None:
-        raise NotFoundException()
-    authorize(principal, tenant, Permission.SAFETY_START)
+@post("/safety-checks", name="api_safety_start", status_code=201, dependencies={"access": require(Permission.SAFETY_START)})
+async def api_start(
+    tenant: NamedDependency[Tenant], principal: NamedDependency[Principal], access: NamedDependency[Access],
+    data: JSONBody[SafetyCheckIn],
+) -> dict[str, Any]:
     values, errors = logic.parse_start(data.title, data.message, data.drill)
     if errors:
         raise _refuse(errors)
@@ -68,8 +74,9 @@ async def api_start(request: Request, slug: FromPath[str], data: JSONBody[Safety
 
 
 @post("/cities/{city_slug:str}/safety-checks", name="api_city_safety_start", status_code=201)
-async def api_city_start(request: Request, city_slug: FromPath[str], data: JSONBody[CitySafetyCheckIn]) -> dict[str, Any]:
-    principal = await _api_principal(request)
+async def api_city_start(
+    principal: NamedDependency[Principal], city_slug: FromPath[str], data: JSONBody[CitySafetyCheckIn]
+) -> dict[str, Any]:
     city = await city_for(city_slug, principal)
     values, errors = logic.parse_start(data.title, data.message, data.drill)
     if errors:
@@ -84,33 +91,34 @@ async def api_city_start(request: Request, city_slug: FromPath[str], data: JSONB
     return {"id": batch_id, "checks": [{"association": slug, "id": check_id} for slug, check_id in started]}
 
 
-async def _tenant_of_check(check_id: int) -> tuple[Tenant, dict[str, Any]]:
+async def _check_and_access(
+    principal: Principal, check_id: int, permission: Permission
+) -> tuple[Tenant, dict[str, Any], Access]:
+    """The check's association, the check, and what the caller may do there (401 / 403 / 404)."""
+    if not principal.is_authenticated:  # strangers learn nothing, not even which ids exist
+        raise NotAuthorizedException("ログインしてください")
     row = await SafetyCheck.select(SafetyCheck.association).where(SafetyCheck.id == check_id).first()
     if row is None:
         raise NotFoundException()
     association = await Association.select(Association.slug).where(Association.id == row["association"]).first()
     tenant = await find_tenant(association["slug"]) if association else None
-    if tenant is None:
+    check = await logic.get_check(tenant, check_id) if tenant else None
+    if tenant is None or check is None:
         raise NotFoundException()
-    check = await logic.get_check(tenant, check_id)
-    if check is None:
-        raise NotFoundException()
-    return tenant, check
+    return tenant, check, authorize(principal, tenant, permission)
 
 
 @get("/safety-checks/{check_id:int}", name="api_safety_results")
-async def api_results(request: Request, check_id: FromPath[int]) -> dict[str, Any]:
-    principal = await _api_principal(request)
-    tenant, check = await _tenant_of_check(check_id)
-    access = authorize(principal, tenant, Permission.SAFETY_VIEW)
+async def api_results(principal: NamedDependency[Principal], check_id: FromPath[int]) -> dict[str, Any]:
+    tenant, check, access = await _check_and_access(principal, check_id, Permission.SAFETY_VIEW)
     return logic.results_json(await logic.results(tenant, check, access))
 
 
 @post("/safety-checks/{check_id:int}/answers", name="api_safety_answer", status_code=201)
-async def api_answer(request: Request, check_id: FromPath[int], data: JSONBody[SafetyAnswerIn]) -> dict[str, Any]:
-    principal = await _api_principal(request)
-    tenant, _ = await _tenant_of_check(check_id)
-    access = authorize(principal, tenant, Permission.SAFETY_RECORD)
+async def api_answer(
+    principal: NamedDependency[Principal], check_id: FromPath[int], data: JSONBody[SafetyAnswerIn]
+) -> dict[str, Any]:
+    tenant, _, access = await _check_and_access(principal, check_id, Permission.SAFETY_RECORD)
     if data.answer not in logic.MEMBER_VALUES + (logic.NO_RESPONSE,):
         raise ValidationException("answer は safe、need_help、away、no_response のどれかです")
     if data.via not in logic.OFFICER_VIAS:
@@ -128,8 +136,9 @@ async def api_answer(request: Request, check_id: FromPath[int], data: JSONBody[S
 
 
 @get("/cities/{city_slug:str}/safety-checks/{batch_id:int}", name="api_city_safety_view")
-async def api_city_view(request: Request, city_slug: FromPath[str], batch_id: FromPath[int]) -> dict[str, Any]:
-    principal = await _api_principal(request)
+async def api_city_view(
+    principal: NamedDependency[Principal], city_slug: FromPath[str], batch_id: FromPath[int]
+) -> dict[str, Any]:
     city = await city_for(city_slug, principal)
     view = await logic.city_view(city["id"], batch_id)
     if view is None:
@@ -137,6 +146,6 @@ async def api_city_view(request: Request, city_slug: FromPath[str], batch_id: Fr
     return logic.city_json(view)
 
 
-router = Router(
-    path="/api/v1", route_handlers=[api_start, api_city_start, api_results, api_answer, api_city_view]
-)
+router = Router(path="/api/v1", route_handlers=[api_city_start, api_results, api_answer, api_city_view])
+# Mounted in app.py under /api/v1/associations/{slug} (the tenant is provided there).
+association_api_router = Router(path="/", route_handlers=[api_start])
