@@ -53,3 +53,14 @@ async def test_demo_notices_have_every_blank_filled():
     await load_all()
     for row in await Notice.select(Notice.title, Notice.body):
         assert "【" not in row["title"] + row["body"], row["title"]
+
+
+async def test_demo_notices_ask_their_questions():
+    from chonaikai.notices.questions import load_question
+
+    await load_all()
+    kinds = {row["title"]: load_question(row["question"]).kind for row in await Notice.select(Notice.title, Notice.question)}
+    assert "vote" in kinds.values() and "attendance" in kinds.values()
+    soukai = next(title for title, kind in kinds.items() if kind == "vote")
+    row = await Notice.select(Notice.body).where(Notice.title == soukai).first()
+    assert "「読みました」のボタンで" not in row["body"]

@@ -45,6 +45,9 @@ from chonaikai.devtools.mail_routes import dev_routes
 from chonaikai.health import healthz, liveness
 from chonaikai.homepage.routes import router as homepage_router
 from chonaikai.line.routes import api_line_router, association_line_router, line_router
+from chonaikai.notices.answer_routes import answers_area
+from chonaikai.notices.answer_routes import read_router as answers_read_router
+from chonaikai.notices.api import answers_api
 from chonaikai.notices.api import router as notices_api_router
 from chonaikai.notices.home import association_router
 from chonaikai.notices.routes import router as notices_router
@@ -109,6 +112,7 @@ association_space = Router(
     route_handlers=[
         association_router,
         notices_router,
+        answers_area,
         printing_router,
         receipts_router,
         association_roster_router,
@@ -225,6 +229,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *circular_routes,
             *delivery_routers,
             *dev_routes(settings.env),
+            answers_read_router,
+            answers_api,
             roster_router,
             line_router,
             safety_city_router,

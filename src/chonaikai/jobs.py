@@ -2,6 +2,8 @@
 
 - notices scheduled by officers that came due are published (``notices.publishing``);
 - the city's scheduled circulars are sent and recorded 催促 e-mails go out (``circulars``);
+- on a question's deadline day at 09:00, households that have not answered are reminded
+  (``notices.answer_reminders``);
 - expired sign-in sessions are purged (at most once every ``PURGE_EVERY``).
 
 The worker itself (``chonaikai.delivery.worker``) only claims, sends and records; it is handed
@@ -17,6 +19,7 @@ from datetime import datetime, timedelta
 from chonaikai.accounts.sessions import purge_expired_sessions
 from chonaikai.circulars.logic import run_due as run_due_circulars
 from chonaikai.delivery.worker import Worker, registered_senders
+from chonaikai.notices.answer_reminders import remind_unanswered
 from chonaikai.notices.logic import publish_due_notices
 from chonaikai.settings import Settings, get_settings
 from chonaikai.wiring import wire
@@ -48,6 +51,12 @@ async def run_due(now: datetime) -> None:
         await run_due_circulars(now)
     except Exception:
         log.exception("city circulars: scheduled sends or reminders failed; trying again later")
+    try:  # 09:00 on a question's deadline day: those who have not answered get it again
+        reminded = await remind_unanswered(now)
+        if reminded:
+            log.info("queued %d deadline-morning reminder(s)", reminded)
+    except Exception:
+        log.exception("deadline-morning reminders failed; trying again later")
     try:
         purged = await purge_sessions_if_due(now)
         if purged:

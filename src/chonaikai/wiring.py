@@ -11,6 +11,7 @@ from __future__ import annotations
 from chonaikai.channels import email, paper
 from chonaikai.delivery import channels, content
 from chonaikai.line import channel as line
+from chonaikai.notices.answering import read_page_extension
 from chonaikai.notices.outgoing import NoticeContent
 
 CHANNEL_SPECS = (email.SPEC, line.SPEC, paper.SPEC)
@@ -19,5 +20,6 @@ CHANNEL_SPECS = (email.SPEC, line.SPEC, paper.SPEC)
 def wire() -> None:
     """Register the notice content source and the e-mail, LINE and paper channels (idempotent)."""
     content.register(NoticeContent())
+    content.register_read_extension(read_page_extension)  # a notice's question on its read page
     for spec in CHANNEL_SPECS:
         channels.register(spec)

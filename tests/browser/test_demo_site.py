@@ -27,7 +27,8 @@ async def test_demo_pages_for_the_readme_render_and_are_accessible(browser, tmp_
                 response = await page.goto(path)
                 assert response.status == 200, path
                 await assert_accessible(page, f"demo {path}")
-            await page.get_by_role("button", name="読みました").wait_for()
+            # The demo's 総会 notice asks 出席・委任状・書面表決 (a vote) instead of 「読みました」.
+            await page.get_by_role("button", name="この内容で送る").wait_for()
             await page.goto(site.officer_link)
             await page.get_by_role("button", name="ログインする").click()
             await page.wait_for_url(f"**/notices/{site.notice_id}/receipts")

@@ -88,6 +88,8 @@ async def test_notice_from_ready_text_to_one_han_read_and_confirmed(
     await officer.get_by_label("班を選ぶ").check()
     await officer.get_by_label("1班").check()
     await officer.get_by_label("「読みました」を押してもらう").check()
+    # The 総会 文例 asks a vote (出席・委任状・書面表決); this journey asks only 「読みました」.
+    await officer.get_by_label("「読みました」だけ").check()
     await _click(officer, javascript, officer.get_by_role("button", name="読む人の見え方を確かめる"))
     await officer.locator("#preview").get_by_text("集会所").first.wait_for()
     await assert_accessible(officer, "notice form with preview")

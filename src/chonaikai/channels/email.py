@@ -64,7 +64,8 @@ class EmailChannel:
         mail = None
         if parts is not None:
             title = (REMINDER_PREFIX if reminder else "") + parts.title
-            mail = NoticeMail(title, parts.association_name, parts.text, parts.html, settings=self.settings)
+            mail = NoticeMail(title, parts.association_name, parts.text, parts.html, settings=self.settings,
+                              choices=parts.choices, answer_deadline=parts.answer_deadline)
         self._mails[key] = mail
         if len(self._mails) > CACHED_NOTICES:
             self._mails.popitem(last=False)

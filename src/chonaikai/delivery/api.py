@@ -58,6 +58,7 @@ __all__ = [
     "register",
     "register_content",
     "remind",
+    "requeue_unconfirmed",
     "reroute_pending",
     "set_retry_key",
 ]
@@ -153,6 +154,13 @@ async def reroute_pending(
         to_channel, due, association_id=association_id, household_id=household_id,
         from_channel=from_channel, ids=ids, clear_error=clear_error,
     )
+
+
+async def requeue_unconfirmed(association_id: int, delivery_ids: Sequence[int], now: datetime | None = None) -> None:
+    """Send these sent, unconfirmed deliveries again now as reminders (the deadline-morning
+    reminder of a question: the caller picks the households that have not answered)."""
+    async with write_transaction():
+        await store.requeue_unconfirmed(association_id, delivery_ids, now or datetime.now(UTC))
 
 
 async def set_retry_key(association_id: int, key: str, delivery_ids: Sequence[int]) -> None:

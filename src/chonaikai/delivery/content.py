@@ -12,6 +12,7 @@ notice is. A producer (notices today; city circulars reach households as notices
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
@@ -27,6 +28,9 @@ class MailParts:
     association_name: str
     text: str
     html: str | None = None
+    # The content's question (出欠, アンケート …): each choice a link to the read page pre-selected.
+    choices: tuple[str, ...] = ()
+    answer_deadline: str = ""  # in words, Japan time
 
 
 @dataclass(frozen=True)
@@ -85,3 +89,24 @@ def source(kind: str = NOTICE) -> ContentSource:
         raise RuntimeError(
             f"no content source {kind!r} is registered: call chonaikai.wiring.wire() at start-up"
         ) from None
+
+
+# -- the read page's extensions ---------------------------------------------------------------
+# A producer may add to the read page /r/{token} (a notice's question and its answer form):
+# an async function (token, query: {"choice": [...], "change": "…", "answered": "…"}) returning
+# extra template context — its key ``template`` names another template — or None for nothing.
+
+ReadExtension = Callable[[str, Mapping[str, Any]], Awaitable[dict[str, Any] | None]]
+_read_extensions: list[ReadExtension] = []
+
+
+def register_read_extension(extension: ReadExtension) -> None:
+    if extension not in _read_extensions:
+        _read_extensions.append(extension)
+
+
+async def read_extras(token: str, query: Mapping[str, Any]) -> dict[str, Any]:
+    extras: dict[str, Any] = {}
+    for extension in _read_extensions:
+        extras.update(await extension(token, query) or {})
+    return extras

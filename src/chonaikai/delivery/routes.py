@@ -50,15 +50,22 @@ def _withdrawn_read_link() -> Template:
 
 
 @get("/r/{token:str}", name="read_notice")
-async def read_page(token: FromPath[str]) -> Template:
+async def read_page(
+    token: FromPath[str], choice: FromQuery[list[str] | None] = None, change: FromQuery[str] = "",
+    answered: FromQuery[str] = "",
+) -> Template:
     view = await readlink.open_by_token(token)
     if view is None:
         return _missing_read_link()
     if isinstance(view, readlink.Withdrawn):
         return _withdrawn_read_link()
+    # What producers add (a notice's question: its answer form; ?choice= only pre-selects).
+    extras = await content.read_extras(token, {"choice": choice or [], "change": change, "answered": answered})
+    template = extras.pop("template", None) or "delivery/read.html"
     return Template(
-        "delivery/read.html",
-        context={"view": view, "notice": view.notice, "confirmed": view.confirmed_at is not None},
+        template,
+        context={"view": view, "notice": view.notice, "confirmed": view.confirmed_at is not None, "ask": None,
+                 **extras},
         headers=READ_HEADERS,
     )
 

@@ -162,7 +162,9 @@ DEMO_NOTICES = (
 
 async def load_demo_notices(directory: Path) -> list[int]:
     """Publish the demo notices of every demo association that has none yet (idempotent)."""
+    from chonaikai.notices.answering import set_question
     from chonaikai.notices.logic import NoticeInput, create_notice, publish_notice
+    from chonaikai.notices.questions import parse_question
     from chonaikai.notices.ready_texts import get_ready_text
     from chonaikai.notices.tables import Notice
 
@@ -182,6 +184,8 @@ async def load_demo_notices(directory: Path) -> list[int]:
                 needs_confirmation=needs_confirmation,
             )
             notice_id = await create_notice(tenant, values, author_title="会長")
+            if text.question:  # 総会: 出席・委任状・書面表決; 一斉清掃: 出欠
+                await set_question(tenant, notice_id, parse_question(text.question))
             await publish_notice(tenant, notice_id)
             published.append(notice_id)
     return published

@@ -33,6 +33,7 @@ from chonaikai.line.api import Outcome as LineOutcome
 from chonaikai.line.config import LineChannel, LineNotConfigured, channel_for_association
 from chonaikai.line.links import tenant_by_id
 from chonaikai.line.tables import LineLink
+from chonaikai.notices.questions import load_question
 from chonaikai.notices.tables import Notice
 from chonaikai.tenancy.scope import Tenant
 
@@ -165,9 +166,11 @@ class LineChannelSender:
         missing = sorted(notice_ids - set(result))
         if missing:
             for notice in await tenant.select(Notice).where(Notice.id.is_in(missing)):
+                question = load_question(notice["question"], notice["answer_deadline"])
                 flex = messages.notice_message(
                     tenant.name, notice["id"], notice["title"], notice["body"], urgent=notice["urgent"],
                     needs_confirmation=notice["needs_confirmation"],
+                    choices=() if question.is_confirm else question.choices, deadline=question.deadline_text(),
                 )
                 prepared = PreparedMessages([flex])
                 self._messages[notice["id"]] = (now + CACHE_SECONDS, prepared)

@@ -37,13 +37,28 @@ def postback_data(action: str, notice_id: int) -> str:
     return f"{action}:{notice_id}:{_mac(action, str(notice_id))}"
 
 
+def answer_data(notice_id: int, choice_index: int, people: int = 0) -> str:
+    """``ans:12:0:0:<mac>``: the answer button for choice ``choice_index`` of notice 12 (the same
+    for every recipient, so one multicast carries it; who pressed comes from the webhook)."""
+    payload = f"{notice_id}:{choice_index}:{people}"
+    return f"ans:{payload}:{_mac('ans', payload)}"
+
+
 @dataclass(frozen=True)
 class Postback:
     action: str
     notice_id: int
+    choice_index: int | None = None  # "ans": which choice of the notice's question
+    people: int = 0  # "ans" for 出席: how many (0: not said yet)
 
 
 def parse_postback(data: str) -> Postback | None:
+    answer = re.fullmatch(r"ans:(\d{1,12}):(\d{1,2}):(\d{1,2}):([A-Za-z0-9_-]{16})", data or "")
+    if answer:
+        notice, index, people, mac = answer.groups()
+        if not hmac.compare_digest(mac, _mac("ans", f"{notice}:{index}:{people}")):
+            return None
+        return Postback("ans", int(notice), int(index), int(people))
     match = re.fullmatch(r"(read|open):(\d{1,12}):([A-Za-z0-9_-]{16})", data or "")
     if not match:
         return None
@@ -99,9 +114,21 @@ def _button(action: dict, primary: bool = False) -> dict:
     return {"type": "button", "style": "primary" if primary else "secondary", "height": "md", "action": action}
 
 
+BUTTON_CHOICES = 4  # a message shows at most 4 answer buttons; more go to quick replies
+PEOPLE_QUICK_REPLIES = 10
+
+
+def _postback(label: str, data: str) -> dict:
+    return {"type": "postback", "label": label[:20], "data": data, "displayText": label[:300]}
+
+
 def notice_message(association_name: str, notice_id: int, title: str, body: str, *, urgent: bool = False,
-                   needs_confirmation: bool = False) -> dict:
-    """The one Flex message every recipient of a notice gets (identical, so multicast works)."""
+                   needs_confirmation: bool = False, choices: tuple[str, ...] | list[str] = (),
+                   deadline: str = "") -> dict:
+    """The one Flex message every recipient of a notice gets (identical, so multicast works).
+
+    ``choices``: the notice's question — one postback button per choice (up to 4; with more,
+    every choice is offered as a quick reply) instead of 「読みました」."""
     heading = f"【至急】{title}" if urgent else title
     contents = [
         _text(association_name, size="sm", color="#555555"),
@@ -110,27 +137,55 @@ def notice_message(association_name: str, notice_id: int, title: str, body: str,
     start = first_lines(body)
     if start:
         contents.append(_text(start, size="md"))
-    if needs_confirmation:
-        contents.append(_text("読んだら「読みました」を押してください。", size="md", color="#b00020"))
-    return {
+    open_button = _button({"type": "postback", "label": "お知らせを見る", "data": postback_data("open", notice_id),
+                           "displayText": "お知らせを見る"})
+    quick: list[dict] = []
+    if choices:
+        ask = "お返事をお願いします。下のボタンから選んでください。"
+        if deadline:
+            ask += f"（締め切り：{deadline}）"
+        contents.append(_text(ask, size="md", color="#b00020"))
+        buttons = [_button(_postback(choice, answer_data(notice_id, index)), primary=True)
+                   for index, choice in enumerate(choices[:BUTTON_CHOICES])]
+        if len(choices) > BUTTON_CHOICES:
+            quick = [{"type": "action", "action": _postback(choice, answer_data(notice_id, index))}
+                     for index, choice in enumerate(choices)]
+        footer = [*buttons, open_button]
+    else:
+        if needs_confirmation:
+            contents.append(_text("読んだら「読みました」を押してください。", size="md", color="#b00020"))
+        footer = [
+            _button({"type": "postback", "label": "読みました", "data": postback_data("read", notice_id),
+                     "displayText": "読みました"}, primary=True),
+            open_button,
+        ]
+    message = {
         "type": "flex",
         "altText": f"【{association_name}】{heading}"[:400],
         "contents": {
             "type": "bubble",
             "body": {"type": "box", "layout": "vertical", "spacing": "md", "contents": contents},
-            "footer": {
-                "type": "box",
-                "layout": "vertical",
-                "spacing": "sm",
-                "contents": [
-                    _button({"type": "postback", "label": "読みました", "data": postback_data("read", notice_id),
-                             "displayText": "読みました"}, primary=True),
-                    _button({"type": "postback", "label": "お知らせを見る", "data": postback_data("open", notice_id),
-                             "displayText": "お知らせを見る"}),
-                ],
-            },
+            "footer": {"type": "box", "layout": "vertical", "spacing": "sm", "contents": footer},
         },
     }
+    if quick:
+        message["quickReply"] = {"items": quick}
+    return message
+
+
+def people_question(notice_id: int, choice_index: int, choice: str) -> dict:
+    """「何人で出席しますか」 with quick replies 1–10 (each a signed answer postback)."""
+    items = [{"type": "action", "action": _postback(f"{n}人", answer_data(notice_id, choice_index, n))}
+             for n in range(1, PEOPLE_QUICK_REPLIES + 1)]
+    return {"type": "text", "text": f"「{choice}」ですね。何人で{choice}しますか？下から選んでください。",
+            "quickReply": {"items": items}}
+
+
+def answer_thanks(association_name: str, answer_text: str, changed: bool = True) -> dict:
+    if not changed:
+        return text(f"お返事「{answer_text}」はもう受け付けています。ありがとうございます。")
+    return text(f"ありがとうございます。お返事「{answer_text}」を{association_name}に伝えました。\n"
+                "締め切りまでは、もう一度ボタンを押すと変えられます。")
 
 
 def text(message: str) -> dict:

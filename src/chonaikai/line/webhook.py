@@ -173,6 +173,13 @@ async def _on_postback(channel: LineChannel, user_id: str, data: str) -> list[di
     if row is None:
         return [messages.text("このお知らせは見つかりませんでした。")]
     now = datetime.now(UTC)
+    if postback.action == "ans":  # a choice of the notice's question (出欠, アンケート, 総会)
+        from chonaikai.line.answers import answer_postback
+
+        reply = await answer_postback(tenant, row, postback,
+                                      lambda token: _url(messages.signed_link(link["household"], token)))
+        await delivery.confirm_by_household(tenant.id, postback.notice_id, link["household"], "line", now=now)
+        return reply
     if postback.action == "open":
         await delivery.open_by_household(tenant.id, row["id"], now)
         return [messages.link_button("お知らせを開くには、下のボタンを押してください。", "お知らせを開く",

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime, parseaddr
 from pathlib import Path
+from urllib.parse import quote
 
 import jinja2
 from markupsafe import Markup
@@ -178,6 +179,14 @@ class Link:
     url: str
 
 
+@dataclass(frozen=True)
+class ChoiceLink:
+    """One answer of a notice's question: its words and the ``?choice=`` value for the read link."""
+
+    label: str
+    query: str
+
+
 class _Body:
     """A rendered body split at its slots: static UTF-8 pieces and slot names in between."""
 
@@ -210,7 +219,11 @@ class NoticeMail:
         attachments: Sequence[Link | tuple[str, str]] = (),
         *,
         settings: Settings | None = None,
+        choices: Sequence[str] = (),
+        answer_deadline: str = "",
     ) -> None:
+        """``choices``: the notice's question (出欠, アンケート …); each becomes a link opening the
+        read page with that choice pre-selected (a GET records nothing: scanners follow links)."""
         self.settings = settings or get_settings()
         base_url = self.settings.base_url.rstrip("/")
         self.base_url = base_url.encode()
@@ -236,6 +249,8 @@ class NoticeMail:
             "attachments": links,
             "read_url": _SLOT.format("read_url"),
             "unsubscribe_url": _SLOT.format("unsubscribe_url"),
+            "choices": [ChoiceLink(_one_line(choice), quote(choice, safe="")) for choice in choices],
+            "answer_deadline": _one_line(answer_deadline),
         }
         subject, text_body = _render("email_text.j2", context)
         _, html_body = _render("email_html.j2", context)

@@ -1,4 +1,5 @@
-"""JSON API for officers' tools: ``POST /api/v1/associations/{slug}/notices``.
+"""JSON API for officers' tools: ``POST /api/v1/associations/{slug}/notices`` and a notice's
+answers, ``GET/POST /api/v1/notices/{id}/answers``.
 
 Bearer tokens only (``chonaikai token create --association SLUG --role editor``); the same
 permission as the posting page (NOTICE_POST) and the same logic functions, so a notice posted
@@ -11,17 +12,29 @@ import re
 from typing import Annotated, Any, Literal
 
 import msgspec
-from litestar import Request, Router, post
+from litestar import Request, Response, Router, get, post
 from litestar.di import NamedDependency
-from litestar.exceptions import ValidationException
+from litestar.exceptions import (
+    NotAuthorizedException,
+    NotFoundException,
+    PermissionDeniedException,
+    ValidationException,
+)
+from litestar.params import FromPath
 from msgspec import Meta
 
 from chonaikai.accounts.permissions import require
-from chonaikai.accounts.principal import Access, Principal
+from chonaikai.accounts.principal import Access, Principal, authorize, principal_from_bearer
 from chonaikai.accounts.roles import Permission
-from chonaikai.notices import logic, publishing
+from chonaikai.notices import answering, logic, publishing
+from chonaikai.notices.answer_routes import notice_for_officers
+from chonaikai.notices.answering import set_question
+from chonaikai.notices.questions import QuestionError, parse_question
+from chonaikai.notices.tables import Notice
 from chonaikai.roster.tables import Han
+from chonaikai.tenancy import logic as tenancy
 from chonaikai.tenancy.scope import Tenant
+from chonaikai.tenancy.tables import Association
 
 
 def _refuse(japanese: str, english: str) -> ValidationException:
@@ -43,6 +56,9 @@ class NoticeBody(msgspec.Struct, forbid_unknown_fields=True):
     audience: Literal["all", "officers"] | HanAudience = "all"
     visibility: Literal["public", "members"] = "members"
     publish: bool = False
+    # The one question the notice asks: {"kind", "choices", "multiple", "deadline", "motions",
+    # "comment"}; checked by notices.questions.parse_question (messages in both languages).
+    question: dict[str, Any] | None = None
 
 
 def _field_of(error: msgspec.ValidationError) -> str:
@@ -102,6 +118,10 @@ async def api_create_notice(
     except Exception:
         raise _refuse("JSONとして読めません", "the body is not JSON") from None
     values, publish = await parse_api_notice(tenant, data)
+    try:  # the one question the notice asks (出欠, アンケート, 総会); none: 「読みました」
+        question = parse_question(data.get("question"))
+    except QuestionError as error:
+        raise _refuse(error.ja, error.en) from None
     if publish and (errors := publishing.check(values)):
         # The publishing service's rules, as for the form: e.g. a 文例's 【…】 left unfilled.
         # Nothing is saved; the answer names each field.
@@ -111,6 +131,7 @@ async def api_create_notice(
             status_code=422,
         )
     notice_id = await logic.create_notice(tenant, values, author_title=logic.author_title(principal, tenant))
+    await set_question(tenant, notice_id, question)
     if publish:
         try:
             await logic.publish_notice(tenant, notice_id)
@@ -123,3 +144,75 @@ router = Router(
     path="/",
     route_handlers=[api_create_notice],
 )
+
+
+# -- answers: GET/POST /api/v1/notices/{id}/answers (bearer; docs/answers.md) ---------------------
+
+
+async def _api_tenant(request: Request, notice_id: int) -> tuple[Tenant, Principal]:
+    principal = await principal_from_bearer(request.headers.get("authorization", ""))
+    if not principal.is_authenticated:
+        raise NotAuthorizedException("ログインしてください")
+    notice = await Notice.select(Notice.association).where(Notice.id == notice_id).first()
+    if notice is None:
+        raise NotFoundException()
+    association = await Association.select(Association.slug).where(Association.id == notice["association"]).first()
+    tenant = await tenancy.find_tenant(association["slug"]) if association else None
+    if tenant is None:
+        raise NotFoundException()
+    return tenant, principal
+
+
+def _bad(ja: str, en: str) -> Response:
+    return Response({"errors": [{"ja": ja, "en": en}]}, status_code=400)
+
+
+@get("/api/v1/notices/{notice_id:int}/answers", name="api_notice_answers")
+async def api_answers(request: Request, notice_id: FromPath[int]) -> dict[str, Any]:
+    tenant, principal = await _api_tenant(request, notice_id)
+    access = authorize(principal, tenant, Permission.RECEIPTS_VIEW)
+    await notice_for_officers(tenant, principal, notice_id)
+    result = await answering.results(tenant, access, notice_id)
+    assert result is not None
+    return result.to_json()
+
+
+@post("/api/v1/notices/{notice_id:int}/answers", name="api_notice_answer_enter", status_code=201)
+async def api_enter_answer(request: Request, notice_id: FromPath[int]) -> Response:
+    tenant, principal = await _api_tenant(request, notice_id)
+    access = authorize(principal, tenant, Permission.RECEIPTS_TICK)
+    await notice_for_officers(tenant, principal, notice_id)
+    try:
+        data = await request.json()
+    except Exception:
+        return _bad("JSONとして読めません", "the body is not JSON")
+    if not isinstance(data, dict):
+        return _bad("JSONのオブジェクトを送ってください", "send a JSON object")
+    household_id, answer = data.get("household_id"), data.get("answer")
+    if not isinstance(household_id, int) or isinstance(household_id, bool):
+        return _bad("household_id は世帯の番号（整数）です", "household_id must be an integer")
+    if not (isinstance(answer, str) or (isinstance(answer, list) and all(isinstance(a, str) for a in answer))):
+        return _bad("answer は選択肢の文字（複数なら並び）です", "answer is a choice (or a list of choices)")
+    via = data.get("via", "paper")
+    motions = data.get("motions") or {}
+    if not isinstance(motions, dict):
+        return _bad("motions は {議案: 賛成|反対} です", "motions is an object")
+    try:
+        recorded = await answering.enter_answer(
+            tenant, access, principal.account_id, notice_id, household_id, answer, people=data.get("people"),
+            comment=data.get("comment", ""), motions=motions, proxy=data.get("proxy", ""), via=via,
+        )
+    except answering.NotTheirs:
+        raise PermissionDeniedException("ほかの班のお宅の答えは入力できません") from None
+    except answering.AnswerClosed:
+        return Response({"errors": [{"ja": "締め切りを過ぎています", "en": "the deadline has passed"}]}, status_code=409)
+    except QuestionError as refused:
+        return _bad(refused.ja, refused.en)
+    if recorded is None:
+        raise NotFoundException("この世帯にはこのお知らせが届いていません")
+    return Response({"household_id": household_id, "answer": recorded.answer.value, "people": recorded.answer.people,
+                     "via": recorded.answer.via, "changed": recorded.changed}, status_code=201)
+
+
+# Not under an association's path: the notice id names the association.
+answers_api = Router(path="/", route_handlers=[api_answers, api_enter_answer])

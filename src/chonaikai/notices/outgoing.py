@@ -10,6 +10,7 @@ from typing import Any
 from chonaikai.delivery.content import NOTICE, MailParts, ReadContent
 from chonaikai.notices import render
 from chonaikai.notices.attachments import find_attachment, list_attachments, read_attachment
+from chonaikai.notices.questions import load_question
 from chonaikai.notices.tables import Notice
 from chonaikai.tenancy.scope import Tenant
 from chonaikai.tenancy.tables import Association
@@ -47,19 +48,22 @@ class NoticeContent:
         return {row["id"]: row["updated_at"] for row in rows}
 
     async def mail_parts(self, content_id: int) -> MailParts | None:
-        notice = await Notice.select(Notice.title, Notice.body, Notice.association).where(
-            Notice.id == content_id
-        ).first()
+        notice = await Notice.select(
+            Notice.title, Notice.body, Notice.association, Notice.question, Notice.answer_deadline
+        ).where(Notice.id == content_id).first()
         if notice is None:
             return None
         association = await Association.select(Association.name).where(
             Association.id == notice["association"]
         ).first()
+        question = load_question(notice["question"], notice["answer_deadline"])
         return MailParts(
             title=notice["title"],
             association_name=association["name"] if association else "",
             text=render.plain_text(notice["body"]),
             html=str(render.render_html(notice["body"])),
+            choices=() if question.is_confirm else question.choices,
+            answer_deadline=question.deadline_text(),
         )
 
     async def _tenant_if_readable(self, association_id: int, content_id: int) -> Tenant | None:

@@ -35,6 +35,8 @@ class ReadyText:
     urgent: bool = False
     audience: str = "all"
     visibility: str = "members"
+    # The question a notice from this 文例 asks (notices.questions, e.g. {kind = "attendance"}).
+    question: dict | None = None
 
     def fill(self, values: dict[str, str]) -> tuple[str, str]:
         """Title and body with the given placeholders replaced; others stay as 【name】."""
@@ -87,6 +89,14 @@ def parse_ready_text(name: str, source: str) -> ReadyText:
         raise ReadyTextError(f"{where}: 'audience' must be all or officers")
     if visibility not in VISIBILITIES:
         raise ReadyTextError(f"{where}: 'visibility' must be public or members")
+    question = meta.get("question")
+    if question is not None:
+        from chonaikai.notices.questions import QuestionError, parse_question
+
+        try:
+            parse_question(question)
+        except QuestionError as error:
+            raise ReadyTextError(f"{where}: 'question' is not a valid question: {error.en}") from None
     used = set(unfilled_placeholders(title + "\n" + body))
     missing = [p for p in placeholders if p not in used]
     if missing:
@@ -105,6 +115,7 @@ def parse_ready_text(name: str, source: str) -> ReadyText:
         urgent=bool(meta.get("urgent", False)),
         audience=audience,
         visibility=visibility,
+        question=dict(question) if question else None,
     )
 
 

@@ -24,7 +24,9 @@ from chonaikai.accounts.permissions import require
 from chonaikai.accounts.principal import Access, Principal
 from chonaikai.accounts.roles import Permission
 from chonaikai.notices import attachments as files
-from chonaikai.notices import logic, publishing
+from chonaikai.notices import logic, publishing, question_form
+from chonaikai.notices.answering import ask_for_household, changes_answered_question, set_question
+from chonaikai.notices.questions import load_question, parse_question
 from chonaikai.notices.ready_texts import (
     get_ready_text,
     ready_texts,
@@ -130,8 +132,18 @@ async def notice_page(
         "base": base_url(tenant),
         "saved": saved,
         **await confirmation_context(tenant, viewer, notice),
+        **await question_context(tenant, viewer, notice),
     }
     return Template("notices/page.html", context=context)
+
+
+async def question_context(tenant: Tenant, viewer: logic.Viewer, notice: dict[str, Any]) -> dict[str, Any]:
+    """A signed-in household answers the notice's question here (through its own read link)."""
+    asks = bool(notice.get("question")) and not load_question(notice["question"]).is_confirm
+    ask = None
+    if asks and viewer.household_id is not None and notice["status"] == "published":
+        ask = await ask_for_household(tenant, notice["id"], viewer.household_id)
+    return {"ask": ask, "asks_question": asks}
 
 
 @post("/{notice_id:int}/confirm", name="notice_confirm", status_code=200)
@@ -193,8 +205,10 @@ async def form_context(
     preview: bool = False,
     ready_name: str = "",
     message: str = "",
+    question: question_form.QuestionForm | None = None,
 ) -> dict[str, Any]:
     return {
+        "question_form": question or question_form.from_notice(notice),
         "tenant": tenant,
         "association": tenant.row,
         "form": form,
@@ -232,7 +246,8 @@ async def new_notice_form(
     text = get_ready_text(ready_name) if ready_name else None
     form = logic.form_from_ready_text(text) if text else logic.NoticeInput(category=(await logic.categories(tenant))[0])
     message = "" if text or not ready_name else "その文例は見つかりませんでした。"
-    context = await form_context(tenant, form, ready_name=text.name if text else "", message=message)
+    asked = question_form.from_question(parse_question(text.question)) if text and text.question else None
+    context = await form_context(tenant, form, ready_name=text.name if text else "", message=message, question=asked)
     if is_htmx(request) and request.headers.get("hx-target") == "notice-form":
         return Template("notices/_form.html", context=context)
     return Template("notices/form.html", context=context)
@@ -265,8 +280,16 @@ async def _save(
     already = len(await files.list_attachments(tenant, notice["id"])) if notice else 0
     uploads = await files.read_uploads(data.pop("files", []), already=already)
     form, errors = await logic.parse_notice_form(tenant, data)
+    stored_question = question_form.from_notice(notice) if notice else None
+    asked, question, question_error = question_form.parse(
+        data, load_question(notice.get("question"), notice.get("answer_deadline")) if notice else None
+    )
+    if question_error:
+        errors["question"] = question_error
+    elif notice is not None and question is not None and await changes_answered_question(tenant, notice, question):
+        errors["question"] = "お返事が届いてからは、質問の種類・選択肢・議案は変えられません（締め切りとひとこと欄は変えられます）。"
     if action == "preview":
-        context = await form_context(tenant, form, errors=errors, notice=notice, preview=True)
+        context = await form_context(tenant, form, errors=errors, notice=notice, preview=True, question=asked)
         return Template("notices/form.html", context={**context, "files_again": [u.filename for u in uploads]})
     now = logic.now_utc()
     if action == "schedule" and "publish_at" not in errors:
@@ -278,7 +301,7 @@ async def _save(
         for name, message in publishing.check(form).items():
             errors.setdefault(name, message)
     if errors:
-        context = await form_context(tenant, form, errors=errors, notice=notice)
+        context = await form_context(tenant, form, errors=errors, notice=notice, question=asked)
         context["files_again"] = [u.filename for u in uploads]  # a browser never sends a file twice
         return Template("notices/form.html", context=context, status_code=400)
     refused = [upload for upload in uploads if upload.refusal]
@@ -291,6 +314,8 @@ async def _save(
     else:
         notice_id = notice["id"]
         await logic.update_notice(tenant, notice_id, form, now=now)
+    if question is not None and (notice is None or asked != stored_question):
+        await set_question(tenant, notice_id, question)
     base = base_url(tenant)
     for upload in uploads:
         if not upload.refusal:

@@ -4,7 +4,7 @@ from piccolo.table import Table
 
 from chonaikai.accounts.tables import Account
 from chonaikai.roster.tables import Han, Household
-from chonaikai.tenancy.tables import City, association_column
+from chonaikai.tenancy.tables import Association, City, association_column
 
 DEFAULT_CATEGORIES = ("行事", "回覧", "防災", "ごみ", "会費", "その他")
 AUDIENCES = ("all", "han", "officers")  # all households / chosen 班 / officers only
@@ -38,6 +38,11 @@ class Notice(Table, tablename="notice"):
     # 「ごみ」, 「２０２６」 finds 「2026」. Kept by notices.logic; rows made elsewhere are still
     # found by their raw title and body.
     search_text = Text(default="")
+    # The one question the notice asks (notices.questions.Question as JSON; "" = 「読みました」)
+    # and its answer-by time (UTC), kept as a column so the deadline-morning reminder finds it.
+    question = Text(default="")
+    answer_deadline = Timestamptz(null=True, default=None, index=True)
+    answer_reminded_at = Timestamptz(null=True, default=None)  # the deadline-morning reminder went out
 
 
 class NoticeHan(Table, tablename="notice_han"):
@@ -78,3 +83,35 @@ class NoticeRead(Table, tablename="notice_read"):
     household = ForeignKey(Household, null=True, on_delete=OnDelete.cascade)
     account = ForeignKey(Account, null=True, on_delete=OnDelete.cascade)
     read_at = Timestamptz()
+
+
+class VoteRule(Table, tablename="vote_rule"):
+    """How an association counts its 総会 (one row per association; none = per household, half).
+
+    ``count_by``: "household" (one vote per household) or "person" (per member, as 認可地縁団体 must).
+    ``quorum_percent``: the share of all votes (households or people), in percent, that
+    出席 + 委任状 + 書面表決 must reach (at least) for the 総会 to stand.
+    """
+
+    association = ForeignKey(Association, null=False, on_delete=OnDelete.cascade, unique=True)
+    count_by = Varchar(length=10, default="household")
+    quorum_percent = Integer(default=50)
+    updated_at = Timestamptz()
+
+
+class NoticeAnswer(Table, tablename="notice_answer"):
+    """Interim store of answers, used only through notices.answers until the delivery core's
+    answers ledger takes over. Every answer is a row (history); the household's current one is
+    the row with ``current`` set (last counts)."""
+
+    association = association_column()
+    notice = ForeignKey(Notice, null=False, on_delete=OnDelete.cascade, index=True)
+    household = ForeignKey(Household, null=False, on_delete=OnDelete.cascade, index=True)
+    value = Text(default="")
+    people = Integer(null=True, default=None)
+    comment = Text(default="")
+    detail = Text(default="")  # JSON
+    via = Varchar(length=10, default="web")
+    entered_by = Integer(null=True, default=None)  # account id of an officer / 班長 who keyed it in
+    current = Boolean(default=True)
+    answered_at = Timestamptz()

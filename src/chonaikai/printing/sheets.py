@@ -20,6 +20,7 @@ from markupsafe import Markup
 from chonaikai.clock import to_local
 from chonaikai.delivery.tables import Delivery
 from chonaikai.line.tables import LineLink
+from chonaikai.notices.questions import load_question
 from chonaikai.notices.render import render_html
 from chonaikai.notices.tables import Attachment, Notice, NoticeHan
 from chonaikai.params import ascii_int
@@ -296,7 +297,9 @@ def sheet_context(
     paper_only: bool,
 ) -> dict[str, Any]:
     url = notice_url(tenant, notice["id"])
+    question = load_question(notice.get("question"), notice.get("answer_deadline"))
     return {
+        "question": None if question.is_confirm else question,  # a column per choice to circle
         "association": tenant.row,
         "notice": notice,
         "body_html": render_body(notice["body"]),
