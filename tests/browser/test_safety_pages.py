@@ -43,3 +43,27 @@ async def test_han_leader_checklist_one_tap_on_a_phone(phone, tenant):
         assert response is not None and response.status == 200
         await assert_accessible(phone, target)
     await phone.screenshot(path="/tmp/safety-results.png", full_page=True)
+
+
+async def test_the_read_page_of_a_check_answers_without_javascript(new_context, tenant):
+    from chonaikai.delivery.tables import Delivery
+    from chonaikai.safety import logic
+
+    household = await make_household(tenant, "見本 太郎", han="1班", channel="email", email="taro@example.jp")
+    check_id = await logic.start_check(tenant, logic.StartInput(title="地震の安否確認"))
+    check = await logic.get_check(tenant, check_id)
+    token = (await Delivery.select(Delivery.token).where(
+        (Delivery.notice == check["notice"]) & (Delivery.household == household["id"])).first())["token"]
+    page = await (await new_context("phone", javascript=False)).new_page()
+    await page.goto(f"/r/{token}")
+    await page.screenshot(path="/tmp/safety-read.png", full_page=True)
+    await page.get_by_label("困っていること").select_option("けが")
+    await page.get_by_role("button", name="助けが必要です").click()
+    await page.get_by_text("「助けが必要です」で受け付けました").wait_for()
+    result = await logic.results(tenant, check)
+    assert result.totals["need_help"] == 1 and result.rows[0].note == "けが"
+    js = await (await new_context("phone")).new_page()
+    await js.goto(f"/r/{token}")
+    await assert_accessible(js, "safety read page (answered)")
+    await js.goto(f"/r/{token}?change=1")
+    await assert_accessible(js, "safety read page (choices)")

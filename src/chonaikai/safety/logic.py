@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,10 +19,12 @@ from chonaikai.accounts.principal import Access, Principal
 from chonaikai.accounts.roles import ROLE_LABELS, Role
 from chonaikai.db import write_transaction
 from chonaikai.delivery import api as delivery
+from chonaikai.notices import answering
 from chonaikai.notices import logic as notices
 from chonaikai.notices.tables import Notice
 from chonaikai.roster.tables import Han, Household
 from chonaikai.safety import alerts, store, wording
+from chonaikai.safety.question import safety_question
 from chonaikai.safety.tables import SafetyBatchCheck, SafetyCheck, SafetyCityBatch
 from chonaikai.tenancy.scope import Tenant
 from chonaikai.tenancy.tables import Association
@@ -164,6 +166,8 @@ async def start_check(
         notice_id = await notices.create_notice(
             tenant, notice_input, author_id=started_by, author_title=started_by_label, now=now
         )
+        # Asked with the notice: buttons on the read page, in LINE and in the e-mail; columns on paper.
+        await answering.set_question(tenant, notice_id, safety_question())
         rows = await SafetyCheck.insert(
             tenant.new(
                 SafetyCheck, notice=notice_id, title=values.title, message=values.message, drill=values.drill,
@@ -192,8 +196,10 @@ async def close_check(tenant: Tenant, check_id: int, now: datetime | None = None
             .returning(SafetyCheck.notice)
         )
         if rows and rows[0]["notice"]:
-            # No longer pinned above everything else on the board.
+            # No longer pinned above everything else on the board, and answers are closed everywhere
+            # (read page, LINE, paper entry) from now on.
             await tenant.update(Notice, {Notice.pinned: False}).where(Notice.id == rows[0]["notice"])
+            await answering.set_question(tenant, rows[0]["notice"], replace(safety_question(), deadline=now))
     return bool(rows)
 
 
@@ -275,7 +281,7 @@ async def record_answer(
     check = await get_check(tenant, check_id)
     if check is None:
         raise SafetyError("この安否確認は見つかりません")
-    if check["closed_at"] is not None:
+    if check["closed_at"] is not None or check["notice"] is None:
         raise SafetyError(wording.reply("closed"))
     household = await tenant.select(Household, Household.id, Household.han, Household.moved_out).where(
         Household.id == household_id
@@ -286,14 +292,17 @@ async def record_answer(
         raise NotYourHan("ご自分の班の世帯だけを記入できます")
     at = now or now_utc()
     await store.record(
-        tenant, check_id, household_id, value, note=note, via=via,
+        tenant, check["notice"], household_id, value, note=note, via=via,
         entered_by=entered_by, entered_by_label=entered_by_label, at=at,
     )
     return {"household_id": household_id, "answer": value, "note": note, "via": via, "answered_at": at}
 
 
 async def answer_history(tenant: Tenant, check_id: int, household_id: int) -> list[dict[str, Any]]:
-    return await store.history(tenant, check_id, household_id)
+    check = await get_check(tenant, check_id)
+    if check is None or check["notice"] is None:
+        return []
+    return await store.history(tenant, check["notice"], household_id)
 
 
 # -- results ----------------------------------------------------------------------------------
@@ -402,7 +411,7 @@ async def results(tenant: Tenant, check: dict[str, Any], access: Access | None =
     hans = await tenant.select(Han, Han.id, Han.name, Han.position).order_by(Han.position)
     han_names = {h["id"]: h["name"] for h in hans}
     positions = {h["id"]: i for i, h in enumerate(hans)}
-    answers = await store.current(tenant, check["id"])
+    answers = await store.current(tenant, check["notice"]) if check["notice"] else {}
     rows: list[HouseholdRow] = []
     for h in households:
         row = HouseholdRow(
@@ -552,11 +561,18 @@ async def city_view(city_id: int, batch_id: int) -> dict[str, Any] | None:
         return None
     districts = [d for d in batch["districts"].split("\n") if d]
     associations = await associations_in(city_id, districts or None)
-    checks = await SafetyBatchCheck.select(SafetyBatchCheck.safety_check, SafetyBatchCheck.association).where(
-        SafetyBatchCheck.city_batch == batch_id
-    )
+    checks = await SafetyBatchCheck.select(
+        SafetyBatchCheck.safety_check, SafetyBatchCheck.association,
+        SafetyBatchCheck.safety_check.notice.as_alias("notice"),
+    ).where(SafetyBatchCheck.city_batch == batch_id)
     check_of = {row["association"]: row["safety_check"] for row in checks}
-    answer_counts = await store.counts(list(check_of.values()))
+    notice_of = {row["safety_check"]: row["notice"] for row in checks}
+    by_id = {a["id"]: a for a in associations}
+    answer_counts = await store.counts([
+        (Tenant(id=row["association"], slug=by_id[row["association"]]["slug"], name=by_id[row["association"]]["name"],
+                city_id=city_id, row=by_id[row["association"]]), row["notice"])
+        for row in checks if row["notice"] and row["association"] in by_id
+    ])
     households = await _household_counts([a["id"] for a in associations])
     rows = []
     district_totals: dict[str, dict[str, int]] = {}
@@ -565,7 +581,7 @@ async def city_view(city_id: int, batch_id: int) -> dict[str, Any] | None:
         check_id = check_of.get(association["id"])
         counts = _zero()
         if check_id is not None:
-            answered = answer_counts.get(check_id, {})
+            answered = answer_counts.get(notice_of.get(check_id), {})
             for value in (SAFE, NEED_HELP, AWAY):
                 counts[value] = answered.get(value, 0)
             counts[UNKNOWN] = max(households.get(association["id"], 0) - counts[SAFE] - counts[NEED_HELP] - counts[AWAY], 0)

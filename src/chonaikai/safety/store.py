@@ -1,7 +1,9 @@
-"""Where the answers of a check are kept: every answer appended, the newest per household counts.
+"""The answers of a check, kept in the one answers ledger of notices (``notices/answers.py``):
+the check's notice is the content, one current answer per household (the newest), history kept.
 
-All reads and writes of answers go through these functions, so the rest of ``safety`` does not
-care where they are stored.
+Stored as the answer: the choice's text (「無事です」…, or 「応答なし」 from a 班長's visit), the note
+(けが・建物・薬・その他) as its comment, who keyed it in as ``entered_by`` with their role label in
+``detail``. Here they are read back as the keys the rest of ``safety`` uses (safe, need_help …).
 """
 
 from __future__ import annotations
@@ -10,14 +12,15 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from chonaikai.db import in_ids
-from chonaikai.safety.tables import SafetyAnswer
+from chonaikai.notices import answers
+from chonaikai.notices.questions import AnswerInput
+from chonaikai.safety.question import TEXT_OF, VALUE_OF
 from chonaikai.tenancy.scope import Tenant
 
 
 async def record(
     tenant: Tenant,
-    check_id: int,
+    notice_id: int,
     household_id: int,
     value: str,
     *,
@@ -27,50 +30,42 @@ async def record(
     entered_by_label: str,
     at: datetime,
 ) -> None:
-    await SafetyAnswer.insert(
-        tenant.new(
-            SafetyAnswer, safety_check=check_id, household=household_id, value=value, note=note, via=via,
-            entered_by=entered_by, entered_by_label=entered_by_label, answered_at=at,
-        )
+    detail = {"entered_by_label": entered_by_label} if entered_by_label else {}
+    await answers.record_answer(
+        tenant, notice_id, household_id, AnswerInput(value=TEXT_OF[value], comment=note, detail=detail),
+        via=via, entered_by=entered_by, now=at,
     )
 
 
-_CURRENT_SQL = (
-    "SELECT a.household AS household, a.value AS value, a.note AS note, a.via AS via, "
-    "a.entered_by AS entered_by, a.entered_by_label AS entered_by_label, a.answered_at AS answered_at "
-    "FROM safety_answer a WHERE a.association = {} AND a.safety_check = {} AND a.id = ("
-    "SELECT max(b.id) FROM safety_answer b WHERE b.safety_check = a.safety_check AND b.household = a.household)"
-)
+def _row(answer: answers.StoredAnswer) -> dict[str, Any]:
+    return {
+        "household": answer.household_id,
+        "value": VALUE_OF.get(answer.value, "unknown"),
+        "note": answer.comment,
+        "via": answer.via,
+        "entered_by": answer.entered_by,
+        "entered_by_label": answer.detail.get("entered_by_label", ""),
+        "answered_at": answer.answered_at,
+    }
 
 
-async def current(tenant: Tenant, check_id: int) -> dict[int, dict[str, Any]]:
+async def current(tenant: Tenant, notice_id: int) -> dict[int, dict[str, Any]]:
     """household id → its answer that counts (the newest)."""
-    rows = await SafetyAnswer.raw(_CURRENT_SQL, tenant.id, check_id).run()
-    return {row["household"]: row for row in rows}
+    return {hid: _row(answer) for hid, answer in (await answers.current_answers(tenant, notice_id)).items()}
 
 
-async def history(tenant: Tenant, check_id: int, household_id: int) -> list[dict[str, Any]]:
+async def history(tenant: Tenant, notice_id: int, household_id: int) -> list[dict[str, Any]]:
     """Every answer for one household, oldest first."""
-    return await (
-        tenant.select(SafetyAnswer)
-        .where((SafetyAnswer.safety_check == check_id) & (SafetyAnswer.household == household_id))
-        .order_by(SafetyAnswer.id)
-    )
+    return [_row(answer) for answer in await answers.answer_history(tenant, notice_id, household_id)]
 
 
-async def counts(check_ids: Sequence[int]) -> dict[int, dict[str, int]]:
-    """check id → {value: households} over the newest answer of each household (any association)."""
-    if not check_ids:
-        return {}
-    sql, value = in_ids(check_ids)
-    rows = await SafetyAnswer.raw(
-        "SELECT a.safety_check AS check_id, a.value AS value, count(*) AS n FROM safety_answer a "
-        f"WHERE a.safety_check {sql} AND a.id = (SELECT max(b.id) FROM safety_answer b "
-        "WHERE b.safety_check = a.safety_check AND b.household = a.household) "
-        "GROUP BY a.safety_check, a.value",
-        value,
-    ).run()
+async def counts(checks: Sequence[tuple[Tenant, int]]) -> dict[int, dict[str, int]]:
+    """notice id → {value: households} over the current answers, for the city's counts."""
     result: dict[int, dict[str, int]] = {}
-    for row in rows:
-        result.setdefault(row["check_id"], {})[row["value"]] = int(row["n"])
+    for tenant, notice_id in checks:
+        per_value: dict[str, int] = {}
+        for answer in (await answers.current_answers(tenant, notice_id)).values():
+            value = VALUE_OF.get(answer.value, "unknown")
+            per_value[value] = per_value.get(value, 0) + 1
+        result[notice_id] = per_value
     return result

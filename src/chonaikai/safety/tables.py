@@ -1,8 +1,8 @@
 """The tables of 安否確認.
 
 A check is carried to the households by one urgent notice of the association (``notice``), so
-its deliveries, read links, LINE messages and paper sheets are the notice's; the answers are
-recorded against that notice's households.
+its deliveries, read links, LINE messages and paper sheets are the notice's, and its answers are
+kept in the one answers ledger against that notice (see store.py).
 """
 
 from piccolo.columns import Boolean, ForeignKey, Integer, Text, Timestamptz, Varchar
@@ -10,7 +10,6 @@ from piccolo.columns.base import OnDelete
 from piccolo.table import Table
 
 from chonaikai.notices.tables import Notice
-from chonaikai.roster.tables import Household
 from chonaikai.tenancy.tables import City, association_column
 
 
@@ -49,17 +48,3 @@ class SafetyBatchCheck(Table, tablename="safety_batch_check"):
     association = association_column()
     city_batch = ForeignKey(SafetyCityBatch, null=False, on_delete=OnDelete.cascade, index=True)
     safety_check = ForeignKey(SafetyCheck, null=False, on_delete=OnDelete.cascade, index=True)
-
-
-class SafetyAnswer(Table, tablename="safety_answer"):
-    """Every answer given for a household in a check; the newest counts, the others are history."""
-
-    association = association_column()
-    safety_check = ForeignKey(SafetyCheck, null=False, on_delete=OnDelete.cascade, index=True)
-    household = ForeignKey(Household, null=False, on_delete=OnDelete.cascade, index=True)
-    value = Varchar(length=20)  # safe | need_help | away | no_response
-    note = Varchar(length=20, default="")  # けが 建物 薬 その他
-    via = Varchar(length=10)  # web | line | paper | officer | visit | phone | cloth
-    entered_by = Integer(null=True, default=None)  # account id of who recorded it (None: the household)
-    entered_by_label = Varchar(length=100, default="")
-    answered_at = Timestamptz()
