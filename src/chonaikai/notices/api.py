@@ -13,9 +13,8 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Request, Response, Router, get, post
-from litestar.di import NamedDependency
+from litestar.di import NamedDependency, Provide
 from litestar.exceptions import (
-    NotAuthorizedException,
     NotFoundException,
     PermissionDeniedException,
     ValidationException,
@@ -24,7 +23,7 @@ from litestar.params import FromPath
 from msgspec import Meta
 
 from chonaikai.accounts.permissions import require
-from chonaikai.accounts.principal import Access, Principal, authorize, principal_from_bearer
+from chonaikai.accounts.principal import Access, Principal
 from chonaikai.accounts.roles import Permission
 from chonaikai.notices import answering, logic, publishing
 from chonaikai.notices.answer_routes import notice_for_officers
@@ -149,10 +148,8 @@ router = Router(
 # -- answers: GET/POST /api/v1/notices/{id}/answers (bearer; docs/answers.md) ---------------------
 
 
-async def _api_tenant(request: Request, notice_id: int) -> tuple[Tenant, Principal]:
-    principal = await principal_from_bearer(request.headers.get("authorization", ""))
-    if not principal.is_authenticated:
-        raise NotAuthorizedException("ログインしてください")
+async def provide_notice_tenant(notice_id: FromPath[int]) -> Tenant:
+    """The association of the notice in the path: these routes are not under /a/{slug}."""
     notice = await Notice.select(Notice.association).where(Notice.id == notice_id).first()
     if notice is None:
         raise NotFoundException()
@@ -160,27 +157,31 @@ async def _api_tenant(request: Request, notice_id: int) -> tuple[Tenant, Princip
     tenant = await tenancy.find_tenant(association["slug"]) if association else None
     if tenant is None:
         raise NotFoundException()
-    return tenant, principal
+    return tenant
 
 
 def _bad(ja: str, en: str) -> Response:
     return Response({"errors": [{"ja": ja, "en": en}]}, status_code=400)
 
 
-@get("/api/v1/notices/{notice_id:int}/answers", name="api_notice_answers")
-async def api_answers(request: Request, notice_id: FromPath[int]) -> dict[str, Any]:
-    tenant, principal = await _api_tenant(request, notice_id)
-    access = authorize(principal, tenant, Permission.RECEIPTS_VIEW)
+@get("/api/v1/notices/{notice_id:int}/answers", name="api_notice_answers",
+     dependencies={"access": require(Permission.RECEIPTS_VIEW)})
+async def api_answers(
+    notice_id: FromPath[int], tenant: NamedDependency[Tenant], principal: NamedDependency[Principal],
+    access: NamedDependency[Access],
+) -> dict[str, Any]:
     await notice_for_officers(tenant, principal, notice_id)
     result = await answering.results(tenant, access, notice_id)
     assert result is not None
     return result.to_json()
 
 
-@post("/api/v1/notices/{notice_id:int}/answers", name="api_notice_answer_enter", status_code=201)
-async def api_enter_answer(request: Request, notice_id: FromPath[int]) -> Response:
-    tenant, principal = await _api_tenant(request, notice_id)
-    access = authorize(principal, tenant, Permission.RECEIPTS_TICK)
+@post("/api/v1/notices/{notice_id:int}/answers", name="api_notice_answer_enter", status_code=201,
+      dependencies={"access": require(Permission.RECEIPTS_TICK)})
+async def api_enter_answer(
+    request: Request, notice_id: FromPath[int], tenant: NamedDependency[Tenant],
+    principal: NamedDependency[Principal], access: NamedDependency[Access],
+) -> Response:
     await notice_for_officers(tenant, principal, notice_id)
     try:
         data = await request.json()
@@ -215,4 +216,6 @@ async def api_enter_answer(request: Request, notice_id: FromPath[int]) -> Respon
 
 
 # Not under an association's path: the notice id names the association.
-answers_api = Router(path="/", route_handlers=[api_answers, api_enter_answer])
+answers_api = Router(
+    path="/", route_handlers=[api_answers, api_enter_answer], dependencies={"tenant": Provide(provide_notice_tenant)}
+)
