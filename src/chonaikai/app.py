@@ -28,12 +28,7 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 
 from chonaikai import __version__
 from chonaikai.accounts.landing import where as signin_where
-from chonaikai.accounts.menu import (
-    association_menu,
-    current_principal,
-    load_principal_for_pages,
-    role_summary,
-)
+from chonaikai.accounts.menu import association_menu, current_principal, role_summary
 from chonaikai.accounts.officer_routes import router as officers_router
 from chonaikai.accounts.principal import provide_principal
 from chonaikai.accounts.routes import router as accounts_router
@@ -64,6 +59,11 @@ from chonaikai.printing.routes import sheet_link_router
 from chonaikai.roster.api import router as roster_api_router
 from chonaikai.roster.routes import association_roster_router
 from chonaikai.roster.routes import router as roster_router
+from chonaikai.safety.api import association_api_router as safety_association_api_router
+from chonaikai.safety.api import router as safety_api_router
+from chonaikai.safety.banner import before_request as safety_banner
+from chonaikai.safety.routes import association_safety_router
+from chonaikai.safety.routes import city_router as safety_city_router
 from chonaikai.settings import Settings, get_settings
 from chonaikai.tenancy.deps import provide_tenant
 from chonaikai.tenancy.logic import HostMap
@@ -123,13 +123,16 @@ association_space = Router(
         association_circulars_router,
         officers_router,
         homepage_router,
+        association_safety_router,
     ],
 )
 # The JSON API of one association (bearer tokens), with the same tenant dependency.
 association_api = Router(
     path="/api/v1/associations/{slug:str}",
     dependencies={"tenant": Provide(provide_tenant)},
-    route_handlers=[notices_api_router, roster_api_router, api_line_router, receipts_api_router],
+    route_handlers=[
+        notices_api_router, roster_api_router, api_line_router, receipts_api_router, safety_association_api_router,
+    ],
 )
 
 CSRF_COOKIE = "chonaikai_csrf"
@@ -235,6 +238,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             roster_router,
             line_router,
             sheet_link_router,
+            safety_city_router,
+            safety_api_router,
             healthz,
             liveness,
             set_text_size,
@@ -242,7 +247,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ],
         template_config=template_config(reload=settings.is_dev),
         dependencies={"principal": Provide(provide_principal)},
-        before_request=load_principal_for_pages,
+        before_request=safety_banner,  # loads the menu's principal too
         middleware=[session_config(secure=not settings.is_dev).middleware, page_cache.middleware()],
         stores={"sessions": DatabaseStore()},
         state=State({"page_cache": page_cache}),

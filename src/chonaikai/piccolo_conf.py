@@ -21,5 +21,6 @@ APP_REGISTRY = AppRegistry(
         "chonaikai.delivery.piccolo_app",
         "chonaikai.circulars.piccolo_app",
         "chonaikai.line.piccolo_app",
+        "chonaikai.safety.piccolo_app",
     ]
 )

@@ -27,6 +27,7 @@ ASSOCIATION_LINKS: tuple[tuple[str, str, Permission | None], ...] = (
     ("お知らせを書く", "/notices/new", Permission.NOTICE_POST),
     ("市からの回覧", "/circulars", Permission.CIRCULAR_REVIEW),
     ("名簿", "/roster", Permission.ROSTER_VIEW),
+    ("安否確認", "/safety", Permission.SAFETY_VIEW),
     ("わが家の登録", "/my", Permission.OWN_HOUSEHOLD),
     ("役員", "/officers", Permission.OFFICERS_MANAGE),
     ("ホームページの設定", "/settings/homepage", Permission.HOMEPAGE_EDIT),

@@ -20,7 +20,7 @@ from chonaikai.tenancy.scope import Tenant
 log = logging.getLogger(__name__)
 
 # Roles the 会長 hands out here (a new 会長 is set by the operator, so an association always has one).
-INVITABLE_ROLES = (Role.VICE_CHAIR, Role.TREASURER, Role.EDITOR, Role.HAN_LEADER)
+INVITABLE_ROLES = (Role.VICE_CHAIR, Role.TREASURER, Role.EDITOR, Role.HAN_LEADER, Role.SAFETY_OFFICER)
 ROLE_ORDER = {role: index for index, role in enumerate((Role.CHAIR, *INVITABLE_ROLES))}
 
 

@@ -11,6 +11,7 @@ class Role(StrEnum):
     TREASURER = "treasurer"  # 会計
     EDITOR = "editor"  # 広報
     HAN_LEADER = "han_leader"  # 班長
+    SAFETY_OFFICER = "safety_officer"  # 防災（防災担当: starts and follows 安否確認）
     MEMBER = "member"  # 会員 (a household)
     CITY_STAFF = "city_staff"  # 市職員
 
@@ -21,11 +22,14 @@ ROLE_LABELS = {
     Role.TREASURER: "会計",
     Role.EDITOR: "広報",
     Role.HAN_LEADER: "班長",
+    Role.SAFETY_OFFICER: "防災",
     Role.MEMBER: "会員",
     Role.CITY_STAFF: "市職員",
 }
 
-OFFICER_ROLES = frozenset({Role.CHAIR, Role.VICE_CHAIR, Role.TREASURER, Role.EDITOR, Role.HAN_LEADER})
+OFFICER_ROLES = frozenset(
+    {Role.CHAIR, Role.VICE_CHAIR, Role.TREASURER, Role.EDITOR, Role.HAN_LEADER, Role.SAFETY_OFFICER}
+)
 ASSOCIATION_ROLES = OFFICER_ROLES | {Role.MEMBER}
 
 
@@ -49,12 +53,17 @@ class Permission(StrEnum):
     # Circulars from the city
     CIRCULAR_REVIEW = "circular.review"  # forward or decline in the association
     SETTINGS_EDIT = "settings.edit"
+    # 安否確認 (safety checks after a disaster)
+    SAFETY_START = "safety.start"  # start (or close) a check for every household
+    SAFETY_VIEW = "safety.view"  # the results with names, phones and addresses
+    SAFETY_RECORD = "safety.record"  # record what was seen at a door or heard on the phone
     HOMEPAGE_EDIT = "homepage.edit"  # the public homepage, categories, circular auto-forward
     # Own household
     OWN_HOUSEHOLD = "household.own"
     # City
     CITY_CIRCULAR_SEND = "city.circular.send"
     CITY_DASHBOARD = "city.dashboard"
+    CITY_SAFETY = "city.safety"  # start a check in many associations; see counts only
 
 
 _ALL_OFFICERS = {Role.CHAIR, Role.VICE_CHAIR, Role.TREASURER, Role.EDITOR}
@@ -78,6 +87,9 @@ ASSOCIATION_MATRIX: dict[Permission, frozenset[Role]] = {
     Permission.PRINT_SHEETS: frozenset(_ALL_OFFICERS | {Role.HAN_LEADER}),
     Permission.CIRCULAR_REVIEW: frozenset({Role.CHAIR, Role.VICE_CHAIR, Role.EDITOR}),
     Permission.SETTINGS_EDIT: frozenset({Role.CHAIR}),
+    Permission.SAFETY_START: frozenset({Role.CHAIR, Role.VICE_CHAIR, Role.SAFETY_OFFICER}),
+    Permission.SAFETY_VIEW: frozenset(_ALL_OFFICERS | {Role.SAFETY_OFFICER, Role.HAN_LEADER}),
+    Permission.SAFETY_RECORD: frozenset({Role.CHAIR, Role.VICE_CHAIR, Role.SAFETY_OFFICER, Role.HAN_LEADER}),
     Permission.HOMEPAGE_EDIT: frozenset({Role.CHAIR, Role.EDITOR}),
     Permission.OWN_HOUSEHOLD: frozenset({Role.MEMBER}),
 }
@@ -85,6 +97,7 @@ ASSOCIATION_MATRIX: dict[Permission, frozenset[Role]] = {
 CITY_MATRIX: dict[Permission, frozenset[Role]] = {
     Permission.CITY_CIRCULAR_SEND: frozenset({Role.CITY_STAFF}),
     Permission.CITY_DASHBOARD: frozenset({Role.CITY_STAFF}),
+    Permission.CITY_SAFETY: frozenset({Role.CITY_STAFF}),
 }
 
 # For these, a 班長 acts only on households of their own 班.
@@ -97,5 +110,7 @@ HAN_LIMITED = frozenset(
         Permission.RECEIPTS_VIEW,
         Permission.RECEIPTS_TICK,
         Permission.PRINT_SHEETS,
+        Permission.SAFETY_VIEW,
+        Permission.SAFETY_RECORD,
     }
 )

@@ -42,13 +42,19 @@ PERMISSION_LABELS = {
     Permission.PRINT_SHEETS: "回覧板を印刷する",
     Permission.CIRCULAR_REVIEW: "市からの回覧物を回す・見送る",
     Permission.SETTINGS_EDIT: "町内会の設定を変える",
+    Permission.SAFETY_START: "安否確認を始める・終える",
+    Permission.SAFETY_VIEW: "安否確認の結果を見る（名前・電話・住所）",
+    Permission.SAFETY_RECORD: "安否を記入する（訪問・電話・ハンカチ）",
     Permission.HOMEPAGE_EDIT: "ホームページ・分類・回覧の自動転送を変える",
     Permission.OWN_HOUSEHOLD: "自分の世帯の登録を見る・変える",
     Permission.CITY_CIRCULAR_SEND: "回覧物を町内会へ送る",
     Permission.CITY_DASHBOARD: "町内会ごとの届き具合を見る",
+    Permission.CITY_SAFETY: "安否確認を町内会へ一斉に始める・数だけを見る",
 }
 
-ASSOCIATION_COLUMNS = [Role.CHAIR, Role.VICE_CHAIR, Role.TREASURER, Role.EDITOR, Role.HAN_LEADER, Role.MEMBER]
+ASSOCIATION_COLUMNS = [
+    Role.CHAIR, Role.VICE_CHAIR, Role.TREASURER, Role.EDITOR, Role.HAN_LEADER, Role.SAFETY_OFFICER, Role.MEMBER
+]
 
 
 def _table(matrix: dict[Permission, frozenset[Role]], roles: list[Role]) -> list[str]:

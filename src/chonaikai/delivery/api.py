@@ -45,12 +45,15 @@ from chonaikai.delivery.readlink import confirm_by_token, open_by_token
 from chonaikai.delivery.reminders import RemindResult
 from chonaikai.delivery.reminders import remind as remind
 from chonaikai.delivery.summary import tick
-from chonaikai.delivery.tables import Delivery
+from chonaikai.delivery.tables import PRIORITY_NORMAL, PRIORITY_SAFETY, PRIORITY_URGENT, Delivery
 from chonaikai.delivery.worker import Worker
 
 __all__ = [
     "FALLBACK",
     "NOTICE",
+    "PRIORITY_NORMAL",
+    "PRIORITY_SAFETY",
+    "PRIORITY_URGENT",
     "ChannelSpec",
     "ContentSource",
     "MailParts",

@@ -44,9 +44,12 @@ async def audience_rows(notice_ids: Sequence[int], kind: str = content.NOTICE) -
     return await Delivery.raw(_targets_sql(kind, len(notice_ids)), *notice_ids, False).run()
 
 
-async def enqueue(content_ids: Iterable[int], kind: str = content.NOTICE, *, now: datetime | None = None) -> int:
+async def enqueue(
+    content_ids: Iterable[int], kind: str = content.NOTICE, *, now: datetime | None = None, priority: int = 0
+) -> int:
     """Create the deliveries of many pieces of content in one transaction; returns how many rows
-    were new. Idempotent; safe inside the caller's transaction (publishing): it joins it."""
+    were new. Idempotent; safe inside the caller's transaction (publishing): it joins it.
+    ``priority``: the worker claims due rows of a higher priority first (tables.PRIORITY_*)."""
     ids = sorted({int(content_id) for content_id in content_ids})
     if not ids:
         return 0
@@ -56,7 +59,7 @@ async def enqueue(content_ids: Iterable[int], kind: str = content.NOTICE, *, now
         targets: list[dict[str, Any]] = []
         for start in range(0, len(ids), IDS_PER_QUERY):
             targets.extend(await audience_rows(ids[start : start + IDS_PER_QUERY], kind))
-        return await store.insert_targets(targets, now, queued)
+        return await store.insert_targets(targets, now, queued, priority)
 
 
 async def create_deliveries(notice_id: int) -> int:

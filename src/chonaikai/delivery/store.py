@@ -41,31 +41,35 @@ def new_token() -> str:
 # -- enqueue --------------------------------------------------------------------------------
 
 
-async def insert_targets(targets: list[dict[str, Any]], now: datetime, queued_channels: Collection[str]) -> int:
+async def insert_targets(
+    targets: list[dict[str, Any]], now: datetime, queued_channels: Collection[str], priority: int = 0
+) -> int:
     """Insert one pending row per target (association, notice, household, channel); rows that
     exist are left alone (unique (notice, household), ON CONFLICT DO NOTHING). Rows of a channel
     in ``queued_channels`` are due now for the worker; the others (paper) wait to be printed.
-    Returns how many rows were new. Run inside the caller's write transaction."""
+    ``priority``: higher is claimed first. Returns how many rows were new. Run inside the
+    caller's write transaction."""
     if not targets:
         return 0
     if is_postgres():
-        return await _insert_postgres(targets, now, queued_channels)
-    return await _insert_sqlite(targets, now, queued_channels)
+        return await _insert_postgres(targets, now, queued_channels, priority)
+    return await _insert_sqlite(targets, now, queued_channels, priority)
 
 
-async def _insert_postgres(targets: list[dict[str, Any]], now: datetime, queued: Collection[str]) -> int:
+async def _insert_postgres(targets: list[dict[str, Any]], now: datetime, queued: Collection[str], priority: int) -> int:
     created = 0
     for start in range(0, len(targets), POSTGRES_ROWS_PER_STATEMENT):
         chunk = targets[start : start + POSTGRES_ROWS_PER_STATEMENT]
         rows = await Delivery.raw(
             "WITH ins AS (INSERT INTO delivery (association, notice, household, channel, status, attempts, "
-            "next_attempt_at, last_error, token, confirmed_via, created_at) "
-            "SELECT u.a, u.n, u.h, u.c, 'pending', 0, CASE WHEN u.c = ANY({}::text[]) THEN {}::timestamptz END, '', u.t, '', {}::timestamptz "
+            "next_attempt_at, last_error, token, confirmed_via, created_at, priority) "
+            "SELECT u.a, u.n, u.h, u.c, 'pending', 0, CASE WHEN u.c = ANY({}::text[]) THEN {}::timestamptz END, '', u.t, '', {}::timestamptz, {}::int "
             "FROM unnest({}::int[], {}::int[], {}::int[], {}::text[], {}::text[]) AS u(a, n, h, c, t) "
             "ON CONFLICT (notice, household) DO NOTHING RETURNING 1) SELECT count(*) AS created FROM ins",
             sorted(queued),
             now,
             now,
+            priority,
             [row["association"] for row in chunk],
             [row["notice"] for row in chunk],
             [row["household"] for row in chunk],
@@ -85,18 +89,18 @@ async def _insert_postgres(targets: list[dict[str, Any]], now: datetime, queued:
     return created
 
 
-async def _insert_sqlite(targets: list[dict[str, Any]], now: datetime, queued: Collection[str]) -> int:
+async def _insert_sqlite(targets: list[dict[str, Any]], now: datetime, queued: Collection[str], priority: int) -> int:
     created = 0
     for start in range(0, len(targets), SQLITE_ROWS_PER_STATEMENT):
         chunk = targets[start : start + SQLITE_ROWS_PER_STATEMENT]
-        values = ", ".join("({}, {}, {}, {}, 'pending', 0, {}, '', {}, '', {})" for _ in chunk)
+        values = ", ".join("({}, {}, {}, {}, 'pending', 0, {}, '', {}, '', {}, {})" for _ in chunk)
         args: list[Any] = []
         for row in chunk:
             due = now if row["channel"] in queued else None
-            args += [row["association"], row["notice"], row["household"], row["channel"], due, new_token(), now]
+            args += [row["association"], row["notice"], row["household"], row["channel"], due, new_token(), now, priority]
         await Delivery.raw(
             "INSERT INTO delivery (association, notice, household, channel, status, attempts, "
-            "next_attempt_at, last_error, token, confirmed_via, created_at) "
+            "next_attempt_at, last_error, token, confirmed_via, created_at, priority) "
             f"VALUES {values} ON CONFLICT (notice, household) DO NOTHING",
             *args,
         ).run()
@@ -125,31 +129,40 @@ async def insert_confirmed(
 # -- the worker -----------------------------------------------------------------------------
 
 _EXPIRED = "SELECT id FROM delivery WHERE status = 'sending' AND lease_until < {} AND channel = {} ORDER BY lease_until LIMIT {}"
-_PENDING = "SELECT id FROM delivery WHERE status = 'pending' AND next_attempt_at <= {} AND channel = {} ORDER BY next_attempt_at LIMIT {}"
+# Urgent rows (安否確認, urgent notices) walk their own small partial index (delivery_urgent_due).
+_URGENT = (
+    "SELECT id FROM delivery WHERE status = 'pending' AND priority > 0 AND next_attempt_at <= {} AND channel = {} "
+    "ORDER BY priority DESC, next_attempt_at LIMIT {}"
+)
+_PENDING = (
+    "SELECT id FROM delivery WHERE status = 'pending' AND next_attempt_at <= {} AND channel = {} AND priority <= 0 "
+    "ORDER BY next_attempt_at LIMIT {}"
+)
 
 
 async def claim(channel_name: str, limit: int, now: datetime, lease_until: datetime, worker_id: str) -> list[dict]:
     """Lease up to ``limit`` due rows of one channel (run in a write transaction).
 
-    Two searches, each walking the (status, next_attempt_at) index in order and stopping at
-    ``limit``: one condition with OR made both databases collect and sort every due row for
-    every claim. Rows whose lease ran out (a worker died) come first, then pending rows by due
-    time. PostgreSQL: FOR UPDATE SKIP LOCKED; SQLite: one worker at a time, immediate
-    transaction."""
+    Three searches, each walking an index in order and stopping at ``limit``: one condition with
+    OR made both databases collect and sort every due row for every claim. Rows whose lease ran
+    out (a worker died) come first, then urgent pending rows (higher ``priority`` first: a
+    安否確認 goes out before anything queued earlier), then the other pending rows by due time.
+    PostgreSQL: FOR UPDATE SKIP LOCKED; SQLite: one worker at a time, immediate transaction."""
     if is_postgres():
         return await Delivery.raw(
-            f"WITH expired AS ({_EXPIRED} FOR UPDATE SKIP LOCKED), pending AS ({_PENDING} FOR UPDATE SKIP LOCKED), "
-            "picked AS (SELECT id FROM expired UNION ALL SELECT id FROM pending LIMIT {}) "
+            f"WITH expired AS ({_EXPIRED} FOR UPDATE SKIP LOCKED), urgent AS ({_URGENT} FOR UPDATE SKIP LOCKED), "
+            f"pending AS ({_PENDING} FOR UPDATE SKIP LOCKED), "
+            "picked AS (SELECT id FROM expired UNION ALL SELECT id FROM urgent UNION ALL SELECT id FROM pending LIMIT {}) "
             "UPDATE delivery d SET status = 'sending', lease_until = {}, claimed_by = {}, "
             "attempts = d.attempts + 1 FROM picked WHERE d.id = picked.id "
             f"RETURNING {', '.join('d.' + c.strip() for c in CLAIMED_COLUMNS.split(','))}",
-            now, channel_name, limit, now, channel_name, limit, limit, lease_until, worker_id,
+            now, channel_name, limit, now, channel_name, limit, now, channel_name, limit, limit, lease_until, worker_id,
         ).run()
     return await Delivery.raw(
         "UPDATE delivery SET status = 'sending', lease_until = {}, claimed_by = {}, "
         f"attempts = attempts + 1 WHERE id IN (SELECT id FROM ({_EXPIRED}) UNION ALL "
-        f"SELECT id FROM ({_PENDING}) LIMIT {{}}) RETURNING {CLAIMED_COLUMNS}",
-        lease_until, worker_id, now, channel_name, limit, now, channel_name, limit, limit,
+        f"SELECT id FROM ({_URGENT}) UNION ALL SELECT id FROM ({_PENDING}) LIMIT {{}}) RETURNING {CLAIMED_COLUMNS}",
+        lease_until, worker_id, now, channel_name, limit, now, channel_name, limit, now, channel_name, limit, limit,
     ).run()
 
 

@@ -6,6 +6,7 @@ from chonaikai.roster.tables import Household
 from chonaikai.tenancy.tables import association_column
 
 DELIVERY_STATUSES = ("pending", "sending", "sent", "failed", "printed")
+PRIORITY_NORMAL, PRIORITY_URGENT, PRIORITY_SAFETY = 0, 1, 2
 CONFIRMED_VIA = ("web", "line", "paper", "officer")
 
 
@@ -37,6 +38,9 @@ class Delivery(Table, tablename="delivery"):
     claimed_by = Varchar(length=40, null=True, default=None)  # the worker holding the lease
     reminded_at = Timestamptz(null=True, default=None)  # the last reminder (「未確認の世帯に再送」)
     reminders = Integer(default=0)  # how many reminders went to the household (each a further attempt)
+    # Claimed before every row of a lower priority that is due (store.claim): 0 normal, 1 an
+    # urgent notice, 2 a 安否確認. Kept through retries.
+    priority = Integer(default=0)
 
 
 class WorkerLock(Table, tablename="worker_lock"):

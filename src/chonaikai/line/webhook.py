@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -40,6 +41,18 @@ class BadSignature(Exception):
 
 class BadBody(Exception):
     """Correctly signed, but not a JSON object with a list of events: answered 400."""
+
+
+# Texts other parts answer themselves (安否確認: 「無事」 counts as safe): (tenant, household id,
+# text) → the reply, or None when the text is not theirs. Registered at import, so this module
+# needs nothing from above it.
+TextAnswer = Callable[[Any, int, str], Awaitable[str | None]]
+TEXT_ANSWERS: list[TextAnswer] = []
+
+
+def register_text_answer(handler: TextAnswer) -> TextAnswer:
+    TEXT_ANSWERS.append(handler)
+    return handler
 
 
 @dataclass
@@ -121,6 +134,12 @@ async def _on_text(channel: LineChannel, user_id: str, text: str) -> list[dict]:
     if code is None:
         if link is None:
             return [messages.text(messages.HOW_TO_LINK)]
+        if TEXT_ANSWERS:
+            tenant = await links.tenant_by_id(link["association"])
+            for answer in TEXT_ANSWERS:
+                reply = await answer(tenant, link["household"], text)
+                if reply:
+                    return [messages.text(reply)]
         return [_home_button(link["household"], "わが家のページを開くには、下のボタンを押してください。")]
     result = await links.link_with_code(channel.channel_id, user_id, code)
     if not result.ok:

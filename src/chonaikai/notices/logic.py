@@ -348,10 +348,13 @@ async def unschedule_notice(tenant: Tenant, notice_id: int, *, now: datetime | N
         raise NoticeStateError("予約されていないお知らせです。")
 
 
-async def publish_notice(tenant: Tenant, notice_id: int, *, now: datetime | None = None) -> bool:
+async def publish_notice(
+    tenant: Tenant, notice_id: int, *, now: datetime | None = None, priority: int | None = None
+) -> bool:
     """Publish a draft or scheduled notice through the publishing service (its rules, then its
-    deliveries). Returns False if it was already published; ``PublishRefused`` if a rule says no."""
-    return await publishing.publish_notice(tenant, notice_id, now=now or now_utc())
+    deliveries). Returns False if it was already published; ``PublishRefused`` if a rule says no.
+    ``priority``: of its deliveries (default: urgent notices first; a 安否確認 passes its own)."""
+    return await publishing.publish_notice(tenant, notice_id, now=now or now_utc(), priority=priority)
 
 
 async def archive_notice(tenant: Tenant, notice_id: int, *, now: datetime | None = None) -> None:

@@ -10,7 +10,7 @@ import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from chonaikai.accounts.credentials import end_household_sessions
@@ -38,7 +38,11 @@ FIELD_LABELS = {
     "email": "メール",
     "channel": "連絡方法",
     "notes": "備考",
+    "needs_support": "要支援",
+    "support_consent_on": "要支援の同意日",
 }
+# 要支援 is set on the form only (never by CSV): with the household's consent and its date.
+SUPPORT_FIELDS = ("needs_support", "support_consent_on")
 LIMITS = {"name": 100, "kana": 200, "address": 300, "phone": 50, "email": 254, "notes": 2000}
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -110,6 +114,8 @@ HOUSEHOLD_COLUMNS = (
     Household.notes,
     Household.moved_out,
     Household.erased_at,
+    Household.needs_support,
+    Household.support_consent_on,
     Household.updated_at,
     Household.updated_by,
 )
@@ -241,9 +247,14 @@ class HouseholdValues:
     email: str = ""
     channel: str = "paper"
     notes: str = ""
+    needs_support: bool = False
+    support_consent_on: date | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in EDITABLE_FIELDS}
+
+    def support_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in SUPPORT_FIELDS}
 
 
 def check_field(name: str, value: str) -> str | None:
@@ -293,7 +304,29 @@ def validate_form(raw: dict[str, Any], han_ids: set[int], access: Access) -> tup
             han = ascii_int(han_raw)
     if "han" not in errors and not access.covers_han(han):
         errors["han"] = "ご自分の班の世帯だけを登録・変更できます"
-    return HouseholdValues(han=han, channel=channel, **values), errors
+    needs_support, consent_on, support_error = parse_support(raw)
+    if support_error:
+        errors["support_consent_on"] = support_error
+    return HouseholdValues(
+        han=han, channel=channel, needs_support=needs_support, support_consent_on=consent_on, **values
+    ), errors
+
+
+def parse_support(raw: dict[str, Any]) -> tuple[bool, date | None, str | None]:
+    """要支援 and the date the household agreed to it: the flag is kept only with that date."""
+    needs = clean(raw.get("needs_support")) in ("1", "on", "true")
+    text = clean(raw.get("support_consent_on"))
+    if not needs:
+        return False, None, None
+    if not text:
+        return False, None, "要支援にするときは、世帯の同意をもらった日を入れてください"
+    try:
+        consent_on = date.fromisoformat(text.replace("/", "-"))
+    except ValueError:
+        return False, None, f"同意をもらった日「{text}」は 2026-04-01 の形で書いてください"
+    if consent_on > datetime.now(UTC).date() or consent_on.year < 2000:
+        return False, None, "同意をもらった日は、今日までの日付にしてください"
+    return True, consent_on, None
 
 
 # --- changing -----------------------------------------------------------------------------------
@@ -309,7 +342,10 @@ async def create_household(tenant: Tenant, access: Access, actor: Principal, val
     now = datetime.now(UTC)
     async with write_transaction():
         rows = await Household.insert(
-            tenant.new(Household, **values.as_dict(), created_at=now, updated_at=now, updated_by=actor.account_id)
+            tenant.new(
+                Household, **values.as_dict(), **values.support_dict(),
+                created_at=now, updated_at=now, updated_by=actor.account_id,
+            )
         ).returning(Household.id)
         household_id = rows[0]["id"]
         await Member.insert(
@@ -320,7 +356,10 @@ async def create_household(tenant: Tenant, access: Access, actor: Principal, val
 
 
 def changed_fields(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
-    return [name for name in EDITABLE_FIELDS if name in after and (before.get(name) or "") != (after[name] or "")]
+    return [
+        name for name in (*EDITABLE_FIELDS, *SUPPORT_FIELDS)
+        if name in after and (before.get(name) or "") != (after[name] or "")
+    ]
 
 
 def changes_text(changed: list[str]) -> str:
@@ -345,7 +384,7 @@ async def update_household(
     before = await get_household(tenant, access, household_id)
     if before is None or before["erased_at"] is not None or not access.covers_han(values.han):
         raise NotAllowed()
-    after = values.as_dict()
+    after = {**values.as_dict(), **values.support_dict()}
     changed = changed_fields(before, after)
     if not changed:
         return []
@@ -444,6 +483,8 @@ async def erase_household(tenant: Tenant, actor: Principal, household_id: int) -
                 Household.phone: "",
                 Household.email: "",
                 Household.notes: "",
+                Household.needs_support: False,
+                Household.support_consent_on: None,
                 Household.channel: "paper",
                 Household.erased_at: now,
                 Household.updated_at: now,

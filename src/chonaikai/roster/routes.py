@@ -144,7 +144,7 @@ async def household_create(
     if errors:
         return Template(
             "roster/form.html",
-            context=officer_context(tenant, principal, household=None, values=values.as_dict(), errors=errors,
+            context=officer_context(tenant, principal, household=None, values={**values.as_dict(), **values.support_dict()}, errors=errors,
                                     han_choices=han_choices, whole=access.whole_association),
             status_code=400,
         )
@@ -190,7 +190,7 @@ async def household_update(
         return Template(
             "roster/form.html",
             context=officer_context(
-                tenant, principal, household=household, values={**household, **values.as_dict()}, errors=errors,
+                tenant, principal, household=household, values={**household, **values.as_dict(), **values.support_dict()}, errors=errors,
                 han_choices=await logic.list_han(tenant, access), whole=access.whole_association, can_edit=True,
             ),
             status_code=400,

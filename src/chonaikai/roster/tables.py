@@ -1,4 +1,4 @@
-from piccolo.columns import Boolean, ForeignKey, Integer, Text, Timestamptz, Varchar
+from piccolo.columns import Boolean, Date, ForeignKey, Integer, Text, Timestamptz, Varchar
 from piccolo.columns.base import OnDelete
 from piccolo.table import Table
 
@@ -35,6 +35,10 @@ class Household(Table, tablename="household"):
     updated_by = Integer(null=True, default=None)
     # Set when 会長 erased the personal fields of a household that moved out (only counts remain).
     erased_at = Timestamptz(null=True, default=None)
+    # 要支援: needs help to evacuate (as for the city's 避難行動要支援者名簿). Set only with the
+    # household's consent, whose date is kept; listed first in 安否確認 for officers and 班長.
+    needs_support = Boolean(default=False)
+    support_consent_on = Date(null=True, default=None)
     # Raised when the household's credentials change (card replaced, LINE unlinked or blocked,
     # moved out, erased): a session its card or LINE opened holds the value it had, and ends
     # once it differs (accounts/credentials.py).
