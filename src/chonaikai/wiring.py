@@ -15,6 +15,7 @@ from chonaikai.line import alert_transport as line_alerts
 from chonaikai.line import channel as line
 from chonaikai.notices.answering import read_page_extension
 from chonaikai.notices.outgoing import NoticeContent
+from chonaikai.safety import alerts as safety_alerts
 
 CHANNEL_SPECS = (email.SPEC, line.SPEC, paper.SPEC)
 
@@ -29,3 +30,4 @@ def wire() -> None:
     alerts.register_transport("email", alert_email.send_alert_email)
     alerts.register_transport("line", line_alerts.send_alert_line)
     alerts.register_source(circular_alerts.KIND, circular_alerts.render_alert)
+    alerts.register_source(safety_alerts.KIND, safety_alerts.render_alert)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 
 from chonaikai.accounts.roles import Role
+from chonaikai.delivery.alerts import send_due_alerts
+from chonaikai.delivery.tables import DeliveryAlert
 from chonaikai.roster.tables import Han
 from chonaikai.safety import logic
 from chonaikai.safety.tables import SafetyCheck
@@ -141,8 +143,13 @@ async def test_officers_and_han_leaders_get_an_email_when_the_city_starts_a_chec
     batch_id, started = await logic.start_city_check(city["id"], logic.StartInput(title="地震の安否確認", drill=True))
     ((slug, check_id),) = started
     addresses = sorted(m["To"].addresses[0].addr_spec for m in mail_sink.messages if "安否確認" in str(m["subject"]))
-    assert addresses == ["hancho1@example.jp", "kaicho@example.jp"]  # officers only, not members
-    message = mail_sink.to("kaicho@example.jp")[0]
+    assert addresses == ["hancho1@example.jp", "kaicho@example.jp"]  # officers only, not members, once each
+    # Through the delivery core's officer-alert outbox: one e-mail row per officer, sent.
+    rows = await DeliveryAlert.select(DeliveryAlert.kind, DeliveryAlert.ref_id, DeliveryAlert.channel,
+                                      DeliveryAlert.status)
+    assert sorted((r["kind"], r["ref_id"], r["channel"], r["status"]) for r in rows) == [
+        ("safety", check_id, "email", "sent")] * 2
+    [message] = mail_sink.to("kaicho@example.jp")
     assert str(message["subject"]) == "【安否確認】【訓練】地震の安否確認"
     text = message.get_body().get_content()
     link = re.search(r"http://testserver(/signin/[^\s]+)", text).group(1)
@@ -154,6 +161,32 @@ async def test_officers_and_han_leaders_get_an_email_when_the_city_starts_a_chec
     # Starting again while it is open alerts nobody twice.
     await logic.start_city_check(city["id"], logic.StartInput(title="地震の安否確認", drill=True))
     assert not [m for m in mail_sink.messages if "安否確認" in str(m["subject"])]
+    await send_due_alerts()  # nor does the worker's round
+    assert not [m for m in mail_sink.messages if "安否確認" in str(m["subject"])]
+
+
+async def test_a_line_linked_officer_gets_a_push_from_the_fake_line_server(line_tenant, fake_line, mail_sink):
+    from datetime import UTC, datetime
+
+    from chonaikai.line.tables import LineLink
+    from tests.auth import make_account
+    from tests.factories import make_household
+
+    chair = await make_account("kaicho@example.jp", Role.CHAIR, line_tenant)
+    await make_account("bousai@example.jp", Role.SAFETY_OFFICER, line_tenant)
+    own = await make_household(line_tenant, "防災 宅", "1班", email="bousai@example.jp", channel="line")
+    user = fake_line.add_friend()
+    await LineLink.insert(line_tenant.new(LineLink, household=own["id"], channel_id="1650000001", line_user_id=user,
+                                          linked_at=datetime.now(UTC)))
+    check_id = await logic.start_check(line_tenant, logic.StartInput(title="地震の安否確認"), started_by=chair)
+    [received] = fake_line.messages_for(user)
+    text = received.messages[0]["text"]
+    assert text.startswith("【安否確認】地震の安否確認")
+    assert re.search(r"/signin/\S+\?next=/a/line-town/safety/" + str(check_id) + r"\b", text)
+    assert len(mail_sink.to("bousai@example.jp")) == 1
+    assert not mail_sink.to("kaicho@example.jp")  # the one who started it is not told
+    await send_due_alerts()
+    assert len(fake_line.messages_for(user)) == 1  # once
 
 
 async def test_odd_digits_in_the_checklist_links_are_not_a_server_error(client, tenant, households):

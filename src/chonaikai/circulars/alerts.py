@@ -21,8 +21,7 @@ from chonaikai.accounts import signin
 from chonaikai.accounts.roles import ASSOCIATION_MATRIX, ROLE_LABELS, Permission, Role
 from chonaikai.accounts.tables import RoleGrant
 from chonaikai.delivery.alerts import AlertMessage, AlertRecipient, alert_summary, enqueue_alerts
-from chonaikai.line.tables import LineLink
-from chonaikai.roster.tables import Household
+from chonaikai.line.officers import officer_line_users
 
 ALERT_LINK_LIFETIME = timedelta(hours=24)
 WEEKDAYS = "月火水木金土日"
@@ -84,32 +83,10 @@ async def _add_line_users(
     by_association: dict[int, dict[int, OfficerRecipient]], member_households: dict[tuple[int, int], set[int]]
 ) -> None:
     """An officer is on LINE when their own household in that association (by membership, or the
-    roster address equal to theirs) has a LINE user linked."""
-    emails = {r.email for officers in by_association.values() for r in officers.values() if r.email}
-    if not by_association:
-        return
-    households = await Household.select(Household.id, Household.association, Household.email).where(
-        Household.association.is_in(sorted(by_association)) & (Household.moved_out == False)  # noqa: E712
-        & (Household.email.is_in(sorted(emails)) if emails else Household.id == -1)
-    )
-    own: dict[tuple[int, int], set[int]] = {key: set(ids) for key, ids in member_households.items()}
-    for household in households:
-        for recipient in by_association.get(household["association"], {}).values():
-            if recipient.email and recipient.email == household["email"]:
-                own.setdefault((household["association"], recipient.account_id), set()).add(household["id"])
-    all_ids = sorted({hid for ids in own.values() for hid in ids})
-    if not all_ids:
-        return
-    links = await LineLink.select(LineLink.household, LineLink.line_user_id).where(
-        LineLink.household.is_in(all_ids) & (LineLink.active == True)  # noqa: E712
-    ).order_by(LineLink.id)
-    users: dict[int, list[str]] = {}
-    for link in links:
-        users.setdefault(link["household"], []).append(link["line_user_id"])
-    for (association_id, account_id), ids in own.items():
-        recipient = by_association.get(association_id, {}).get(account_id)
-        if recipient is not None:
-            recipient.line_user_ids = sorted({u for hid in ids for u in users.get(hid, [])})
+    roster address equal to theirs) has a LINE user linked (chonaikai.line.officers)."""
+    emails = {(aid, r.account_id): r.email for aid, officers in by_association.items() for r in officers.values()}
+    for (association_id, account_id), users in (await officer_line_users(emails, member_households)).items():
+        by_association[association_id][account_id].line_user_ids = users
 
 
 def japanese_date(value: date | None) -> str:
