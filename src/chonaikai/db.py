@@ -69,9 +69,11 @@ class SharedSQLiteEngine(SQLiteEngine):
         table: type[Table] | None = None,
     ):
         connection = await self._shared_connection()
-        # isolation_level=None: each statement commits on its own.
-        async with connection.execute(query, args or []) as cursor:
-            return await cursor.fetchall()
+        # isolation_level=None: each statement commits on its own. Executed and read to the end in
+        # one call on the connection's thread: a request cancelled while waiting (a sibling
+        # dependency failed) must not leave a half-read cursor, whose open read transaction made
+        # every later write on this shared connection fail with "database is locked".
+        return await connection.execute_fetchall(query, args or [])
 
     async def close_shared_connections(self) -> None:
         loop_id = id(asyncio.get_running_loop())
