@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -41,6 +42,7 @@ def start_server(port: int, log: Path) -> subprocess.Popen:
         return subprocess.Popen(
             [str(Path(sys.executable).parent / "chonaikai"), "serve", "--port", str(port)],
             env=env, stdout=subprocess.DEVNULL, stderr=out,
+            start_new_session=True,  # granian's worker is a child: stop the whole group
         )
 
 
@@ -95,7 +97,7 @@ async def test_a_change_through_one_process_shows_on_the_other_within_two_second
             assert await shows_within(client, homepage, "新しい紹介文", 2.0) < 2.0
     finally:
         for server in servers:
-            server.terminate()
+            os.killpg(server.pid, signal.SIGTERM)
         for server in servers:
             server.wait(timeout=10)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -36,6 +37,7 @@ def server():
         process = subprocess.Popen(
             [str(Path(sys.executable).parent / "chonaikai"), "serve", "--port", str(port)],
             env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=out,
+            start_new_session=True,  # granian's worker is a child: stop the whole group
         )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -51,11 +53,11 @@ def server():
             time.sleep(0.1)
         yield base, log
     finally:
-        process.terminate()
+        os.killpg(process.pid, signal.SIGTERM)
         try:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            process.kill()
+            os.killpg(process.pid, signal.SIGKILL)
             process.wait()
 
 
