@@ -103,20 +103,9 @@ async def forward_entry(
         raise EntryError("この回覧はもう処理済みです。")
     body = await notice_body(circular, cover_note)
     async with write_transaction():
-        claimed = await tenant.update(
-            CircularEntry,
-            {
-                CircularEntry.state: "forwarded",
-                CircularEntry.forwarded_at: now,
-                CircularEntry.opened_at: entry["opened_at"] or now,
-                CircularEntry.cover_note: cover_note,
-                CircularEntry.handled_by: account_id,
-            },
-        ).where((CircularEntry.id == entry_id) & CircularEntry.state.is_in(["pending", "opened"])).returning(
-            CircularEntry.id
-        )
-        if not claimed:  # someone else handled it a moment ago
-            raise EntryError("この回覧はもう処理済みです。")
+        await _claim_undecided(tenant, entry, account_id, now, {
+            CircularEntry.state: "forwarded", CircularEntry.forwarded_at: now, CircularEntry.cover_note: cover_note,
+        })
         try:
             [row] = await publishing.publish_new_notices(
                 [_notice_row(circular, detail["city_name"], tenant.id, body, now, audience=audience, author=account_id)],
@@ -127,6 +116,21 @@ async def forward_entry(
         notice_id = row["id"]
         await tenant.update(CircularEntry, {CircularEntry.notice: notice_id}).where(CircularEntry.id == entry_id)
     return notice_id
+
+
+async def _claim_undecided(
+    tenant: Tenant, entry: dict[str, Any], account_id: int | None, now: datetime, outcome: dict[Any, Any]
+) -> None:
+    """Moves an entry still waiting (pending or opened) to its outcome, once: a second officer
+    acting at the same moment finds it handled and changes nothing."""
+    claimed = await tenant.update(
+        CircularEntry,
+        {**outcome, CircularEntry.opened_at: entry["opened_at"] or now, CircularEntry.handled_by: account_id},
+    ).where((CircularEntry.id == entry["id"]) & CircularEntry.state.is_in(["pending", "opened"])).returning(
+        CircularEntry.id
+    )
+    if not claimed:  # someone else handled it a moment ago
+        raise EntryError("この回覧はもう処理済みです。")
 
 
 async def decline_entry(
@@ -144,17 +148,6 @@ async def decline_entry(
     ).first()
     if entry is None:
         raise LookupError(entry_id)
-    claimed = await tenant.update(
-        CircularEntry,
-        {
-            CircularEntry.state: "declined",
-            CircularEntry.declined_at: now,
-            CircularEntry.opened_at: entry["opened_at"] or now,
-            CircularEntry.decline_reason: reason,
-            CircularEntry.handled_by: account_id,
-        },
-    ).where((CircularEntry.id == entry_id) & CircularEntry.state.is_in(["pending", "opened"])).returning(
-        CircularEntry.id
-    )
-    if not claimed:
-        raise EntryError("この回覧はもう処理済みです。")
+    await _claim_undecided(tenant, entry, account_id, now, {
+        CircularEntry.state: "declined", CircularEntry.declined_at: now, CircularEntry.decline_reason: reason,
+    })
