@@ -1,39 +1,52 @@
-"""A signed-in member's board under load: 64 connections, one session (issue 14, High 2).
+"""Signed-in members' pages under load, against a hello route in the same server (issues 14 and 20).
 
-Seeds one association with 20 members-only notices and one member with a server-side session,
-starts the real server (``chonaikai serve``) and loads ``/a/{slug}/notices/`` with that session
-cookie using ``wrk``. Prints rps, p99 and the answers that were not 200 (before the fix, every
-signed-in view wrote the session back and SQLite answered some with 500), and whether the
-session row was written during the run.
+Seeds one association with members-only notices (some for one 班 only) and ``--members``
+households, each signed in with a server-side session of its own, starts the real server
+(``chonaikai serve``), and loads with ``wrk`` (64 connections), one after the other:
 
-    .venv/bin/python bench/signed_in.py --db sqlite --duration 10
+- ``/healthz/live`` (no database: the reference);
+- the board ``/a/{slug}/notices/``, each request with a session picked at random;
+- a notice page ``/a/{slug}/notices/{id}``, a random member opening a random notice.
+
+Prints each page's rps ÷ hello rps (target ≥ 0.25, p99 ≤ 50 ms), the answers that were not 200
+(any stops the run), the server's RSS after the run, and whether any session row was written
+during the run (a signed-in page view whose session did not change writes nothing).
+
+    .venv/bin/python bench/signed_in.py --db sqlite --duration 8
+    .venv/bin/python bench/signed_in.py --db both --members 1 --no-freeze
 """
 
 from __future__ import annotations
 
 import argparse
-import re
-import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import pages  # noqa: E402
 
 SLUG = "bench-signed-in"
-SESSION_ID = "b" * 64
+NOTICES = 40  # members-only; every fifth for 班 1 only
+HANS = 3
 
 
-async def seed() -> None:
-    from datetime import UTC, datetime
+def session_id(n: int) -> str:
+    return f"{n:064x}"
+
+
+async def seed(members: int) -> None:
+    from datetime import UTC, datetime, timedelta
 
     from litestar.serialization import encode_json  # the session middleware's own serialisation
 
     from chonaikai.accounts.sessions import SESSION_MAX_AGE, DatabaseStore
     from chonaikai.accounts.tables import Account, RoleGrant
     from chonaikai.cli import migrate
-    from chonaikai.notices.tables import Notice
-    from chonaikai.roster.tables import Household
+    from chonaikai.db import insert_many, write_transaction
+    from chonaikai.notices.tables import Notice, NoticeHan
+    from chonaikai.roster.tables import Han, Household
     from chonaikai.tenancy.tables import Association, City
 
     await migrate()
@@ -42,69 +55,137 @@ async def seed() -> None:
     await city.save()
     association = Association(slug=SLUG, name="計測町内会", kana="けいそく", city=city.id, updated_at=now)
     await association.save()
-    await Notice.insert(*[
-        Notice(association=association.id, title=f"お知らせ{n}", body="本文です。\n" * 20, visibility="members",
-               audience="all", status="published", published_at=now, created_at=now, updated_at=now)
-        for n in range(20)
-    ])
-    household = Household(association=association.id, name="計測 太郎", channel="email", email="m@example.jp",
-                          created_at=now, updated_at=now)
-    await household.save()
-    account = Account(email="m@example.jp", created_at=now)
-    await account.save()
-    await RoleGrant(account=account.id, role="member", association=association.id, household=household.id,
-                    created_at=now).save()
-    await DatabaseStore().set(SESSION_ID, encode_json({"account_id": account.id, "household_id": household.id}),
-                              expires_in=SESSION_MAX_AGE)
+    hans = []
+    for n in range(HANS):
+        han = Han(association=association.id, name=f"{n + 1}班", position=n)
+        await han.save()
+        hans.append(han.id)
+    notices = [
+        Notice(association=association.id, title=f"お知らせ{n}", body="本文です。ごみの出し方について。\n\n" * 20,
+               category="行事", visibility="members", audience="han" if n % 5 == 4 else "all",
+               needs_confirmation=n % 3 == 0, status="published", published_at=now - timedelta(hours=n),
+               created_at=now, updated_at=now)
+        for n in range(NOTICES)
+    ]
+    await Notice.insert(*notices)
+    ids = [row["id"] for row in await Notice.select(Notice.id, Notice.audience)]
+    han_rows = [row["id"] for row in await Notice.select(Notice.id).where(Notice.audience == "han")]
+    await NoticeHan.insert(*[NoticeHan(association=association.id, notice=i, han=hans[0]) for i in han_rows])
+    store = DatabaseStore()
+    async with write_transaction():
+        await insert_many(Household, [
+            Household(association=association.id, name=f"計測 {n}", han=hans[n % HANS], channel="email",
+                      email=f"m{n}@example.jp", created_at=now, updated_at=now)
+            for n in range(members)
+        ])
+        await insert_many(Account, [Account(email=f"m{n}@example.jp", created_at=now) for n in range(members)])
+    households = [row["id"] for row in await Household.select(Household.id).order_by(Household.id)]
+    accounts = [row["id"] for row in await Account.select(Account.id).order_by(Account.id)]
+    async with write_transaction():
+        await insert_many(RoleGrant, [
+            RoleGrant(account=a, role="member", association=association.id, household=h, created_at=now)
+            for a, h in zip(accounts, households, strict=True)
+        ])
+    for n, (a, h) in enumerate(zip(accounts, households, strict=True)):
+        await store.set(session_id(n), encode_json({"account_id": a, "household_id": h}), expires_in=SESSION_MAX_AGE)
+    print(f"seeded {len(ids)} notices, {members} signed-in members", flush=True)
 
 
-async def session_row() -> tuple:
+async def session_rows() -> str:
     from chonaikai.accounts.tables import WebSession
 
-    row = await WebSession.select(WebSession.value, WebSession.expires_at).first()
-    return (bytes(row["value"]), row["expires_at"]) if row else ()
+    rows = await WebSession.select(WebSession.key, WebSession.value, WebSession.expires_at).order_by(WebSession.key)
+    return repr([(row["key"], bytes(row["value"]), row["expires_at"]) for row in rows])
 
 
-def run(kind: str, args: argparse.Namespace) -> None:
+async def notice_ids() -> str:
+    from chonaikai.notices.tables import Notice
+
+    return ",".join(str(row["id"]) for row in await Notice.select(Notice.id).where(Notice.audience == "all"))
+
+
+def script(members: int, paths: str, ids: str = "") -> Path:
+    """A wrk script: each request with a random member's session cookie, on the given path
+    (``{id}``: a random notice of those every member may read)."""
+    pages.OUT.mkdir(parents=True, exist_ok=True)
+    target = pages.OUT / f"signed-in-{'page' if ids else 'board'}.lua"
+    target.write_text(
+        f"ids = {{{ids}}}\n"
+        "request = function()\n"
+        f'  local cookie = string.format("chonaikai_session=%064x", math.random(0, {members - 1}))\n'
+        f'  local path = "{paths}"\n'
+        '  if #ids > 0 then path = path .. ids[math.random(#ids)] end\n'
+        '  return wrk.format("GET", path, {["Cookie"] = cookie, ["Accept-Encoding"] = "gzip"})\n'
+        "end\n"
+    )
+    return target
+
+
+def child(env: dict[str, str], *args: str) -> str:
+    import subprocess
+
+    return subprocess.run([sys.executable, __file__, *args], env=env, check=True, capture_output=True,
+                          text=True).stdout.strip()
+
+
+def run(kind: str, args: argparse.Namespace) -> dict:
     env = pages.bench_env(pages.prepare_database(kind))
-    subprocess.run([sys.executable, __file__, "--seed"], env=env, check=True)
-    before = subprocess.run([sys.executable, __file__, "--row"], env=env, check=True, capture_output=True, text=True).stdout
+    print(f"[{kind}] {child(env, '--seed', str(args.members))}", flush=True)
+    ids = child(env, "--ids")
+    before = child(env, "--rows")
+    board_path = f"/a/{SLUG}/notices/"
     with pages.served(env, f"signed-in-{kind}") as base:
-        url = f"{base}/a/{SLUG}/notices/"
-        result = subprocess.run(
-            ["wrk", "-t2", f"-c{args.connections}", f"-d{args.duration}s", "--latency",
-             "-H", f"Cookie: chonaikai_session={SESSION_ID}", url],
-            capture_output=True, text=True, check=True,
-        )
-    after = subprocess.run([sys.executable, __file__, "--row"], env=env, check=True, capture_output=True, text=True).stdout
-    out = result.stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    total = int(re.search(r"(\d+) requests in", out).group(1))
-    p99 = re.search(r"99%\s+([\d.]+\w+)", out).group(1)
-    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    errors = re.search(r"Socket errors: (.*)", out)
-    print(f"[{kind}] signed-in board, {args.connections} connections: {rps:.0f} rps, p99 {p99}, "
-          f"{bad.group(1) if bad else 0} of {total} answers not 2xx/3xx"
-          f"{', socket errors ' + errors.group(1) if errors else ''}; "
-          f"session row {'unchanged' if before == after else 'written during the run'}")
+        # Each member's first visit once before measuring: a board visited all day.
+        for n in range(min(args.members, 2000)):
+            request = urllib.request.Request(f"{base}{board_path}", headers={"Cookie": f"chonaikai_session={session_id(n)}"})
+            with urllib.request.urlopen(request, timeout=10) as response:
+                assert b"\xe3\x83\xad\xe3\x82\xb0\xe3\x82\xa2\xe3\x82\xa6\xe3\x83\x88" in response.read()  # ログアウト
+        board_script = script(args.members, board_path)
+        page_script = script(args.members, f"/a/{SLUG}/notices/", ids)
+        pages.wrk(f"{base}/healthz/live", 8, 1)
+        pages.wrk(base, 8, 1, board_script)
+        pages.wrk(base, 8, 1, page_script)
+        hello = pages.wrk(f"{base}/healthz/live", args.connections, args.duration)
+        board = pages.wrk(base, args.connections, args.duration, board_script)  # error answers stop the run
+        page = pages.wrk(base, args.connections, args.duration, page_script)
+        rss = pages.rss_mb(base)
+    time.sleep(0.5)
+    after = child(env, "--rows")
+    return {"db": kind, "hello": hello, "board": board, "page": page, "rss": rss, "rows_unchanged": before == after}
 
 
 def main() -> None:
     from chonaikai.db import run_with_database
 
-    if sys.argv[1:] == ["--seed"]:
-        run_with_database(seed())
+    if sys.argv[1:2] == ["--seed"]:
+        run_with_database(seed(int(sys.argv[2])))
         return
-    if sys.argv[1:] == ["--row"]:
-        print(run_with_database(session_row()))
+    if sys.argv[1:] == ["--rows"]:
+        print(run_with_database(session_rows()))
+        return
+    if sys.argv[1:] == ["--ids"]:
+        print(run_with_database(notice_ids()))
         return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument("--members", type=int, default=200, help="signed-in members, one session each")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--no-freeze", action="store_true", help="without gc.freeze() at start-up")
     args = parser.parse_args()
-    for kind in (["sqlite", "postgres"] if args.db == "both" else [args.db]):
-        run(kind, args)
+    results = [run(kind, args) for kind in (["sqlite", "postgres"] if args.db == "both" else [args.db])]
+    freeze = " (no gc.freeze)" if args.no_freeze else ""
+    print(f"\n{args.members} members, wrk {args.connections} connections, {args.duration} s each{freeze}")
+    print(f"{'db':<9}{'page':<14}{'rps':>9}{'÷ hello':>9}{'p99':>10}  target: ≥ 0.25 of hello, p99 ≤ 50 ms")
+    for r in results:
+        hello_rps, hello_p99 = r["hello"]
+        print(f"{r['db']:<9}{'hello':<14}{hello_rps:>9.0f}{1:>9.2f}{hello_p99:>8.1f}ms")
+        for label in ("board", "page"):
+            rps, p99 = r[label]
+            verdict = "ok" if rps / hello_rps >= 0.25 and p99 <= 50 else "BELOW TARGET"
+            print(f"{'':<9}{'signed-in ' + label:<14}{rps:>9.0f}{rps / hello_rps:>9.3f}{p99:>8.1f}ms  {verdict}")
+        print(f"{'':<9}server RSS after the run: {r['rss']:.0f} MB; session rows "
+              f"{'unchanged' if r['rows_unchanged'] else 'WRITTEN during the run'}")
 
 
 if __name__ == "__main__":

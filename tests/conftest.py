@@ -17,6 +17,9 @@ os.environ["CHONAIKAI_BASE_URL"] = "http://testserver"
 # Tests create, change and delete associations between requests: look them up every time.
 os.environ["CHONAIKAI_TENANT_CACHE_SECONDS"] = "0"
 os.environ["CHONAIKAI_PAGE_CACHE_SECONDS"] = "0"  # tests/test_page_cache.py turns it on
+# Sessions and principals kept ≤ 1 s per process: tests/accounts/test_signed_in_cache.py turns it on
+# (the other tests change the database directly, as another process would, and look at once).
+os.environ["CHONAIKAI_SESSION_CACHE_SECONDS"] = "0"
 
 # Every test sends mail to a real SMTP server on loopback (tests/mailsink.py), started below.
 from tests.mailsink import MailSink, free_port  # noqa: E402

@@ -33,6 +33,7 @@ from chonaikai.accounts.officer_routes import router as officers_router
 from chonaikai.accounts.principal import provide_principal
 from chonaikai.accounts.routes import router as accounts_router
 from chonaikai.accounts.sessions import DatabaseStore, session_config
+from chonaikai.accounts.signed_in_cache import forget_on_writes
 from chonaikai.api_docs import API_DESCRIPTION, document_api, render_plugins
 from chonaikai.circulars.routes import association_circulars_router
 from chonaikai.circulars.routes import route_handlers as circular_routes
@@ -248,7 +249,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         template_config=template_config(reload=settings.is_dev),
         dependencies={"principal": Provide(provide_principal)},
         before_request=safety_banner,  # loads the menu's principal too
-        middleware=[session_config(secure=not settings.is_dev).middleware, page_cache.middleware()],
+        # forget_on_writes: a write through this process ends revoked sessions at once (signed_in_cache.py).
+        middleware=[forget_on_writes, session_config(secure=not settings.is_dev).middleware, page_cache.middleware()],
         stores={"sessions": DatabaseStore()},
         state=State({"page_cache": page_cache}),
         csrf_config=CSRFConfig(

@@ -49,6 +49,7 @@ class Settings:
     behind_proxy: bool = False
     tenant_cache_seconds: int = 5
     page_cache_seconds: int = 30
+    session_cache_seconds: float = 1.0
     reminder_min_hours: int = 12
     time_zone: str = "Asia/Tokyo"
     extra: Mapping[str, str] = field(default_factory=dict)
@@ -126,6 +127,12 @@ DOCUMENTED = {
         "how long a web process reuses a public page it rendered for visitors not signed in (0: never)",
         "30",
     ),
+    "CHONAIKAI_SESSION_CACHE_SECONDS": (
+        "session_cache_seconds",
+        "how long a web process reuses a signed-in session and who it is (revocations elsewhere "
+        "take effect within this; 0: never)",
+        "1",
+    ),
     "CHONAIKAI_REMINDER_MIN_HOURS": (
         "reminder_min_hours",
         "a household is reminded of one notice at most once in this many hours",
@@ -146,6 +153,16 @@ def _int(name: str, raw: str, *, minimum: int = 0, maximum: int = 1 << 31) -> in
         raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
     if not minimum <= value <= maximum:
         raise SettingsError(f"{name} must be between {minimum} and {maximum}, got {value}")
+    return value
+
+
+def _float(name: str, raw: str, *, minimum: float = 0, maximum: float) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number of seconds, got {raw!r}") from None
+    if not minimum <= value <= maximum:  # also refuses nan
+        raise SettingsError(f"{name} must be between {minimum} and {maximum}, got {raw}")
     return value
 
 
@@ -255,6 +272,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         values["tenant_cache_seconds"] = _int("CHONAIKAI_TENANT_CACHE_SECONDS", raw, minimum=0, maximum=3600)
     if (raw := get("CHONAIKAI_PAGE_CACHE_SECONDS")) is not None:
         values["page_cache_seconds"] = _int("CHONAIKAI_PAGE_CACHE_SECONDS", raw, minimum=0, maximum=3600)
+    if (raw := get("CHONAIKAI_SESSION_CACHE_SECONDS")) is not None:
+        values["session_cache_seconds"] = _float("CHONAIKAI_SESSION_CACHE_SECONDS", raw, minimum=0, maximum=2)
     if (raw := get("CHONAIKAI_REMINDER_MIN_HOURS")) is not None:
         values["reminder_min_hours"] = _int("CHONAIKAI_REMINDER_MIN_HOURS", raw, minimum=0, maximum=24 * 14)
 

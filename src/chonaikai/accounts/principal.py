@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 from litestar import Request
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 
-from chonaikai.accounts.credentials import session_still_valid
+from chonaikai.accounts.credentials import SESSION_EPOCH_KEY, session_still_valid
 from chonaikai.accounts.roles import ASSOCIATION_MATRIX, CITY_MATRIX, HAN_LIMITED, Permission, Role
+from chonaikai.accounts.signed_in_cache import signed_in_cache
 from chonaikai.accounts.tables import Account, RoleGrant
 from chonaikai.roster.tables import Household
 from chonaikai.tenancy.scope import Tenant
@@ -176,9 +177,21 @@ async def provide_principal(request: Request) -> Principal:
     session = request.scope.get("session")
     if not isinstance(session, dict):  # no session cookie: Litestar leaves a sentinel here
         session = {}
-    if session and not await session_still_valid(session):
-        request.clear_session()  # opened by a card or LINE since replaced: ends here (row deleted)
-        session = {}
-    principal = await load_principal(session.get("account_id"), session.get("household_id"))
+    if not session:
+        request.state["principal"] = ANONYMOUS
+        return ANONYMOUS
+    # Who a session's person is depends only on these (and on the database: kept ≤ 1 s, see
+    # signed_in_cache.py); a session found invalid is never kept, so it ends at its next request.
+    key = ("principal", session.get("account_id"), session.get("household_id"),
+           SESSION_EPOCH_KEY in session, session.get(SESSION_EPOCH_KEY))
+    principal = signed_in_cache.get(key)
+    if principal is None:
+        generation = signed_in_cache.generation
+        if not await session_still_valid(session):
+            request.clear_session()  # opened by a card or LINE since replaced: ends here (row deleted)
+            request.state["principal"] = ANONYMOUS
+            return ANONYMOUS
+        principal = await load_principal(session.get("account_id"), session.get("household_id"))
+        signed_in_cache.keep(key, principal, generation)
     request.state["principal"] = principal
     return principal

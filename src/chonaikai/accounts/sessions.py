@@ -16,6 +16,7 @@ from litestar.middleware.session.server_side import (
 from litestar.stores.base import Store
 from litestar.types import Empty, Message, ScopeSession
 
+from chonaikai.accounts.signed_in_cache import signed_in_cache
 from chonaikai.accounts.tables import WebSession
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,7 @@ def _stored_key(key: str) -> str:
 
 class DatabaseStore(Store):
     async def set(self, key: str, value: str | bytes, expires_in: int | timedelta | None = None) -> None:
+        signed_in_cache.forget(("session", key))
         data = value.encode() if isinstance(value, str) else value
         expires_at = _expiry(expires_in)
         updated = await WebSession.update({WebSession.value: data, WebSession.expires_at: expires_at}).where(
@@ -75,6 +77,7 @@ class DatabaseStore(Store):
         return data
 
     async def delete(self, key: str) -> None:
+        signed_in_cache.forget(("session", key))
         await WebSession.delete().where(WebSession.key == _stored_key(key))
 
     async def delete_all(self) -> None:
@@ -106,6 +109,15 @@ def begin_session(request: Request, data: dict) -> None:
     request.state[ROTATE_FLAG] = True
 
 
+def _kept_session(session_id: str) -> tuple[bytes, datetime | None] | None:
+    """The session row as read less than a second ago on this process (signed_in_cache.py), if
+    it has not expired since."""
+    found = signed_in_cache.get(("session", session_id))
+    if found is not None and found[1] is not None and found[1] <= datetime.now(UTC):
+        return None  # expired: the store removes it
+    return found
+
+
 LOADED = "chonaikai_session_loaded"  # connection state: (data, expires_at) as read at the start
 
 
@@ -128,9 +140,13 @@ class QuietSessionBackend(ServerSideSessionBackend):
         store = self.config.get_store_from_app(connection.scope["app"])
         if not isinstance(store, DatabaseStore):
             return await super().load_from_connection(connection)
-        found = await store.get_with_expiry(session_id)
+        found = _kept_session(session_id)
         if found is None:
-            return {}
+            generation = signed_in_cache.generation
+            found = await store.get_with_expiry(session_id)
+            if found is None:
+                return {}
+            signed_in_cache.keep(("session", session_id), found, generation)
         connection.state[LOADED] = found
         return self.deserialize_data(found[0])
 
