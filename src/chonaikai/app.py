@@ -53,6 +53,7 @@ from chonaikai.notices.api import answers_api
 from chonaikai.notices.api import router as notices_api_router
 from chonaikai.notices.home import association_router
 from chonaikai.notices.routes import router as notices_router
+from chonaikai.notices.shared_pieces import shared_pieces
 from chonaikai.page_cache import PageCache, renders_shared_copy
 from chonaikai.page_changes import watching as watching_changes
 from chonaikai.printing.routes import router as printing_router
@@ -207,6 +208,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
     wire()  # the delivery core's content sources and channels
     page_cache = PageCache(settings.page_cache_seconds)
+    page_cache.also_forget(shared_pieces.forget)  # signed-in pages' shared parts (notices/shared_pieces.py)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
@@ -122,6 +123,12 @@ class PageCache:
         self._pages: dict[str, _Page] = {}
         self._rendering: dict[str, asyncio.Future[None]] = {}
         self._background: set[asyncio.Task[None]] = set()
+        # Other copies of an association's pages kept per process (signed-in pages'
+        # shared pieces): forgotten with these, by slug (None: all).
+        self._also: list[Callable[[str | None], None]] = []
+
+    def also_forget(self, forget: Callable[[str | None], None]) -> None:
+        self._also.append(forget)
 
     def __len__(self) -> int:
         return len(self._pages)
@@ -130,9 +137,13 @@ class PageCache:
         prefix = f"{slug}|"
         for key in [key for key in self._pages if key.startswith(prefix)]:
             del self._pages[key]
+        for forget in self._also:
+            forget(slug)
 
     def clear(self) -> None:
         self._pages.clear()
+        for forget in self._also:
+            forget(None)
 
     def _keep(self, key: str, messages: list[Message]) -> None:
         if len(self._pages) >= self.max_entries:

@@ -17,6 +17,7 @@ from piccolo.columns.combination import WhereRaw
 
 from chonaikai.accounts.principal import Principal
 from chonaikai.accounts.roles import ROLE_LABELS, Permission, Role
+from chonaikai.accounts.signed_in_cache import signed_in_cache
 from chonaikai.clock import local_date, local_datetime, zone
 from chonaikai.db import write_transaction
 from chonaikai.delivery import api as delivery
@@ -449,8 +450,21 @@ ANONYMOUS_VIEWER = Viewer()
 
 
 async def load_viewer(principal: Principal, tenant: Tenant) -> Viewer:
+    """Kept per process like the principal it comes from (accounts/signed_in_cache.py): a
+    household moved to another 班 sees that 班's notices at once through this process, within
+    about a second through another."""
     if not principal.is_authenticated:
         return ANONYMOUS_VIEWER
+    key = ("viewer", principal, tenant.id)
+    viewer = signed_in_cache.get(key)
+    if viewer is None:
+        generation = signed_in_cache.generation
+        viewer = await _load_viewer(principal, tenant)
+        signed_in_cache.keep(key, viewer, generation)
+    return viewer
+
+
+async def _load_viewer(principal: Principal, tenant: Tenant) -> Viewer:
     household_id = principal.household_in(tenant.id)
     han_id = None
     if household_id is not None:
@@ -646,21 +660,64 @@ def _reader_filter(viewer: Viewer) -> Any:
     return NoticeRead.account == viewer.account_id
 
 
+def _reader(viewer: Viewer) -> tuple[str, int | None]:
+    return ("household", viewer.household_id) if viewer.household_id is not None else ("account", viewer.account_id)
+
+
+class KnownReads:
+    """(reader, notice) pairs this process knows are read: read marks only ever appear, so a
+    notice page opened again writes nothing, and the board shows it read at once."""
+
+    MAX_ENTRIES = 200_000
+
+    def __init__(self) -> None:
+        self._pairs: set[tuple[tuple[str, int | None], int]] = set()
+
+    def add(self, reader: tuple[str, int | None], notice_ids: Any) -> None:
+        if signed_in_cache.seconds <= 0:  # kept with the sessions, or not at all
+            return
+        if len(self._pairs) >= self.MAX_ENTRIES:
+            self._pairs.clear()
+        self._pairs.update((reader, notice_id) for notice_id in notice_ids)
+
+    def __contains__(self, pair: tuple[tuple[str, int | None], int]) -> bool:
+        return pair in self._pairs
+
+    def clear(self) -> None:
+        self._pairs.clear()
+
+
+known_reads = KnownReads()
+
+
 async def read_notice_ids(tenant: Tenant, viewer: Viewer, notice_ids: list[int]) -> set[int]:
+    """Which of ``notice_ids`` this reader has opened. Those read through another process
+    show within about a second (kept like the session: accounts/signed_in_cache.py)."""
     if not viewer.reader_known or not notice_ids:
         return set()
-    rows = await (
-        tenant.select(NoticeRead, NoticeRead.notice)
-        .where(_reader_filter(viewer))
-        .where(NoticeRead.notice.is_in(notice_ids))
-    )
-    return {row["notice"] for row in rows}
+    reader = _reader(viewer)
+    key = ("read", reader, tenant.id, tuple(notice_ids))
+    read = signed_in_cache.get(key)
+    if read is None:
+        generation = signed_in_cache.generation
+        rows = await (
+            tenant.select(NoticeRead, NoticeRead.notice)
+            .where(_reader_filter(viewer))
+            .where(NoticeRead.notice.is_in(notice_ids))
+        )
+        read = frozenset(row["notice"] for row in rows)
+        known_reads.add(reader, read)
+        signed_in_cache.keep(key, read, generation)
+    return {notice_id for notice_id in notice_ids if notice_id in read or (reader, notice_id) in known_reads}
 
 
 async def mark_read(tenant: Tenant, viewer: Viewer, notice_id: int, *, now: datetime | None = None) -> None:
     """Remember that this household (or, for an officer without one, this account) opened it."""
     if not viewer.reader_known:
         return
+    reader = _reader(viewer)
+    if (reader, notice_id) in known_reads:
+        return  # read before: nothing to write
     row = tenant.new(
         NoticeRead,
         notice=notice_id,
@@ -670,10 +727,24 @@ async def mark_read(tenant: Tenant, viewer: Viewer, notice_id: int, *, now: date
     )
     # Two tabs opening the page at once: the unique index keeps one row.
     await NoticeRead.insert(row).on_conflict(action="DO NOTHING")
+    known_reads.add(reader, (notice_id,))
 
 
 async def confirmation_of(tenant: Tenant, household_id: int | None, notice_id: int) -> datetime | None:
     return await delivery.confirmation_of(tenant.id, notice_id, household_id)
+
+
+async def kept_confirmation_of(tenant: Tenant, household_id: int | None, notice_id: int) -> datetime | None:
+    """For showing a notice page: kept like the session (accounts/signed_in_cache.py), so
+    「読みました」 pressed through this process (a write) shows at once, through another (a read
+    link, LINE) within about a second."""
+    key = ("confirmed", tenant.id, notice_id, household_id)
+    kept = signed_in_cache.get(key)
+    if kept is None:
+        generation = signed_in_cache.generation
+        kept = (await delivery.confirmation_of(tenant.id, notice_id, household_id),)
+        signed_in_cache.keep(key, kept, generation)
+    return kept[0]
 
 
 async def confirm_notice(

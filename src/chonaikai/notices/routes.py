@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from litestar import Request, Response, Router, get, post
+from litestar import MediaType, Request, Response, Router, get, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.exceptions import (
@@ -24,7 +24,7 @@ from chonaikai.accounts.permissions import require
 from chonaikai.accounts.principal import Access, Principal
 from chonaikai.accounts.roles import Permission
 from chonaikai.notices import attachments as files
-from chonaikai.notices import logic, publishing, question_form
+from chonaikai.notices import logic, publishing, question_form, signed_in
 from chonaikai.notices.answering import ask_for_household, changes_answered_question, set_question
 from chonaikai.notices.questions import load_question, parse_question
 from chonaikai.notices.ready_texts import (
@@ -55,6 +55,11 @@ async def readable_notice(tenant: Tenant, viewer: logic.Viewer, notice_id: int) 
     notice = await logic.get_notice(tenant, notice_id)
     if notice is None:
         raise NotFoundException()
+    check_access(viewer, notice)
+    return notice
+
+
+def check_access(viewer: logic.Viewer, notice: dict[str, Any]) -> None:
     access = logic.access_to(viewer, notice)
     if access == "signin":
         raise NotAuthorizedException("ログインしてください")
@@ -62,7 +67,6 @@ async def readable_notice(tenant: Tenant, viewer: logic.Viewer, notice_id: int) 
         raise PermissionDeniedException("このお知らせを見る権限がありません")
     if access == "hidden":
         raise NotFoundException()
-    return notice
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -77,31 +81,44 @@ async def board(
     q: FromQuery[str] = "",
     page: FromQuery[int] = 1,
     archived: FromQuery[int] = 0,
-) -> Template:
+) -> Template | Response:
     if not 1 <= page <= MAX_PAGE:  # no such page (a huge one overflowed SQLite's OFFSET: 500)
         raise NotFoundException()
     viewer = await logic.load_viewer(principal, tenant)
     q = q[:100]
     category = category[:30]
-    result = await logic.list_notices(tenant, viewer, category=category, q=q, page=page, archived=bool(archived))
     context = {
         "tenant": tenant,
         "association": tenant.row,
-        "board": result,
         "viewer": viewer,
-        "categories": await logic.categories(tenant),
+        "categories": await signed_in.categories(tenant),
         "category": category,
         "q": q,
         "archived": bool(archived),
         "base": base_url(tenant),
     }
-    if is_htmx(request) and request.headers.get("hx-target") == "board":
+    partial = is_htmx(request) and request.headers.get("hx-target") == "board"
+    if q:
+        context["board"] = await logic.list_notices(tenant, viewer, category=category, q=q, page=page,
+                                                    archived=bool(archived))
+    else:
+        # The level's cards, kept per process (notices/signed_in.py); this reader's unread marks.
+        shared, unread = await signed_in.board_for(tenant, viewer, category=category, page=page,
+                                                   archived=bool(archived))
+        if viewer.authenticated and not partial and signed_in.shareable_frame(request, tenant):
+            context |= {"viewer": signed_in.level_viewer(viewer), "board": shared.board}
+            return Response(signed_in.board_page(request, principal, tenant, shared, unread, context),
+                            media_type=MediaType.HTML)
+        context["board"] = signed_in.with_unread(shared.board, unread)
+    if partial:
         return Template("notices/_board.html", context=context)
     return Template("notices/board.html", context=context)
 
 
-async def confirmation_context(tenant: Tenant, viewer: logic.Viewer, notice: dict[str, Any]) -> dict[str, Any]:
-    confirmed_at = await logic.confirmation_of(tenant, viewer.household_id, notice["id"])
+async def confirmation_context(tenant: Tenant, viewer: logic.Viewer, notice: dict[str, Any],
+                               kept: bool = False) -> dict[str, Any]:
+    confirmation_of = logic.kept_confirmation_of if kept else logic.confirmation_of
+    confirmed_at = await confirmation_of(tenant, viewer.household_id, notice["id"])
     return {
         "confirmed_at": logic.jp_date(confirmed_at, with_time=True) if confirmed_at else "",
         "can_confirm": viewer.household_id is not None and notice["status"] == "published",
@@ -110,31 +127,42 @@ async def confirmation_context(tenant: Tenant, viewer: logic.Viewer, notice: dic
 
 @get("/{notice_id:int}", name="notice_page", opt={"shared_page": True})
 async def notice_page(
+    request: Request,
     tenant: NamedDependency[Tenant],
     principal: NamedDependency[Principal],
     notice_id: FromPath[int],
     saved: FromQuery[str] = "",
-) -> Template:
+) -> Template | Response:
     viewer = await logic.load_viewer(principal, tenant)
-    notice = await readable_notice(tenant, viewer, notice_id)
+    shared = await signed_in.shared_notice(tenant, notice_id)
+    if shared is None:
+        raise NotFoundException()
+    notice = shared.notice
+    check_access(viewer, notice)
     if notice["status"] == "published":
         await logic.mark_read(tenant, viewer, notice_id)
+    draft_reach = viewer.poster and notice["status"] in ("draft", "scheduled")
     context = {
         "tenant": tenant,
         "association": tenant.row,
-        "notice": notice,
-        "body_html": render_html(notice["body"]),
-        "date": logic.jp_date(notice["published_at"] or notice["updated_at"], with_time=True),
-        "edited": logic.jp_date(notice["edited_at"], with_time=True),
-        "answer_by": logic.jp_date(notice["answer_by"]),
-        "publish_at": logic.jp_date(notice["publish_at"], with_time=True),
-        "attachments": await files.list_attachments(tenant, notice_id),
+        **shared.context,
         "viewer": viewer,
         "base": base_url(tenant),
         "saved": saved,
+        "asks_question": shared.asks_question,
+        "ask": None,
+    }
+    own_question = shared.asks_question and viewer.household_id is not None and notice["status"] == "published"
+    if viewer.authenticated and not draft_reach and not own_question and signed_in.shareable_frame(request, tenant):
+        confirm_html = ""
+        if notice["needs_confirmation"]:
+            confirm_html = signed_in.confirm_box(request, {**context, **await confirmation_context(tenant, viewer, notice, kept=True)})
+        context["viewer"] = signed_in.level_viewer(viewer)
+        return Response(signed_in.notice_page(request, principal, tenant, shared, context, confirm_html),
+                        media_type=MediaType.HTML)
+    context |= {
         # Before publishing: how many households get e-mail, LINE, paper (and paper instead of LINE).
-        "reach": await reach.audience_summary(tenant, notice["audience"], notice["han_ids"])
-        if viewer.poster and notice["status"] in ("draft", "scheduled") else None,
+        "reach": await reach.audience_summary(tenant, notice["audience"], notice["han_ids"]) if draft_reach else None,
         **await confirmation_context(tenant, viewer, notice),
         **await question_context(tenant, viewer, notice),
     }

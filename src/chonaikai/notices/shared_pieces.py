@@ -1,0 +1,133 @@
+"""Signed-in pages of the board, rendered once per visibility level and per process.
+
+A signed-in member's board and notice pages are never kept whole (page_cache.py keeps only pages
+rendered for nobody): they carry the member's name, menu and CSRF token, and the board its
+unread marks. But everything else on them is the same for every reader who may see the same
+things, so it is kept here, per web process:
+
+- the notices' data (a board page's cards, a notice with its attachments and its body rendered
+  from Markdown) per association;
+- whole pages rendered for a **level** — the reader's roles in the association and, for a
+  member, their 班 (which decides the 班-only notices they see) — never for a person: with
+  stand-ins where the person's own values go (``StandIns``), put in per request. A level
+  principal (``level_principal``) holds only roles: no account, household, name or address.
+
+Kept like the public pages (CHONAIKAI_PAGE_CACHE_SECONDS, 30 s) and forgotten with them: at
+once after a write through this process, within about a second after a change anywhere
+(page_changes.py). A render that began before such a forget is not kept (``generation``).
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+from collections.abc import Callable, Hashable, Mapping
+from typing import Any
+
+from markupsafe import Markup, escape
+
+from chonaikai.accounts.principal import Grant, Principal
+
+_MARK = "s" + secrets.token_hex(12)
+WHO = Markup(f"{_MARK}who")  # the signed-in person's e-mail address (or 「世帯としてログイン中」)
+CSRF = Markup(f"{_MARK}csrf")  # the request's CSRF token
+CARDS = Markup(f"{_MARK}cards")  # the board's cards, with this reader's unread marks
+CONFIRM = Markup(f"{_MARK}confirm")  # a notice's 「読みました」 box, for this household
+_SPLIT = re.compile(f"({_MARK}(?:who|csrf|cards|confirm))")
+
+
+class StandIns:
+    """A page rendered with stand-ins, split at them once: filled per request by joining."""
+
+    __slots__ = ("parts",)
+
+    def __init__(self, page: str) -> None:
+        self.parts = _SPLIT.split(page)
+
+    def fill(self, values: Mapping[str, str]) -> str:
+        parts = self.parts
+        out = [parts[0]]
+        for i in range(1, len(parts), 2):
+            out.append(values[parts[i][len(_MARK):]])
+            out.append(parts[i + 1])
+        return "".join(out)
+
+    def __contains__(self, text: str) -> bool:
+        return any(text in part for part in self.parts[::2])
+
+
+def csrf_context() -> dict[str, Any]:
+    """What Litestar's Template gives a template for CSRF, with the stand-in instead of the token."""
+    return {"csrf_input": f'<input type="hidden" name="_csrf_token" value="{CSRF}" />', "csrf_token": lambda: CSRF}
+
+
+def level_of(principal: Principal, association_id: int, han_id: int | None) -> tuple[Hashable, ...]:
+    """What decides a signed-in page apart from the person: roles here, and the 班 of a member."""
+    return (tuple(sorted(principal.roles_in(association_id))), han_id)
+
+
+def level_principal(principal: Principal, association_id: int) -> Principal:
+    """A principal holding only the roles ``principal`` has in the association, named by the
+    stand-in: menus and role names render exactly as for the person, nothing else can."""
+    roles = sorted(principal.roles_in(association_id))
+    return Principal(email=str(WHO), grants=tuple(Grant(role, association_id=association_id) for role in roles))
+
+
+def who_value(principal: Principal) -> str:
+    return str(escape(principal.email or "世帯としてログイン中"))
+
+
+class SharedPieces:
+    def __init__(self, seconds: float | None = None, max_entries: int = 5000,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._seconds = seconds
+        self.max_entries = max_entries
+        self.clock = clock
+        self.generation = 0
+        self._entries: dict[tuple[Hashable, ...], tuple[float, Any]] = {}
+
+    @property
+    def seconds(self) -> float:
+        if self._seconds is None:
+            from chonaikai.settings import get_settings
+
+            return get_settings().page_cache_seconds
+        return self._seconds
+
+    @seconds.setter
+    def seconds(self, value: float | None) -> None:
+        self._seconds = value
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, key: tuple[Hashable, ...]) -> Any | None:
+        """``key[0]`` is the association's slug (what ``forget`` goes by)."""
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        if entry[0] <= self.clock():
+            self._entries.pop(key, None)
+            return None
+        return entry[1]
+
+    def keep(self, key: tuple[Hashable, ...], value: Any, generation: int) -> None:
+        seconds = self.seconds
+        if seconds <= 0 or generation != self.generation:
+            return
+        if len(self._entries) >= self.max_entries:
+            self._entries.clear()
+        self._entries[key] = (self.clock() + seconds, value)
+
+    def forget(self, slug: str | None) -> None:
+        """An association's pieces (``None``: every association's)."""
+        self.generation += 1
+        if slug is None:
+            self._entries.clear()
+        else:
+            for key in [key for key in self._entries if key[0] == slug]:
+                del self._entries[key]
+
+
+shared_pieces = SharedPieces()

@@ -1,0 +1,198 @@
+"""The board and a notice page for signed-in readers: their shared parts from shared_pieces.py,
+the reader's own parts (name, CSRF token, unread marks, 「読みました」) put in per request.
+
+Two kinds of thing are kept, both per association and forgotten with its public pages:
+
+- data: a board page's cards for a level (``level_viewer``), a notice with its attachments
+  and its body rendered from Markdown (whoever reads it: who may is checked per request);
+- pages: the whole page rendered for a level with stand-ins (shared_pieces.StandIns) — only
+  when nothing else on it belongs to the reader (no 安否確認 banner of theirs, no question form,
+  no draft's reach): those are rendered for the reader as before.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from litestar import Request
+from litestar.utils.scope.state import ScopeState
+from markupsafe import Markup, escape
+
+from chonaikai.accounts.principal import Principal
+from chonaikai.notices import attachments as files
+from chonaikai.notices import logic
+from chonaikai.notices.questions import load_question
+from chonaikai.notices.render import render_html
+from chonaikai.notices.shared_pieces import (
+    CARDS,
+    CONFIRM,
+    StandIns,
+    csrf_context,
+    level_principal,
+    shared_pieces,
+    who_value,
+)
+from chonaikai.tenancy.scope import Tenant
+from chonaikai.web import TEXT_SIZE_COOKIE
+
+
+def level_viewer(viewer: logic.Viewer) -> logic.Viewer:
+    """The viewer without the person: what they may see and do, and the 班 that decides which
+    班-only notices they see. Two readers with the same level see the same board."""
+    return dataclasses.replace(viewer, account_id=None, household_id=None)
+
+
+def _page_key(request: Request, principal: Principal, tenant: Tenant, level: logic.Viewer) -> tuple[Any, ...]:
+    """Everything a page's frame shows apart from the stand-ins: the level, the roles (menu and
+    role names), the text size and the address (the text-size switch comes back to it)."""
+    return (level, tuple(sorted(principal.roles_in(tenant.id))), request.cookies.get(TEXT_SIZE_COOKIE, ""),
+            request.url.path, request.url.query)
+
+
+def shareable_frame(request: Request, tenant: Tenant) -> bool:
+    """No 安否確認 banner of this association on the page (officers', from safety/banner.py)."""
+    return not any(check["association"] == tenant.id for check in request.state.get("safety_open", ()))
+
+
+def _render(request: Request, template_name: str, context: dict[str, Any], level_who: Principal) -> StandIns:
+    template = request.app.template_engine.get_template(template_name)
+    return StandIns(template.render({
+        **context,
+        "request": request,
+        **csrf_context(),
+        "current_principal": lambda request: level_who,
+    }))
+
+
+def _csrf(request: Request) -> str:
+    token = ScopeState.from_scope(request.scope).csrf_token
+    return str(escape(token if isinstance(token, str) else ""))
+
+
+# --- the board --------------------------------------------------------------------------------
+
+
+@dataclass
+class SharedBoard:
+    board: logic.Board  # its cards carry no unread marks
+    cards_html: list[tuple[str, str]] = field(default_factory=list)  # per card: (read, unread)
+    pages: dict[tuple[Any, ...], StandIns] = field(default_factory=dict)
+
+
+async def shared_board(tenant: Tenant, level: logic.Viewer, *, category: str, page: int, archived: bool) -> SharedBoard:
+    key = (tenant.slug, "board", level, category, page, archived)
+    kept = shared_pieces.get(key)
+    if kept is None:
+        generation = shared_pieces.generation
+        kept = SharedBoard(await logic.list_notices(tenant, level, category=category, page=page, archived=archived))
+        shared_pieces.keep(key, kept, generation)
+    return kept
+
+
+async def board_for(tenant: Tenant, viewer: logic.Viewer, *, category: str, page: int,
+                    archived: bool) -> tuple[SharedBoard, set[int]]:
+    """The level's board and the ids of its cards this reader has not opened."""
+    shared = await shared_board(tenant, level_viewer(viewer), category=category, page=page, archived=archived)
+    ids = [card.id for card in shared.board.cards]
+    read = await logic.read_notice_ids(tenant, viewer, ids) if viewer.reader_known else set(ids)
+    return shared, {i for i in ids if i not in read}
+
+
+def with_unread(board: logic.Board, unread: set[int]) -> logic.Board:
+    """A copy for one reader (the kept board is never changed)."""
+    cards = [dataclasses.replace(card, unread=card.id in unread) for card in board.cards]
+    return dataclasses.replace(board, cards=cards)
+
+
+def _cards_html(request: Request, shared: SharedBoard, base: str) -> list[tuple[str, str]]:
+    if len(shared.cards_html) != len(shared.board.cards):
+        template = request.app.template_engine.get_template("notices/_card.html")
+        shared.cards_html = [
+            (template.render({"card": card, "base": base}),
+             template.render({"card": dataclasses.replace(card, unread=True), "base": base}))
+            for card in shared.board.cards
+        ]
+    return shared.cards_html
+
+
+def board_page(request: Request, principal: Principal, tenant: Tenant, shared: SharedBoard, unread: set[int],
+               context: dict[str, Any]) -> str:
+    """The whole board page for this reader, from the page rendered for their level."""
+    level = context["viewer"]
+    key = _page_key(request, principal, tenant, level)
+    page = shared.pages.get(key)
+    if page is None:
+        page = shared.pages[key] = _render(request, "notices/board.html", {**context, "cards_html": CARDS},
+                                           level_principal(principal, tenant.id))
+    cards = _cards_html(request, shared, context["base"])
+    own = "".join(variants[1 if card.id in unread else 0] for card, variants in zip(shared.board.cards, cards, strict=True))
+    return page.fill({"who": who_value(principal), "csrf": _csrf(request), "cards": own, "confirm": ""})
+
+
+# --- a notice ---------------------------------------------------------------------------------
+
+
+@dataclass
+class SharedNotice:
+    notice: dict[str, Any]
+    context: dict[str, Any]  # what page.html shows of the notice itself
+    asks_question: bool
+    pages: dict[tuple[Any, ...], StandIns] = field(default_factory=dict)
+
+
+async def shared_notice(tenant: Tenant, notice_id: int) -> SharedNotice | None:
+    """The notice, whoever reads it (who may is checked by the caller, per request)."""
+    key = (tenant.slug, "notice", notice_id)
+    kept = shared_pieces.get(key)
+    if kept is None:
+        generation = shared_pieces.generation
+        notice = await logic.get_notice(tenant, notice_id)
+        if notice is None:
+            return None
+        kept = SharedNotice(
+            notice=notice,
+            context={
+                "notice": notice,
+                "body_html": render_html(notice["body"]),
+                "date": logic.jp_date(notice["published_at"] or notice["updated_at"], with_time=True),
+                "edited": logic.jp_date(notice["edited_at"], with_time=True),
+                "answer_by": logic.jp_date(notice["answer_by"]),
+                "publish_at": logic.jp_date(notice["publish_at"], with_time=True),
+                "attachments": await files.list_attachments(tenant, notice_id),
+            },
+            asks_question=bool(notice.get("question")) and not load_question(notice["question"]).is_confirm,
+        )
+        shared_pieces.keep(key, kept, generation)
+    return kept
+
+
+def notice_page(request: Request, principal: Principal, tenant: Tenant, shared: SharedNotice,
+                context: dict[str, Any], confirm_html: str) -> str:
+    """The whole notice page for this reader, from the page rendered for their level; their
+    「読みました」 box (``confirm_html``, rendered for them) put in."""
+    key = _page_key(request, principal, tenant, context["viewer"])
+    page = shared.pages.get(key)
+    if page is None:
+        page = shared.pages[key] = _render(request, "notices/page.html", {**context, "confirm_html": CONFIRM},
+                                           level_principal(principal, tenant.id))
+    return page.fill({"who": who_value(principal), "csrf": _csrf(request), "cards": "", "confirm": confirm_html})
+
+
+def confirm_box(request: Request, context: dict[str, Any]) -> str:
+    """The 「読みました」 box of one household (its own time, or the button with its CSRF token)."""
+    template = request.app.template_engine.get_template("notices/_confirm.html")
+    token = _csrf(request)
+    return Markup(template.render({**context, "csrf_input": f'<input type="hidden" name="_csrf_token" value="{token}" />'}))
+
+
+async def categories(tenant: Tenant) -> list[str]:
+    """The board's categories (its filter), kept with the association's other pieces."""
+    key = (tenant.slug, "categories")
+    kept = shared_pieces.get(key)
+    if kept is None:
+        generation = shared_pieces.generation
+        kept = await logic.categories(tenant)
+        shared_pieces.keep(key, kept, generation)
+    return kept
