@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from litestar import Request
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 
-from chonaikai.accounts.credentials import SESSION_EPOCH_KEY, session_still_valid
+from chonaikai.accounts.credentials import SESSION_EPOCH_KEY, opened_by_household_credentials
 from chonaikai.accounts.roles import ASSOCIATION_MATRIX, CITY_MATRIX, HAN_LIMITED, Permission, Role
 from chonaikai.accounts.signed_in_cache import signed_in_cache
-from chonaikai.accounts.tables import Account, RoleGrant
+from chonaikai.db import fetch
 from chonaikai.roster.tables import Household
 from chonaikai.tenancy.scope import Tenant
 
@@ -30,6 +30,9 @@ class Principal:
     email: str = ""
     display_name: str = ""
     grants: tuple[Grant, ...] = field(default=())
+    # (household, its 班) for the households of the grants, when loaded with them (the board's
+    # 班-only notices); a household missing here is looked up.
+    household_hans: tuple[tuple[int, int | None], ...] = field(default=())
 
     @property
     def is_authenticated(self) -> bool:
@@ -105,39 +108,60 @@ def authorize_city(principal: Principal, city_id: int, permission: Permission) -
         raise PermissionDeniedException("この操作をする権限がありません")
 
 
-async def _household_grant(household_id: int) -> Grant | None:
-    row = await Household.select(Household.association, Household.moved_out).where(Household.id == household_id).first()
-    if row is None or row["moved_out"]:
+# Everything a session's person is, in one statement: the session's household (its 班, whether it
+# moved out, its credential epoch), the account and its role grants (with the 班 of a grant's
+# household). Written as plain SQL for both databases (db.fetch): composing it with Piccolo cost
+# more than running it.
+_PRINCIPAL_SQL = """
+SELECT 0 AS kind, id AS i, association AS a, han AS b, credential_epoch AS c, CAST(NULL AS INTEGER) AS d,
+       CASE WHEN moved_out THEN 1 ELSE 0 END AS e, CAST(NULL AS TEXT) AS t1, CAST(NULL AS TEXT) AS t2
+  FROM household WHERE id = {}
+UNION ALL
+SELECT 1, id, NULL, NULL, NULL, NULL, NULL, email, display_name FROM account WHERE id = {}
+UNION ALL
+SELECT 2, g.id, g.association, g.city, g.han, g.household, hh.han, g.role, NULL
+  FROM role_grant g LEFT JOIN household hh ON hh.id = g.household WHERE g.account = {}
+"""
+
+
+async def _resolve(account_id: int | None, household_id: int | None, epoch: int | None = None) -> Principal | None:
+    """The principal of a session holding these; ``epoch``: the session was opened by the
+    household's card or LINE at that credential epoch (None otherwise). None: such a session is
+    no longer valid (accounts/credentials.py)."""
+    rows = await fetch(_PRINCIPAL_SQL, household_id, account_id, account_id) if (household_id or account_id) else []
+    rows.sort(key=lambda row: (row["kind"], row["i"]))
+    household = next((row for row in rows if row["kind"] == 0), None)
+    if epoch is not None and (household is None or household["e"] or household["c"] != epoch):
         return None
-    return Grant(Role.MEMBER, association_id=row["association"], household_id=household_id)
+    household_grant = (
+        Grant(Role.MEMBER, association_id=household["a"], household_id=household_id)
+        if household is not None and not household["e"] else None
+    )
+    hans = {household_id: household["b"]} if household is not None else {}
+    if account_id is not None:
+        account = next((row for row in rows if row["kind"] == 1), None)
+        if account is None:
+            return ANONYMOUS
+        grants = []
+        for row in rows:
+            if row["kind"] == 2:
+                grants.append(Grant(role=Role(row["t1"]), association_id=row["a"], city_id=row["b"], han_id=row["c"],
+                                    household_id=row["d"]))
+                if row["d"] is not None:
+                    hans.setdefault(row["d"], row["e"])
+        if household_grant is not None:
+            grants.insert(0, household_grant)  # the household signed in with comes first
+        return Principal(account_id, account["t1"], account["t2"], tuple(grants), tuple(hans.items()))
+    if household_grant is not None:
+        return Principal(grants=(household_grant,), household_hans=tuple(hans.items()))
+    return ANONYMOUS
 
 
 async def load_principal(account_id: int | None = None, household_id: int | None = None) -> Principal:
     """The account's grants, plus membership of the session's household when there is one: a member
     signed in with a card or with the roster's e-mail address, or an officer who is also a member
     there (signed in with an address the roster holds) and keeps both."""
-    household_grant = await _household_grant(household_id) if household_id is not None else None
-    if account_id is not None:
-        account = await Account.select().where(Account.id == account_id).first()
-        if account is None:
-            return ANONYMOUS
-        rows = await RoleGrant.select().where(RoleGrant.account == account_id)
-        grants = tuple(
-            Grant(
-                role=Role(row["role"]),
-                association_id=row["association"],
-                city_id=row["city"],
-                han_id=row["han"],
-                household_id=row["household"],
-            )
-            for row in rows
-        )
-        if household_grant is not None:
-            grants = (household_grant, *grants)  # the household signed in with comes first
-        return Principal(account_id, account["email"], account["display_name"], grants)
-    if household_grant is not None:
-        return Principal(grants=(household_grant,))
-    return ANONYMOUS
+    return await _resolve(account_id, household_id) or ANONYMOUS
 
 
 async def principal_from_bearer(authorization: str) -> Principal:
@@ -187,11 +211,13 @@ async def provide_principal(request: Request) -> Principal:
     principal = signed_in_cache.get(key)
     if principal is None:
         generation = signed_in_cache.generation
-        if not await session_still_valid(session):
+        epoch = session.get(SESSION_EPOCH_KEY, 0) if opened_by_household_credentials(session) else None
+        found = await _resolve(session.get("account_id"), session.get("household_id"), epoch)
+        if found is None:
             request.clear_session()  # opened by a card or LINE since replaced: ends here (row deleted)
             request.state["principal"] = ANONYMOUS
             return ANONYMOUS
-        principal = await load_principal(session.get("account_id"), session.get("household_id"))
+        principal = found
         signed_in_cache.keep(key, principal, generation)
     request.state["principal"] = principal
     return principal

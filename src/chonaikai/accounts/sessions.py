@@ -18,6 +18,7 @@ from litestar.types import Empty, Message, ScopeSession
 
 from chonaikai.accounts.signed_in_cache import signed_in_cache
 from chonaikai.accounts.tables import WebSession
+from chonaikai.db import fetch
 
 log = logging.getLogger(__name__)
 SESSION_COOKIE = "chonaikai_session"
@@ -56,9 +57,10 @@ class DatabaseStore(Store):
 
     async def get_with_expiry(self, key: str) -> tuple[bytes, datetime | None] | None:
         """The session's data and expiry, without writing anything (an expired row is removed)."""
-        row = await WebSession.select(WebSession.value, WebSession.expires_at).where(WebSession.key == _stored_key(key)).first()
-        if row is None:
+        rows = await fetch("SELECT value, expires_at FROM web_session WHERE key = {}", _stored_key(key))
+        if not rows:
             return None
+        row = rows[0]
         if row["expires_at"] is not None and row["expires_at"] <= datetime.now(UTC):
             try:
                 await self.delete(key)

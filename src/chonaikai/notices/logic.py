@@ -19,7 +19,7 @@ from chonaikai.accounts.principal import Principal
 from chonaikai.accounts.roles import ROLE_LABELS, Permission, Role
 from chonaikai.accounts.signed_in_cache import signed_in_cache
 from chonaikai.clock import local_date, local_datetime, zone
-from chonaikai.db import write_transaction
+from chonaikai.db import fetch, in_ids, write_transaction
 from chonaikai.delivery import api as delivery
 from chonaikai.notices import publishing, search
 from chonaikai.notices.publishing import NoticeStateError, PublishRefused
@@ -468,8 +468,12 @@ async def _load_viewer(principal: Principal, tenant: Tenant) -> Viewer:
     household_id = principal.household_in(tenant.id)
     han_id = None
     if household_id is not None:
-        row = await tenant.select(Household, Household.han).where(Household.id == household_id).first()
-        han_id = row["han"] if row else None
+        hans = dict(principal.household_hans)
+        if household_id in hans:  # loaded with the principal
+            han_id = hans[household_id]
+        else:
+            row = await tenant.select(Household, Household.han).where(Household.id == household_id).first()
+            han_id = row["han"] if row else None
     return Viewer(
         authenticated=True,
         account_id=principal.account_id,
@@ -654,12 +658,6 @@ async def public_notices(tenant: Tenant, limit: int = 5) -> list[dict[str, Any]]
 # --- read marks and confirmations ----------------------------------------------------------
 
 
-def _reader_filter(viewer: Viewer) -> Any:
-    if viewer.household_id is not None:
-        return NoticeRead.household == viewer.household_id
-    return NoticeRead.account == viewer.account_id
-
-
 def _reader(viewer: Viewer) -> tuple[str, int | None]:
     return ("household", viewer.household_id) if viewer.household_id is not None else ("account", viewer.account_id)
 
@@ -700,10 +698,11 @@ async def read_notice_ids(tenant: Tenant, viewer: Viewer, notice_ids: list[int])
     read = signed_in_cache.get(key)
     if read is None:
         generation = signed_in_cache.generation
-        rows = await (
-            tenant.select(NoticeRead, NoticeRead.notice)
-            .where(_reader_filter(viewer))
-            .where(NoticeRead.notice.is_in(notice_ids))
+        column = "household" if viewer.household_id is not None else "account"
+        ids_sql, ids = in_ids(notice_ids)
+        rows = await fetch(
+            f"SELECT notice FROM notice_read WHERE association = {{}} AND {column} = {{}} AND notice {ids_sql}",
+            tenant.id, reader[1], ids,
         )
         read = frozenset(row["notice"] for row in rows)
         known_reads.add(reader, read)
