@@ -104,15 +104,16 @@ async def notice_ids() -> str:
     return ",".join(str(row["id"]) for row in await Notice.select(Notice.id).where(Notice.audience == "all"))
 
 
-def script(members: int, paths: str, ids: str = "") -> Path:
-    """A wrk script: each request with a random member's session cookie, on the given path
-    (``{id}``: a random notice of those every member may read)."""
+def script(members: int, paths: str, ids: str = "", csrf: str = "") -> Path:
+    """A wrk script: each request with a random member's session cookie and, as a browser that
+    has been here before, the CSRF cookie it was given, on the given path (``{id}``: a random
+    notice of those every member may read)."""
     pages.OUT.mkdir(parents=True, exist_ok=True)
     target = pages.OUT / f"signed-in-{'page' if ids else 'board'}.lua"
     target.write_text(
         f"ids = {{{ids}}}\n"
         "request = function()\n"
-        f'  local cookie = string.format("chonaikai_session=%064x", math.random(0, {members - 1}))\n'
+        f'  local cookie = string.format("chonaikai_session=%064x; chonaikai_csrf={csrf}", math.random(0, {members - 1}))\n'
         f'  local path = "{paths}"\n'
         '  if #ids > 0 then path = path .. ids[math.random(#ids)] end\n'
         '  return wrk.format("GET", path, {["Cookie"] = cookie, ["Accept-Encoding"] = "gzip"})\n'
@@ -136,12 +137,16 @@ def run(kind: str, args: argparse.Namespace) -> dict:
     board_path = f"/a/{SLUG}/notices/"
     with pages.served(env, f"signed-in-{kind}") as base:
         # Each member's first visit once before measuring: a board visited all day.
+        csrf = ""
         for n in range(min(args.members, 2000)):
             request = urllib.request.Request(f"{base}{board_path}", headers={"Cookie": f"chonaikai_session={session_id(n)}"})
             with urllib.request.urlopen(request, timeout=10) as response:
-                assert b"\xe3\x83\xad\xe3\x82\xb0\xe3\x82\xa2\xe3\x82\xa6\xe3\x83\x88" in response.read()  # ログアウト
-        board_script = script(args.members, board_path)
-        page_script = script(args.members, f"/a/{SLUG}/notices/", ids)
+                assert "ログアウト" in response.read().decode()
+                for cookie in response.headers.get_all("set-cookie") or []:
+                    if cookie.startswith("chonaikai_csrf=") and not csrf:
+                        csrf = cookie.split("=", 1)[1].split(";", 1)[0]
+        board_script = script(args.members, board_path, csrf=csrf)
+        page_script = script(args.members, f"/a/{SLUG}/notices/", ids, csrf=csrf)
         pages.wrk(f"{base}/healthz/live", 8, 1)
         pages.wrk(base, 8, 1, board_script)
         pages.wrk(base, 8, 1, page_script)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from litestar import MediaType, Request, Response, Router, get, post
+from litestar import Request, Response, Router, get, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.exceptions import (
@@ -21,7 +21,7 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from chonaikai.accounts.permissions import require
-from chonaikai.accounts.principal import Access, Principal
+from chonaikai.accounts.principal import Access, Principal, provide_principal
 from chonaikai.accounts.roles import Permission
 from chonaikai.notices import attachments as files
 from chonaikai.notices import logic, publishing, question_form, signed_in
@@ -76,7 +76,6 @@ def check_access(viewer: logic.Viewer, notice: dict[str, Any]) -> None:
 async def board(
     request: Request,
     tenant: NamedDependency[Tenant],
-    principal: NamedDependency[Principal],
     category: FromQuery[str] = "",
     q: FromQuery[str] = "",
     page: FromQuery[int] = 1,
@@ -84,6 +83,7 @@ async def board(
 ) -> Template | Response:
     if not 1 <= page <= MAX_PAGE:  # no such page (a huge one overflowed SQLite's OFFSET: 500)
         raise NotFoundException()
+    principal = await provide_principal(request)  # loaded already (before_request): one dependency less
     viewer = await logic.load_viewer(principal, tenant)
     q = q[:100]
     category = category[:30]
@@ -107,8 +107,7 @@ async def board(
                                                    archived=bool(archived))
         if viewer.authenticated and not partial and signed_in.shareable_frame(request, tenant):
             context |= {"viewer": signed_in.level_viewer(viewer), "board": shared.board}
-            return Response(signed_in.board_page(request, principal, tenant, shared, unread, context),
-                            media_type=MediaType.HTML)
+            return signed_in.board_page(request, principal, tenant, shared, unread, context)
         context["board"] = signed_in.with_unread(shared.board, unread)
     if partial:
         return Template("notices/_board.html", context=context)
@@ -129,10 +128,10 @@ async def confirmation_context(tenant: Tenant, viewer: logic.Viewer, notice: dic
 async def notice_page(
     request: Request,
     tenant: NamedDependency[Tenant],
-    principal: NamedDependency[Principal],
     notice_id: FromPath[int],
     saved: FromQuery[str] = "",
 ) -> Template | Response:
+    principal = await provide_principal(request)  # loaded already (before_request): one dependency less
     viewer = await logic.load_viewer(principal, tenant)
     shared = await signed_in.shared_notice(tenant, notice_id)
     if shared is None:
@@ -158,8 +157,7 @@ async def notice_page(
         if notice["needs_confirmation"]:
             confirm_html = signed_in.confirm_box(request, {**context, **await confirmation_context(tenant, viewer, notice, kept=True)})
         context["viewer"] = signed_in.level_viewer(viewer)
-        return Response(signed_in.notice_page(request, principal, tenant, shared, context, confirm_html),
-                        media_type=MediaType.HTML)
+        return signed_in.notice_page(request, principal, tenant, shared, context, confirm_html)
     context |= {
         # Before publishing: how many households get e-mail, LINE, paper (and paper instead of LINE).
         "reach": await reach.audience_summary(tenant, notice["audience"], notice["han_ids"]) if draft_reach else None,
