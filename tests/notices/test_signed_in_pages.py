@@ -1,0 +1,142 @@
+"""Signed-in board and notice pages built from pieces kept per level (notices/signed_in.py,
+shared_pieces.py), with the keeping switched on: one reader's name, CSRF token, unread marks
+or 「読みました」 never reach another, and the shared part is rendered for a level, not a person."""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+import pytest
+
+from chonaikai.accounts.roles import Role
+from chonaikai.accounts.signed_in_cache import signed_in_cache
+from chonaikai.app import CSRF_COOKIE
+from chonaikai.notices.logic import known_reads
+from chonaikai.notices.shared_pieces import shared_pieces
+from chonaikai.notices.signed_in import SharedBoard, SharedNotice
+from chonaikai.notices.tables import Notice
+from tests.auth import csrf_headers, sign_in_as
+from tests.delivery.helpers import make_notice
+from tests.factories import make_household
+
+
+@pytest.fixture
+def kept():
+    shared_pieces.seconds = 60
+    signed_in_cache.seconds = 1.0
+    shared_pieces.forget(None)
+    signed_in_cache.forget_all()
+    yield shared_pieces
+    shared_pieces.seconds = None
+    signed_in_cache.seconds = None
+    shared_pieces.forget(None)
+    signed_in_cache.forget_all()
+    known_reads.clear()
+
+
+@asynccontextmanager
+async def member(client, tenant, email: str, han: str) -> AsyncIterator[httpx.AsyncClient]:
+    """A member signed in with their own account and household (in ``han``)."""
+    household = await make_household(tenant, email.split("@")[0], han=han)
+    async with httpx.AsyncClient(transport=client._transport, base_url="http://testserver") as reader:
+        await sign_in_as(reader, email, Role.MEMBER, tenant, household_id=household["id"])
+        yield reader
+
+
+def kept_pages(kind: type) -> list:
+    return [value for _, value in shared_pieces._entries.values() if isinstance(value, kind)]
+
+
+async def test_two_members_of_one_level_share_the_page_and_see_only_their_own(client, tenant, kept):
+    first_id = await make_notice(tenant, "第一のお知らせ", visibility="members")
+    await make_notice(tenant, "第二のお知らせ", visibility="members")
+    async with member(client, tenant, "o'hara@example.jp", "1班") as hara, \
+            member(client, tenant, "sato@example.jp", "1班") as sato:
+        assert (await hara.get(f"/a/{tenant.slug}/notices/{first_id}")).status_code == 200  # read by hara only
+        pages = {}
+        for reader in (hara, sato):
+            response = await reader.get(f"/a/{tenant.slug}/notices/")
+            assert response.status_code == 200
+            pages[reader] = response.text
+        (board,) = kept_pages(SharedBoard)
+        (page,) = board.pages.values()  # one render for the level, used by both
+        for text in ("o'hara", "o&#39;hara", "sato@", hara.cookies[CSRF_COOKIE], sato.cookies[CSRF_COOKIE]):
+            assert text not in page
+        assert "o&#39;hara@example.jp" in pages[hara] and "sato@" not in pages[hara]
+        assert "sato@example.jp" in pages[sato] and "hara@" not in pages[sato]
+        assert hara.cookies[CSRF_COOKIE] in pages[hara] and sato.cookies[CSRF_COOKIE] not in pages[hara]
+        assert pages[hara].count("未読</span>") == 1 and pages[sato].count("未読</span>") == 2
+
+
+async def test_the_level_decides_the_han_only_notices(client, tenant, kept):
+    await make_notice(tenant, "1班だけのお知らせ", audience="han", han=["1班"], visibility="members")
+    async with member(client, tenant, "one@example.jp", "1班") as one, \
+            member(client, tenant, "two@example.jp", "2班") as two:
+        assert "1班だけのお知らせ" in (await one.get(f"/a/{tenant.slug}/notices/")).text
+        assert "1班だけのお知らせ" not in (await two.get(f"/a/{tenant.slug}/notices/")).text
+        assert "1班だけのお知らせ" in (await one.get(f"/a/{tenant.slug}/notices/")).text
+    assert len(kept_pages(SharedBoard)) == 2
+
+
+async def test_the_gzip_answer_is_the_same_page(client, tenant, kept):
+    await make_notice(tenant, "お知らせ", visibility="members")
+    async with member(client, tenant, "kato@example.jp", "1班") as reader:
+        plain = await reader.get(f"/a/{tenant.slug}/notices/", headers={"accept-encoding": "identity"})
+        async with reader.stream("GET", f"/a/{tenant.slug}/notices/", headers={"accept-encoding": "gzip"}) as raw:
+            body = b"".join([chunk async for chunk in raw.aiter_raw()])
+        assert raw.headers["content-encoding"] == "gzip"
+        assert gzip.decompress(body).decode() == plain.text  # one gzip member, joined from pieces
+
+
+async def test_a_change_through_the_app_shows_on_the_kept_board_at_once(client, tenant, kept):
+    notice_id = await make_notice(tenant, "はじめの題名", visibility="members")
+    async with member(client, tenant, "kato@example.jp", "1班") as reader, \
+            httpx.AsyncClient(transport=client._transport, base_url="http://testserver") as editor:
+        assert "はじめの題名" in (await reader.get(f"/a/{tenant.slug}/notices/")).text
+        assert "はじめの題名" in (await reader.get(f"/a/{tenant.slug}/notices/{notice_id}")).text
+        await sign_in_as(editor, "editor@example.jp", Role.EDITOR, tenant)
+        archived = await editor.post(f"/a/{tenant.slug}/notices/{notice_id}/state", data={"action": "archive"},
+                                     headers=await csrf_headers(editor))
+        assert archived.status_code in (200, 303), archived.text
+        assert "はじめの題名" not in (await reader.get(f"/a/{tenant.slug}/notices/")).text
+
+
+async def test_a_change_made_elsewhere_is_kept_until_forgotten(client, tenant, kept):
+    """Another process's change reaches this one through page_changes.py (forget by slug)."""
+    notice_id = await make_notice(tenant, "はじめの題名", visibility="members")
+    async with member(client, tenant, "kato@example.jp", "1班") as reader:
+        assert "はじめの題名" in (await reader.get(f"/a/{tenant.slug}/notices/{notice_id}")).text
+        await Notice.update({Notice.title: "直した題名"}).where(Notice.id == notice_id)
+        assert "はじめの題名" in (await reader.get(f"/a/{tenant.slug}/notices/{notice_id}")).text
+        shared_pieces.forget(tenant.slug)
+        assert "直した題名" in (await reader.get(f"/a/{tenant.slug}/notices/{notice_id}")).text
+
+
+async def test_each_household_gets_its_own_confirm_box(client, tenant, kept):
+    notice_id = await make_notice(tenant, "確認のお願い", visibility="members", needs_confirmation=True)
+    async with member(client, tenant, "kato@example.jp", "1班") as kato, \
+            member(client, tenant, "sato@example.jp", "1班") as sato:
+        pressed = await kato.post(f"/a/{tenant.slug}/notices/{notice_id}/confirm", headers=await csrf_headers(kato))
+        assert pressed.status_code in (200, 303)
+        kato_page = (await kato.get(f"/a/{tenant.slug}/notices/{notice_id}")).text
+        sato_page = (await sato.get(f"/a/{tenant.slug}/notices/{notice_id}")).text
+        assert "確認しました" in kato_page and "読みました</button>" not in kato_page
+        assert "確認しました" not in sato_page and "読みました</button>" in sato_page
+        assert sato.cookies[CSRF_COOKIE] in sato_page and kato.cookies[CSRF_COOKIE] not in sato_page
+        (notice,) = kept_pages(SharedNotice)
+        (page,) = notice.pages.values()
+        assert "確認しました" not in page and "読みました</button>" not in page and "kato" not in page
+
+
+async def test_a_reader_opening_a_notice_again_writes_nothing(client, tenant, kept):
+    from chonaikai.notices.tables import NoticeRead
+
+    notice_id = await make_notice(tenant, "お知らせ", visibility="members")
+    async with member(client, tenant, "kato@example.jp", "1班") as reader:
+        await reader.get(f"/a/{tenant.slug}/notices/{notice_id}")
+        await NoticeRead.delete(force=True)  # were it written again, it would be back
+        await reader.get(f"/a/{tenant.slug}/notices/{notice_id}")
+        assert await NoticeRead.count() == 0
