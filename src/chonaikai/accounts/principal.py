@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 
 from litestar import Request
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
@@ -10,7 +12,7 @@ from litestar.exceptions import NotAuthorizedException, PermissionDeniedExceptio
 from chonaikai.accounts.credentials import SESSION_EPOCH_KEY, opened_by_household_credentials
 from chonaikai.accounts.roles import ASSOCIATION_MATRIX, CITY_MATRIX, HAN_LIMITED, Permission, Role
 from chonaikai.accounts.signed_in_cache import signed_in_cache
-from chonaikai.db import fetch
+from chonaikai.db import fetch, is_postgres
 from chonaikai.roster.tables import Household
 from chonaikai.tenancy.scope import Tenant
 
@@ -124,11 +126,56 @@ SELECT 2, g.id, g.association, g.city, g.han, g.household, hh.han, g.role, NULL
 """
 
 
-async def _resolve(account_id: int | None, household_id: int | None, epoch: int | None = None) -> Principal | None:
+# The same, and the session row it starts from, in one statement: a signed-in page view whose
+# session is not kept (accounts/signed_in_cache.py) costs one round trip. The ids are read from
+# the session's JSON (Litestar's session serialisation) by the database.
+_SESSION_ROW = """
+SELECT -1 AS kind, 0 AS i, CAST(NULL AS INTEGER) AS a, CAST(NULL AS INTEGER) AS b, CAST(NULL AS INTEGER) AS c,
+       CAST(NULL AS INTEGER) AS d, CAST(NULL AS INTEGER) AS e, CAST(NULL AS TEXT) AS t1, CAST(NULL AS TEXT) AS t2,
+       s.value AS v, s.expires_at AS x, s.aid AS aid, s.hid AS hid FROM s
+UNION ALL
+SELECT 0, h.id, h.association, h.han, h.credential_epoch, NULL, CASE WHEN h.moved_out THEN 1 ELSE 0 END, NULL, NULL,
+       NULL, NULL, NULL, NULL FROM household h JOIN s ON h.id = s.hid
+UNION ALL
+SELECT 1, a.id, NULL, NULL, NULL, NULL, NULL, a.email, a.display_name, NULL, NULL, NULL, NULL
+  FROM account a JOIN s ON a.id = s.aid
+UNION ALL
+SELECT 2, g.id, g.association, g.city, g.han, g.household, hh.han, g.role, NULL, NULL, NULL, NULL, NULL
+  FROM role_grant g JOIN s ON g.account = s.aid LEFT JOIN household hh ON hh.id = g.household
+"""
+_SESSION_SQLITE = """
+WITH s AS (SELECT value, expires_at,
+                  CAST(json_extract(CAST(value AS TEXT), '$.account_id') AS INTEGER) AS aid,
+                  CAST(json_extract(CAST(value AS TEXT), '$.household_id') AS INTEGER) AS hid
+             FROM web_session WHERE key = {})""" + _SESSION_ROW
+_SESSION_POSTGRES = """
+WITH s AS (SELECT value, expires_at,
+                  (convert_from(value, 'UTF8')::jsonb ->> 'account_id')::integer AS aid,
+                  (convert_from(value, 'UTF8')::jsonb ->> 'household_id')::integer AS hid
+             FROM web_session WHERE key = {})""" + _SESSION_ROW
+PERSON_ROWS = "chonaikai_person_rows"  # connection state: (account_id, household_id, rows) read with the session
+
+
+async def session_with_person(stored_key: str) -> tuple[tuple[bytes, datetime | None] | None, Any]:
+    """The session row (value, expires_at) and, read in the same statement, the rows of the
+    person it names (for ``provide_principal``)."""
+    rows = await fetch(_SESSION_POSTGRES if is_postgres() else _SESSION_SQLITE, stored_key)
+    head = next((row for row in rows if row["kind"] == -1), None)
+    if head is None:
+        return None, None
+    expires_at = head["x"]
+    if isinstance(expires_at, str):  # SQLite: a column of a UNION has no declared type to convert by
+        expires_at = datetime.fromisoformat(expires_at)
+    return (bytes(head["v"]), expires_at), (head["aid"], head["hid"], [row for row in rows if row["kind"] >= 0])
+
+
+async def _resolve(account_id: int | None, household_id: int | None, epoch: int | None = None,
+                   rows: list[dict[str, Any]] | None = None) -> Principal | None:
     """The principal of a session holding these; ``epoch``: the session was opened by the
     household's card or LINE at that credential epoch (None otherwise). None: such a session is
-    no longer valid (accounts/credentials.py)."""
-    rows = await fetch(_PRINCIPAL_SQL, household_id, account_id, account_id) if (household_id or account_id) else []
+    no longer valid (accounts/credentials.py). ``rows``: read already with the session."""
+    if rows is None:
+        rows = await fetch(_PRINCIPAL_SQL, household_id, account_id, account_id) if (household_id or account_id) else []
     rows.sort(key=lambda row: (row["kind"], row["i"]))
     household = next((row for row in rows if row["kind"] == 0), None)
     if epoch is not None and (household is None or household["e"] or household["c"] != epoch):
@@ -212,7 +259,10 @@ async def provide_principal(request: Request) -> Principal:
     if principal is None:
         generation = signed_in_cache.generation
         epoch = session.get(SESSION_EPOCH_KEY, 0) if opened_by_household_credentials(session) else None
-        found = await _resolve(session.get("account_id"), session.get("household_id"), epoch)
+        account_id, household_id = session.get("account_id"), session.get("household_id")
+        read = request.state.get(PERSON_ROWS)  # with the session row, when it was not kept
+        rows = read[2] if read is not None and read[:2] == (account_id, household_id) else None
+        found = await _resolve(account_id, household_id, epoch, rows)
         if found is None:
             request.clear_session()  # opened by a card or LINE since replaced: ends here (row deleted)
             request.state["principal"] = ANONYMOUS

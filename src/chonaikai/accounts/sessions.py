@@ -144,10 +144,15 @@ class QuietSessionBackend(ServerSideSessionBackend):
             return await super().load_from_connection(connection)
         found = _kept_session(session_id)
         if found is None:
+            from chonaikai.accounts.principal import PERSON_ROWS, session_with_person
+
             generation = signed_in_cache.generation
-            found = await store.get_with_expiry(session_id)
+            found, person = await session_with_person(_stored_key(session_id))
+            if found is not None and found[1] is not None and found[1] <= datetime.now(UTC):
+                found = await store.get_with_expiry(session_id)  # expired: removed there
             if found is None:
                 return {}
+            connection.state[PERSON_ROWS] = person
             signed_in_cache.keep(("session", session_id), found, generation)
         connection.state[LOADED] = found
         return self.deserialize_data(found[0])
