@@ -27,7 +27,7 @@ from collections.abc import Collection, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from chonaikai.db import write_transaction
+from chonaikai.db import fetch, write_transaction
 from chonaikai.delivery import store
 from chonaikai.delivery.alerts import (
     AlertMessage,
@@ -100,10 +100,15 @@ async def delivery_of(association_id: int, content_id: int, household_id: int) -
 
 
 async def confirmation_of(association_id: int, content_id: int, household_id: int | None) -> datetime | None:
+    """When the household confirmed it (None: not yet, or no row). Plain SQL (db.fetch): a
+    signed-in member's notice page asks this on every view."""
     if household_id is None:
         return None
-    row = await delivery_of(association_id, content_id, household_id)
-    return row["confirmed_at"] if row else None
+    rows = await fetch(
+        "SELECT confirmed_at FROM delivery WHERE association = {} AND notice = {} AND household = {}",
+        association_id, content_id, household_id,
+    )
+    return rows[0]["confirmed_at"] if rows else None
 
 
 async def confirm_by_household(
