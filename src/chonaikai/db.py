@@ -239,10 +239,16 @@ async def check_database() -> None:
     await engine.run_ddl("SELECT 1")
 
 
+async def _no_session_state_to_reset(connection: Any) -> None:
+    """asyncpg's default on every release to the pool is a second round trip (RESET ALL, UNLISTEN *,
+    CLOSE ALL, advisory unlocks) per query; we set, listen, hold and lock none of those. An open
+    transaction is still rolled back by asyncpg before this is called."""
+
+
 @asynccontextmanager
 async def postgres_pool(engine: Engine, max_size: int = 10) -> AsyncIterator[None]:
     if isinstance(engine, PostgresEngine):
-        await engine.start_connection_pool(max_size=max_size)
+        await engine.start_connection_pool(max_size=max_size, reset=_no_session_state_to_reset)
         try:
             yield
         finally:
