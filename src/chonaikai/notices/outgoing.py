@@ -34,6 +34,22 @@ class NoticeContent:
             "AND nh.han = h.han)))"
         )
 
+    def in_audience_sql(self, content: str, household: str) -> str:
+        return (
+            f"EXISTS (SELECT 1 FROM notice n JOIN household ah ON ah.association = n.association "
+            f"WHERE n.id = {content} AND ah.id = {household} "
+            "AND (n.audience = 'all' OR (n.audience = 'han' AND EXISTS ("
+            "SELECT 1 FROM notice_han nh WHERE nh.notice = n.id AND nh.association = n.association "
+            "AND nh.han = ah.han))))"
+        )
+
+    def own_part_sql(self, content: str, household: str) -> str:
+        # The household's current answer (notice_answer_current: one row per notice and household).
+        return (
+            f"EXISTS (SELECT 1 FROM notice_answer na WHERE na.notice = {content} "
+            f"AND na.household = {household} AND na.current)"
+        )
+
     async def describe(self, association_id: int, content_id: int) -> dict[str, Any] | None:
         return await Notice.select(
             Notice.id, Notice.title, Notice.status, Notice.published_at, Notice.audience
