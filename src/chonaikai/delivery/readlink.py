@@ -138,19 +138,19 @@ class Link:
     own: bool
 
 
-_LOOKUP_SQL: str | None = None
+_LOOKUP_SQL: dict[bool, str] = {}  # by database kind (how a list of tokens is one parameter)
 
 
 def _lookup_sql() -> str:
     """One statement for everything visits need to know (it was four queries a visit), for the
     tokens given as one parameter."""
-    global _LOOKUP_SQL
-    if _LOOKUP_SQL is None:
+    postgres = is_postgres()
+    if postgres not in _LOOKUP_SQL:
         source = content.source()
         in_audience = source.in_audience_sql("d.notice", "d.household")
         own = source.own_part_sql("d.notice", "d.household")
         tokens, _ = in_values([""])
-        _LOOKUP_SQL = (
+        _LOOKUP_SQL[postgres] = (
             "SELECT d.token, d.id, d.notice, d.association, d.household, d.opened_at, d.confirmed_at, "
             "CASE WHEN h.id IS NULL OR h.moved_out OR h.erased_at IS NOT NULL THEN 0 "
             f"WHEN {in_audience} THEN 1 ELSE 0 END AS current, "
@@ -158,7 +158,7 @@ def _lookup_sql() -> str:
             "FROM delivery d LEFT JOIN household h ON h.id = d.household AND h.association = d.association "
             f"WHERE d.token {tokens}"
         )
-    return _LOOKUP_SQL
+    return _LOOKUP_SQL[postgres]
 
 
 async def _look_up(tokens: list[str]) -> dict[str, Link]:
@@ -176,8 +176,8 @@ class LinkLookups:
     """Visits arriving together are looked up together: the tokens of the requests read in one
     turn of the event loop go to the database in one statement. When a notice reaches every
     household at once, a statement (a round trip, on SQLite a hop to the connection's thread)
-    per visit was most of a visit's cost; nobody waits longer than the statement already
-    running when it arrived."""
+    per visit was most of a visit's cost. A visit waits for one statement, shared with the
+    visits of the same turn; batches do not wait for each other."""
 
     MAX_BATCH = 200
 
