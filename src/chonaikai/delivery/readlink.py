@@ -229,13 +229,7 @@ async def lookup(token: str) -> Link | None:
         return None
     if get_engine().current_transaction.get() is not None:  # a caller's transaction: in it, alone
         return (await _look_up([token])).get(token)
-    loop_id = id(asyncio.get_running_loop())
-    lookups = _lookups.get(loop_id)
-    if lookups is None:
-        if len(_lookups) > 16:  # loops of finished test runs
-            _lookups.clear()
-        lookups = _lookups[loop_id] = LinkLookups()
-    return await lookups.get(token)
+    return await _of_this_loop(_lookups, LinkLookups).get(token)
 
 
 async def open_by_token(token: str, now: datetime | None = None) -> ReadView | Withdrawn | None:
@@ -416,14 +410,19 @@ _writers: dict[int, ReceiptWriter] = {}
 
 
 def receipt_writer() -> ReceiptWriter:
-    """The writer of this event loop (futures belong to the loop that made them)."""
+    """The writer of this event loop."""
+    return _of_this_loop(_writers, ReceiptWriter)
+
+
+def _of_this_loop(kept: dict[int, Any], make: Any) -> Any:
+    """One per event loop: the futures they hand out belong to the loop that made them."""
     loop_id = id(asyncio.get_running_loop())
-    writer = _writers.get(loop_id)
-    if writer is None:
-        if len(_writers) > 16:  # loops of finished test runs
-            _writers.clear()
-        writer = _writers[loop_id] = ReceiptWriter()
-    return writer
+    found = kept.get(loop_id)
+    if found is None:
+        if len(kept) > 16:  # loops of finished test runs
+            kept.clear()
+        found = kept[loop_id] = make()
+    return found
 
 
 async def drain_receipts() -> None:
