@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -151,6 +153,7 @@ def served(env: dict[str, str], name: str) -> Iterator[Base]:
         server = subprocess.Popen(
             [str(Path(sys.executable).parent / "chonaikai"), "serve", "--port", str(port)],
             env=env, stdout=subprocess.DEVNULL, stderr=log,
+            start_new_session=True,  # its own process group: granian's worker is stopped with it
         )
         try:
             base = Base(f"http://127.0.0.1:{port}")
@@ -158,12 +161,14 @@ def served(env: dict[str, str], name: str) -> Iterator[Base]:
             wait_until_up(f"{base}/healthz")
             yield base
         finally:
-            server.terminate()
+            os.killpg(server.pid, signal.SIGTERM)
             try:
                 server.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                server.kill()
+                os.killpg(server.pid, signal.SIGKILL)
                 server.wait()
+            with contextlib.suppress(ProcessLookupError):  # a worker that outlived its parent
+                os.killpg(server.pid, signal.SIGKILL)
 
 
 def wait_until_up(url: str, timeout: float = 30.0) -> None:

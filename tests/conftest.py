@@ -90,6 +90,19 @@ async def empty_database(migrated_database):
     # Children first, so foreign keys with ON DELETE RESTRICT never refuse.
     for table in reversed(all_tables()):
         await table.delete(force=True)
+    # Read pages kept by an app of an earlier test (cached_app) name ids this database reuses.
+    from chonaikai.delivery import readlink
+
+    readlink.shared_reads.clear()
+    readlink.shared_reads.seconds = None
+    # So are signed-in pages' pieces, sessions and read marks (notices/signed_in.py).
+    from chonaikai.accounts.signed_in_cache import signed_in_cache
+    from chonaikai.notices.logic import known_reads
+    from chonaikai.notices.shared_pieces import shared_pieces
+
+    shared_pieces.forget(None)
+    signed_in_cache.forget_all()
+    known_reads.clear()
     yield
 
 

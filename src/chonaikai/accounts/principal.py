@@ -12,7 +12,7 @@ from litestar.exceptions import NotAuthorizedException, PermissionDeniedExceptio
 from chonaikai.accounts.credentials import SESSION_EPOCH_KEY, opened_by_household_credentials
 from chonaikai.accounts.roles import ASSOCIATION_MATRIX, CITY_MATRIX, HAN_LIMITED, Permission, Role
 from chonaikai.accounts.signed_in_cache import signed_in_cache
-from chonaikai.db import fetch, is_postgres
+from chonaikai.db import fetch_rows, is_postgres
 from chonaikai.roster.tables import Household
 from chonaikai.tenancy.scope import Tenant
 
@@ -112,7 +112,7 @@ def authorize_city(principal: Principal, city_id: int, permission: Permission) -
 
 # Everything a session's person is, in one statement: the session's household (its 班, whether it
 # moved out, its credential epoch), the account and its role grants (with the 班 of a grant's
-# household). Written as plain SQL for both databases (db.fetch): composing it with Piccolo cost
+# household). Written as plain SQL for both databases (db.fetch_rows): composing it with Piccolo cost
 # more than running it.
 _PRINCIPAL_SQL = """
 SELECT 0 AS kind, id AS i, association AS a, han AS b, credential_epoch AS c, CAST(NULL AS INTEGER) AS d,
@@ -159,7 +159,7 @@ PERSON_ROWS = "chonaikai_person_rows"  # connection state: (account_id, househol
 async def session_with_person(stored_key: str) -> tuple[tuple[bytes, datetime | None] | None, Any]:
     """The session row (value, expires_at) and, read in the same statement, the rows of the
     person it names (for ``provide_principal``)."""
-    rows = await fetch(_SESSION_POSTGRES if is_postgres() else _SESSION_SQLITE, stored_key)
+    rows = await fetch_rows(_SESSION_POSTGRES if is_postgres() else _SESSION_SQLITE, stored_key)
     head = next((row for row in rows if row["kind"] == -1), None)
     if head is None:
         return None, None
@@ -175,7 +175,7 @@ async def _resolve(account_id: int | None, household_id: int | None, epoch: int 
     household's card or LINE at that credential epoch (None otherwise). None: such a session is
     no longer valid (accounts/credentials.py). ``rows``: read already with the session."""
     if rows is None:
-        rows = await fetch(_PRINCIPAL_SQL, household_id, account_id, account_id) if (household_id or account_id) else []
+        rows = await fetch_rows(_PRINCIPAL_SQL, household_id, account_id, account_id) if (household_id or account_id) else []
     rows.sort(key=lambda row: (row["kind"], row["i"]))
     household = next((row for row in rows if row["kind"] == 0), None)
     if epoch is not None and (household is None or household["e"] or household["c"] != epoch):

@@ -18,7 +18,7 @@ from litestar.types import Empty, Message, ScopeSession
 
 from chonaikai.accounts.signed_in_cache import signed_in_cache
 from chonaikai.accounts.tables import WebSession
-from chonaikai.db import fetch
+from chonaikai.db import fetch_rows
 
 log = logging.getLogger(__name__)
 SESSION_COOKIE = "chonaikai_session"
@@ -57,7 +57,7 @@ class DatabaseStore(Store):
 
     async def get_with_expiry(self, key: str) -> tuple[bytes, datetime | None] | None:
         """The session's data and expiry, without writing anything (an expired row is removed)."""
-        rows = await fetch("SELECT value, expires_at FROM web_session WHERE key = {}", _stored_key(key))
+        rows = await fetch_rows("SELECT value, expires_at FROM web_session WHERE key = {}", _stored_key(key))
         if not rows:
             return None
         row = rows[0]

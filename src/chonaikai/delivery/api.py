@@ -27,7 +27,7 @@ from collections.abc import Collection, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from chonaikai.db import fetch, write_transaction
+from chonaikai.db import fetch_rows, write_transaction
 from chonaikai.delivery import store
 from chonaikai.delivery.alerts import (
     AlertMessage,
@@ -38,7 +38,7 @@ from chonaikai.delivery.alerts import (
 )
 from chonaikai.delivery.alerts import register_source as register_alert_source
 from chonaikai.delivery.channels import FALLBACK, ChannelSpec, queued_channels, register
-from chonaikai.delivery.content import NOTICE, ContentSource, MailParts, ReadContent
+from chonaikai.delivery.content import NOTICE, SHARED_UNTIL, ContentSource, MailParts, ReadContent
 from chonaikai.delivery.content import register as register_content
 from chonaikai.delivery.outbox import enqueue
 from chonaikai.delivery.readlink import confirm_by_token, open_by_token
@@ -49,6 +49,7 @@ from chonaikai.delivery.tables import PRIORITY_NORMAL, PRIORITY_SAFETY, PRIORITY
 from chonaikai.delivery.worker import Worker
 
 __all__ = [
+    "SHARED_UNTIL",
     "FALLBACK",
     "NOTICE",
     "PRIORITY_NORMAL",
@@ -100,11 +101,11 @@ async def delivery_of(association_id: int, content_id: int, household_id: int) -
 
 
 async def confirmation_of(association_id: int, content_id: int, household_id: int | None) -> datetime | None:
-    """When the household confirmed it (None: not yet, or no row). Plain SQL (db.fetch): a
+    """When the household confirmed it (None: not yet, or no row). Plain SQL (db.fetch_rows): a
     signed-in member's notice page asks this on every view."""
     if household_id is None:
         return None
-    rows = await fetch(
+    rows = await fetch_rows(
         "SELECT confirmed_at FROM delivery WHERE association = {} AND notice = {} AND household = {}",
         association_id, content_id, household_id,
     )

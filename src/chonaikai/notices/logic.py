@@ -19,7 +19,7 @@ from chonaikai.accounts.principal import Principal
 from chonaikai.accounts.roles import ROLE_LABELS, Permission, Role
 from chonaikai.accounts.signed_in_cache import signed_in_cache
 from chonaikai.clock import local_date, local_datetime, zone
-from chonaikai.db import fetch, in_ids, write_transaction
+from chonaikai.db import fetch_rows, in_ids, write_transaction
 from chonaikai.delivery import api as delivery
 from chonaikai.notices import publishing, search
 from chonaikai.notices.publishing import NoticeStateError, PublishRefused
@@ -700,7 +700,7 @@ async def read_notice_ids(tenant: Tenant, viewer: Viewer, notice_ids: list[int])
         generation = signed_in_cache.generation
         column = "household" if viewer.household_id is not None else "account"
         ids_sql, ids = in_ids(notice_ids)
-        rows = await fetch(
+        rows = await fetch_rows(
             f"SELECT notice FROM notice_read WHERE association = {{}} AND {column} = {{}} AND notice {ids_sql}",
             tenant.id, reader[1], ids,
         )
