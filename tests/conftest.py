@@ -97,12 +97,13 @@ async def empty_database(migrated_database):
     readlink.shared_reads.seconds = None
     # So are signed-in pages' pieces, sessions and read marks (notices/signed_in.py).
     from chonaikai.accounts.signed_in_cache import signed_in_cache
-    from chonaikai.notices.logic import known_reads
+    from chonaikai.notices.logic import known_reads, read_marks
     from chonaikai.notices.shared_pieces import shared_pieces
 
     shared_pieces.forget(None)
     signed_in_cache.forget_all()
     known_reads.clear()
+    read_marks.discard()
     yield
 
 

@@ -53,6 +53,7 @@ from chonaikai.notices.answer_routes import read_router as answers_read_router
 from chonaikai.notices.api import answers_api
 from chonaikai.notices.api import router as notices_api_router
 from chonaikai.notices.home import association_router
+from chonaikai.notices.logic import read_marks
 from chonaikai.notices.routes import router as notices_router
 from chonaikai.notices.shared_pieces import shared_pieces
 from chonaikai.page_cache import PageCache, renders_shared_copy
@@ -224,6 +225,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 gc.freeze()
             yield
             await drain_receipts()  # readers' 「読みました」 still on their way to the database
+            await read_marks.flush()  # and signed-in readers' read marks (notices/logic.py)
             close = getattr(get_engine(), "close_shared_connections", None)
             if close:
                 await close()

@@ -13,7 +13,7 @@ from chonaikai.accounts.roles import Role
 from chonaikai.accounts.signed_in_cache import SignedInCache, signed_in_cache
 from chonaikai.accounts.tables import WebSession
 from chonaikai.app import CSRF_COOKIE
-from chonaikai.notices.logic import known_reads
+from chonaikai.notices.logic import known_reads, read_marks
 from chonaikai.roster.tables import Household
 from tests.auth import csrf_headers, sign_in_as
 from tests.factories import make_household
@@ -32,6 +32,7 @@ def clock():
     signed_in_cache.clock = time.monotonic
     signed_in_cache.forget_all()
     known_reads.clear()
+    read_marks.discard()
 
 
 async def test_a_new_card_printed_through_this_process_ends_the_old_session_at_once(client, tenant, clock):

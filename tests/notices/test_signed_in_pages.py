@@ -14,7 +14,7 @@ import pytest
 from chonaikai.accounts.roles import Role
 from chonaikai.accounts.signed_in_cache import signed_in_cache
 from chonaikai.app import CSRF_COOKIE
-from chonaikai.notices.logic import known_reads
+from chonaikai.notices.logic import known_reads, read_marks
 from chonaikai.notices.shared_pieces import shared_pieces
 from chonaikai.notices.signed_in import SharedBoard, SharedNotice
 from chonaikai.notices.tables import Notice
@@ -24,12 +24,13 @@ from tests.factories import make_household
 
 
 @pytest.fixture
-def kept():
+async def kept():
     shared_pieces.seconds = 60
     signed_in_cache.seconds = 1.0
     shared_pieces.forget(None)
     signed_in_cache.forget_all()
     yield shared_pieces
+    await read_marks.flush()
     shared_pieces.seconds = None
     signed_in_cache.seconds = None
     shared_pieces.forget(None)
@@ -137,6 +138,11 @@ async def test_a_reader_opening_a_notice_again_writes_nothing(client, tenant, ke
     notice_id = await make_notice(tenant, "お知らせ", visibility="members")
     async with member(client, tenant, "kato@example.jp", "1班") as reader:
         await reader.get(f"/a/{tenant.slug}/notices/{notice_id}")
+        assert "未読" not in (await reader.get(f"/a/{tenant.slug}/notices/")).text  # shown at once
+        assert await NoticeRead.count() == 0  # written shortly, with other readers' marks
+        await read_marks.flush()
+        assert await NoticeRead.count() == 1
         await NoticeRead.delete(force=True)  # were it written again, it would be back
         await reader.get(f"/a/{tenant.slug}/notices/{notice_id}")
+        await read_marks.flush()
         assert await NoticeRead.count() == 0

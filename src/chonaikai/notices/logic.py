@@ -6,6 +6,7 @@ Route handlers stay thin; tests call these functions directly.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 from dataclasses import dataclass, field
@@ -724,9 +725,51 @@ async def mark_read(tenant: Tenant, viewer: Viewer, notice_id: int, *, now: date
         account=None if viewer.household_id is not None else viewer.account_id,
         read_at=now or now_utc(),
     )
+    if signed_in_cache.seconds > 0:  # read marks kept per process: written with others, shortly
+        known_reads.add(reader, (notice_id,))
+        read_marks.add(row)
+        return
     # Two tabs opening the page at once: the unique index keeps one row.
     await NoticeRead.insert(row).on_conflict(action="DO NOTHING")
-    known_reads.add(reader, (notice_id,))
+
+
+class ReadMarks:
+    """Read marks of this process written together, at most ``DELAY`` after the visit: a member
+    opening a notice for the first time waited for a write (SQLite: a commit) of its own. This
+    process shows the mark at once (``known_reads``); others within about a second; a crash loses
+    at most the marks of the last half second (the notice shows 「未読」 again). The server's
+    shutdown writes what is waiting (app.py)."""
+
+    DELAY = 0.5
+    BATCH = 500
+
+    def __init__(self) -> None:
+        self._waiting: list[NoticeRead] = []
+        self._task: asyncio.Task[None] | None = None
+
+    def add(self, row: NoticeRead) -> None:
+        self._waiting.append(row)
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._write_soon())
+
+    async def _write_soon(self) -> None:
+        await asyncio.sleep(self.DELAY)
+        await self.flush()
+
+    def discard(self) -> None:
+        """Tests: marks of an earlier test's database."""
+        self._waiting.clear()
+
+    async def flush(self) -> None:
+        while self._waiting:
+            rows, self._waiting = self._waiting[: self.BATCH], self._waiting[self.BATCH :]
+            try:  # the unique indexes keep one row per reader and notice
+                await NoticeRead.insert(*rows).on_conflict(action="DO NOTHING")
+            except Exception:  # bookkeeping: a mark lost shows 「未読」 again, nothing worse
+                log.warning("%d read marks not written", len(rows), exc_info=True)
+
+
+read_marks = ReadMarks()
 
 
 async def confirmation_of(tenant: Tenant, household_id: int | None, notice_id: int) -> datetime | None:
