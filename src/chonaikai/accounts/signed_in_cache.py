@@ -67,14 +67,15 @@ class SignedInCache:
             return None
         return entry[1]
 
-    def keep(self, key: Hashable, value: Any, generation: int) -> None:
-        """Keep ``value`` if nothing was forgotten since ``generation`` was read (before the look-up)."""
+    def keep(self, key: Hashable, value: Any, generation: int, longer: float = 1.0) -> None:
+        """Keep ``value`` if nothing was forgotten since ``generation`` was read (before the look-up);
+        ``longer``: so many times ``seconds``, for what decides no access (read marks)."""
         seconds = self.seconds
         if seconds <= 0 or generation != self.generation:
             return
         if len(self._entries) >= self.max_entries:
             self._entries.clear()
-        self._entries[key] = (self.clock() + seconds, value)
+        self._entries[key] = (self.clock() + seconds * longer, value)
 
     def forget(self, key: Hashable) -> None:
         self._entries.pop(key, None)

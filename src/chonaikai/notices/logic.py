@@ -691,7 +691,7 @@ known_reads = KnownReads()
 
 async def read_notice_ids(tenant: Tenant, viewer: Viewer, notice_ids: list[int]) -> set[int]:
     """Which of ``notice_ids`` this reader has opened. Those read through another process
-    show within about a second (kept like the session: accounts/signed_in_cache.py)."""
+    show within about five seconds (kept with the session: accounts/signed_in_cache.py)."""
     if not viewer.reader_known or not notice_ids:
         return set()
     reader = _reader(viewer)
@@ -707,7 +707,9 @@ async def read_notice_ids(tenant: Tenant, viewer: Viewer, notice_ids: list[int])
         )
         read = frozenset(row["notice"] for row in rows)
         known_reads.add(reader, read)
-        signed_in_cache.keep(key, read, generation)
+        # Read marks decide no access: kept five times as long as the session (a notice opened
+        # through another process loses its 「未読」 here within ~5 s; through this one at once).
+        signed_in_cache.keep(key, read, generation, longer=5)
     return {notice_id for notice_id in notice_ids if notice_id in read or (reader, notice_id) in known_reads}
 
 
