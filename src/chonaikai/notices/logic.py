@@ -600,12 +600,13 @@ async def _search_page(tenant: Tenant, matches: Any, page: int, per_page: int) -
         rows = await rows_of(page)
         if rows:
             return board(rows, rows[0]["total"], page)
-    total = await (await matches(tenant.count(Notice)))  # SQLite; PostgreSQL past the last page
-    last = max(1, math.ceil(total / per_page))
-    if not total or (is_postgres() and page <= last):
-        return board([], total, min(page, last))
-    page = min(page, last)
-    return board(await rows_of(page), total, page)
+        # No match, or a page past the last one: counted below, and the last page is shown.
+    total = await (await matches(tenant.count(Notice)))
+    if not total:
+        return board([], 0, 1)
+    page = min(page, math.ceil(total / per_page))
+    rows = await rows_of(page)
+    return board(rows, rows[0].get("total", total) if rows else total, page)
 
 
 async def list_notices(
