@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import re
 import shutil
@@ -154,7 +155,7 @@ def served(env: dict[str, str], name: str) -> Iterator[Base]:
         server = subprocess.Popen(
             [str(Path(sys.executable).parent / "chonaikai"), "serve", "--port", str(port)],
             env=env, stdout=subprocess.DEVNULL, stderr=log,
-            start_new_session=True,  # granian's worker is a child: stop the whole group
+            start_new_session=True,  # its own process group: granian's worker is stopped with it
         )
         try:
             base = Base(f"http://127.0.0.1:{port}")
@@ -162,26 +163,14 @@ def served(env: dict[str, str], name: str) -> Iterator[Base]:
             wait_until_up(f"{base}/healthz")
             yield base
         finally:
-            stop_group(server)
-
-
-def stop_group(server: subprocess.Popen) -> None:
-    """Stop the server and its worker. Terminating only the main process left granian's worker
-    running after SQLite runs (waiting, after SIGTERM, for SQLite connection threads)."""
-    os.killpg(server.pid, signal.SIGTERM)
-    try:
-        server.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        pass
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        try:
-            os.killpg(server.pid, 0)
-        except ProcessLookupError:
-            return
-        time.sleep(0.1)
-    os.killpg(server.pid, signal.SIGKILL)
-    server.wait()
+            os.killpg(server.pid, signal.SIGTERM)
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.pid, signal.SIGKILL)
+                server.wait()
+            with contextlib.suppress(ProcessLookupError):  # a worker that outlived its parent
+                os.killpg(server.pid, signal.SIGKILL)
 
 
 def wait_until_up(url: str, timeout: float = 30.0) -> None:

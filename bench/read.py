@@ -29,7 +29,17 @@ from chonaikai.db import get_engine, postgres_pool, run_with_database  # noqa: E
 from chonaikai.delivery.outbox import create_deliveries  # noqa: E402
 from chonaikai.delivery.tables import Delivery  # noqa: E402
 
+# Each wrk thread is its own Lua state with the same default seed: without a seed of its own
+# every thread would ask for the same tokens in the same order.
 LUA = """
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("id", threads)
+end
+function init(args)
+  math.randomseed(os.time() * 1000 + id)
+end
 tokens = {%s}
 request = function()
   return wrk.format("GET", "/r/" .. tokens[math.random(#tokens)])
@@ -63,7 +73,16 @@ def main() -> None:
         script.write_text(LUA % ",".join(f'"{t}"' for t in tokens))
         wrk(f"{base}/healthz/live", 8, 1)  # warm up
         hello_rps, hello_p99 = wrk(f"{base}/healthz/live", connections, duration)
+        profiler = None
+        if profile := os.environ.get("PROFILE"):  # PROFILE=out.svg: py-spy's flame graph of the read run
+            import subprocess
+
+            profiler = subprocess.Popen(["py-spy", "record", "--subprocesses", "-d", str(duration), "-o", profile,
+                                         "-f", "raw" if profile.endswith(".txt") else "flamegraph",
+                                         "-p", str(base.pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         read_rps, read_p99 = wrk(base, connections, duration, script)  # error answers stop the run
+        if profiler is not None:
+            profiler.wait()
         rss = rss_mb(base)
         time.sleep(1.5)  # the last batch of opens
     count = run_with_database(opened(notice_id))

@@ -38,7 +38,8 @@ from chonaikai.circulars.routes import association_circulars_router
 from chonaikai.circulars.routes import route_handlers as circular_routes
 from chonaikai.clock import register_filters
 from chonaikai.db import get_engine, postgres_pool
-from chonaikai.delivery.readlink import drain_receipts
+from chonaikai.delivery.read_front import read_front
+from chonaikai.delivery.readlink import drain_receipts, shared_reads
 from chonaikai.delivery.routes import ROUTERS as delivery_routers
 from chonaikai.delivery.routes import api_router as receipts_api_router
 from chonaikai.delivery.routes import receipts_router
@@ -206,6 +207,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
     wire()  # the delivery core's content sources and channels
     page_cache = PageCache(settings.page_cache_seconds)
+    shared_reads.seconds = settings.page_cache_seconds  # read pages are kept as long as public pages
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -298,5 +300,7 @@ def create_asgi_app(settings: Settings | None = None, app: Litestar | None = Non
     settings = settings or get_settings()
     app = app or create_app(settings)
     host_map = HostMap(tenant_domain=settings.tenant_domain)
-    wrapped = security_headers_middleware(HostRoutingMiddleware(app, host_map), hsts=settings.env == "production")
+    # The read front answers most visits of /r/{token} before Litestar (delivery/read_front.py).
+    routed = read_front(HostRoutingMiddleware(app, host_map), app.csrf_config)
+    wrapped = security_headers_middleware(routed, hsts=settings.env == "production")
     return head_as_get_middleware(wrapped)

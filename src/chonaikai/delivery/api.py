@@ -38,7 +38,7 @@ from chonaikai.delivery.alerts import (
 )
 from chonaikai.delivery.alerts import register_source as register_alert_source
 from chonaikai.delivery.channels import FALLBACK, ChannelSpec, queued_channels, register
-from chonaikai.delivery.content import NOTICE, ContentSource, MailParts, ReadContent
+from chonaikai.delivery.content import NOTICE, SHARED_UNTIL, ContentSource, MailParts, ReadContent
 from chonaikai.delivery.content import register as register_content
 from chonaikai.delivery.outbox import enqueue
 from chonaikai.delivery.readlink import confirm_by_token, open_by_token
@@ -49,6 +49,7 @@ from chonaikai.delivery.tables import PRIORITY_NORMAL, PRIORITY_SAFETY, PRIORITY
 from chonaikai.delivery.worker import Worker
 
 __all__ = [
+    "SHARED_UNTIL",
     "FALLBACK",
     "NOTICE",
     "PRIORITY_NORMAL",

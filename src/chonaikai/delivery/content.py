@@ -53,6 +53,14 @@ class ContentSource(Protocol):
         the household, leaves out those who moved out or already have a row, and picks each
         household's channel."""
 
+    def in_audience_sql(self, content: str, household: str) -> str:
+        """An SQL condition: household ``household`` (a column) is in the audience of content
+        ``content`` (a column) — the same rule as ``audience_sql``, for one read link's lookup."""
+
+    def own_part_sql(self, content: str, household: str) -> str:
+        """An SQL condition: the read page of this household shows something of its own (an
+        answer it gave), so the page every other reader shares is not its page."""
+
     async def describe(self, association_id: int, content_id: int) -> dict[str, Any] | None:
         """For officers' pages: ``id, title, status, published_at, audience`` (None: no such
         content in this association)."""
@@ -95,6 +103,13 @@ def source(kind: str = NOTICE) -> ContentSource:
 # A producer may add to the read page /r/{token} (a notice's question and its answer form):
 # an async function (token, query: {"choice": [...], "change": "…", "answered": "…"}) returning
 # extra template context — its key ``template`` names another template — or None for nothing.
+
+#
+# An extension that returns the key SHARED_UNTIL says the page with its extras is the same for
+# every reader of the content whose link has no part of its own (``own_part_sql``), until that
+# moment (an aware datetime, e.g. an answer deadline) or for good (None). Without it the page is
+# rendered for the one reader.
+SHARED_UNTIL = "shared_until"
 
 ReadExtension = Callable[[str, Mapping[str, Any]], Awaitable[dict[str, Any] | None]]
 _read_extensions: list[ReadExtension] = []

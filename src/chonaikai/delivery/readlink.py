@@ -15,10 +15,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 from chonaikai.accounts.tables import AuditEntry
-from chonaikai.db import frequent_writes, is_postgres, write_transaction
+from chonaikai.db import (
+    fetch_rows,
+    frequent_writes,
+    get_engine,
+    in_values,
+    is_postgres,
+    write_transaction,
+)
 from chonaikai.delivery import channels, content, store
 from chonaikai.delivery.tables import Delivery
 from chonaikai.roster.tables import Household
+from chonaikai.settings import get_settings
 from chonaikai.tenancy.scope import Tenant
 from chonaikai.tenancy.tables import Association
 
@@ -46,6 +54,7 @@ class ReadView:
     attachments: list[Any] = field(default_factory=list)
     body_html: Any = None  # the body as the notice board renders it (sanitised), or None: plain text
     shared: SharedRead | None = field(default=None, compare=False, repr=False)
+    own: bool = False  # the page shows something of the household's own (an answer)
 
     @property
     def association_slug(self) -> str:
@@ -56,7 +65,8 @@ class ReadView:
 @dataclass
 class SharedRead:
     """What every read page of one piece of content shares: the content, its association and
-    (filled by the route) the page rendered with stand-ins for the token and CSRF value."""
+    (filled by the route) the pages rendered with stand-ins for the token and CSRF value
+    (``read_front.SharedPage``, by ``read_front.page_key``)."""
 
     readable: Any
     association: dict[str, Any]
@@ -73,12 +83,11 @@ class SharedReads:
 
     MAX_ENTRIES = 2000
 
-    def __init__(self) -> None:
+    def __init__(self, seconds: int | None = None) -> None:
         self._entries: dict[tuple[int, int], SharedRead] = {}
+        self.seconds = seconds  # None: CHONAIKAI_PAGE_CACHE_SECONDS (the app sets its own)
 
     async def get(self, association_id: int, content_id: int) -> SharedRead | None:
-        from chonaikai.settings import get_settings
-
         key = (association_id, content_id)
         now = time.monotonic()
         kept = self._entries.get(key)
@@ -89,13 +98,18 @@ class SharedReads:
         if readable is None or association is None:
             self._entries.pop(key, None)
             return None
-        seconds = get_settings().page_cache_seconds
+        seconds = self.seconds if self.seconds is not None else get_settings().page_cache_seconds
         kept = SharedRead(readable, association, Tenant.from_row(association), now + seconds)
         if seconds > 0:
             if len(self._entries) >= self.MAX_ENTRIES:
                 self._entries.clear()
             self._entries[key] = kept
         return kept
+
+    def peek(self, association_id: int, content_id: int) -> SharedRead | None:
+        """What is kept of this content, without loading it (the read front's question)."""
+        kept = self._entries.get((association_id, content_id))
+        return kept if kept is not None and kept.expires > time.monotonic() else None
 
     def forget_association(self, slug: str) -> None:
         for key in [key for key, kept in self._entries.items() if kept.tenant.slug == slug]:
@@ -108,26 +122,114 @@ class SharedReads:
 shared_reads = SharedReads()
 
 
-async def _still_for_household(row: dict[str, Any]) -> bool:
-    """The delivery's household still lives there and is still in the content's audience."""
-    household = await Household.select(Household.moved_out, Household.erased_at).where(
-        (Household.id == row["household"]) & (Household.association == row["association"])
-    ).first()
-    if household is None or household["moved_out"] or household["erased_at"] is not None:
-        return False
-    audience = content.source().audience_sql(1)
-    found = await Delivery.raw(
-        f"SELECT 1 AS ok FROM ({audience}) AS audience WHERE audience.household = {{}}", row["notice"], row["household"]
-    )
-    return bool(found)
+@dataclass(frozen=True)
+class Link:
+    """A read link as one lookup finds it: its delivery row, whether its household still lives
+    there and is in the content's audience (``current``), and whether its page shows something
+    of the household's own (``own``: an answer given), so that the shared page is not its page."""
+
+    delivery_id: int
+    content_id: int
+    association_id: int
+    household_id: int
+    opened: bool
+    confirmed_at: datetime | None
+    current: bool
+    own: bool
 
 
-async def _delivery_for(token: str, *columns: Any) -> dict[str, Any] | None:
+_LOOKUP_SQL: dict[bool, str] = {}  # by database kind (how a list of tokens is one parameter)
+
+
+def _lookup_sql() -> str:
+    """One statement for everything visits need to know (it was four queries a visit), for the
+    tokens given as one parameter."""
+    postgres = is_postgres()
+    if postgres not in _LOOKUP_SQL:
+        source = content.source()
+        in_audience = source.in_audience_sql("d.notice", "d.household")
+        own = source.own_part_sql("d.notice", "d.household")
+        tokens, _ = in_values([""])
+        _LOOKUP_SQL[postgres] = (
+            "SELECT d.token, d.id, d.notice, d.association, d.household, d.opened_at, d.confirmed_at, "
+            "CASE WHEN h.id IS NULL OR h.moved_out OR h.erased_at IS NOT NULL THEN 0 "
+            f"WHEN {in_audience} THEN 1 ELSE 0 END AS current, "
+            f"CASE WHEN {own} THEN 1 ELSE 0 END AS own "
+            "FROM delivery d LEFT JOIN household h ON h.id = d.household AND h.association = d.association "
+            f"WHERE d.token {tokens}"
+        )
+    return _LOOKUP_SQL[postgres]
+
+
+async def _look_up(tokens: list[str]) -> dict[str, Link]:
+    _, value = in_values(tokens)
+    return {
+        row["token"]: Link(
+            row["id"], row["notice"], row["association"], row["household"], row["opened_at"] is not None,
+            _timestamp(row["confirmed_at"]), bool(row["current"]), bool(row["own"]),
+        )
+        for row in await fetch_rows(_lookup_sql(), value)
+    }
+
+
+class LinkLookups:
+    """Visits arriving together are looked up together: the tokens of the requests read in one
+    turn of the event loop go to the database in one statement. When a notice reaches every
+    household at once, a statement (a round trip, on SQLite a hop to the connection's thread)
+    per visit was most of a visit's cost. A visit waits for one statement, shared with the
+    visits of the same turn; batches do not wait for each other."""
+
+    MAX_BATCH = 200
+
+    def __init__(self) -> None:
+        self.waiting: dict[str, list[asyncio.Future]] = {}
+        self.scheduled = False
+        self.running: set[asyncio.Task] = set()
+
+    async def get(self, token: str) -> Link | None:
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self.waiting.setdefault(token, []).append(future)
+        if not self.scheduled:
+            self.scheduled = True
+            loop.call_soon(self._start)
+        return await future
+
+    def _start(self) -> None:
+        self.scheduled = False
+        waiting, self.waiting = self.waiting, {}
+        tokens = list(waiting)
+        for start in range(0, len(tokens), self.MAX_BATCH):
+            batch = {token: waiting[token] for token in tokens[start : start + self.MAX_BATCH]}
+            task = asyncio.ensure_future(self._run(batch))
+            self.running.add(task)
+            task.add_done_callback(self.running.discard)
+
+    async def _run(self, batch: dict[str, list[asyncio.Future]]) -> None:
+        try:
+            found = await _look_up(list(batch))
+        except Exception as error:  # every visitor waiting learns it failed (their 500)
+            for futures in batch.values():
+                for future in futures:
+                    if not future.done():
+                        future.set_exception(error)
+            return
+        for token, futures in batch.items():
+            for future in futures:
+                if not future.done():
+                    future.set_result(found.get(token))
+
+
+_lookups: dict[int, LinkLookups] = {}
+
+
+async def lookup(token: str) -> Link | None:
+    """The read link behind a token (None: no such link)."""
     if not token or len(token) > 64:
         return None
-    return await Delivery.select(
-        Delivery.notice, Delivery.association, Delivery.household, *columns
-    ).where(Delivery.token == token).first()
+    if get_engine().current_transaction.get() is not None:  # a caller's transaction: in it, alone
+        return (await _look_up([token])).get(token)
+    return await _of_this_loop(_lookups, LinkLookups).get(token)
 
 
 async def open_by_token(token: str, now: datetime | None = None) -> ReadView | Withdrawn | None:
@@ -137,25 +239,21 @@ async def open_by_token(token: str, now: datetime | None = None) -> ReadView | W
 
     The token shows this one piece of content and nothing else: not the household, not others.
     """
-    if not token or len(token) > 64:
+    link = await lookup(token)
+    if link is None:
         return None
-    rows = await Delivery.raw(
-        "SELECT id, opened_at, confirmed_at, notice, association, household FROM delivery WHERE token = {}", token
-    )
-    if not rows:
-        return None
-    row = rows[0]
-    shared = await shared_reads.get(row["association"], row["notice"])
+    shared = await shared_reads.get(link.association_id, link.content_id)
     if shared is None:
         return None
-    if not await _still_for_household(row):
+    if not link.current:
         return WITHDRAWN
-    if row["opened_at"] is None:
+    if not link.opened:
         receipt_writer().note_open(token, now)  # written within a second; nobody waits
     readable = shared.readable
     return ReadView(
-        row["id"], token, readable.item, shared.association["name"], _timestamp(row["confirmed_at"]),
+        link.delivery_id, token, readable.item, shared.association["name"], link.confirmed_at,
         tenant=shared.tenant, attachments=readable.attachments, body_html=readable.body_html, shared=shared,
+        own=link.own,
     )
 
 
@@ -168,19 +266,19 @@ def _timestamp(value: Any) -> datetime | None:
 
 async def attachment_by_token(token: str, attachment_id: int) -> tuple[dict[str, Any], bytes] | None:
     """A file of the content behind a read link (and of no other), while the link still shows it."""
-    row = await _delivery_for(token)
-    if row is None or not await _still_for_household(row):
+    link = await lookup(token)
+    if link is None or not link.current:
         return None
-    return await content.source().attachment(row["association"], row["notice"], attachment_id)
+    return await content.source().attachment(link.association_id, link.content_id, attachment_id)
 
 
 async def link_state(token: str) -> Withdrawn | bool | None:
     """Before 「読みました」 is taken from a read link: True while it still shows its content to its
     household, WITHDRAWN once it does not, None for an unknown token."""
-    row = await _delivery_for(token)
-    if row is None:
+    link = await lookup(token)
+    if link is None:
         return None
-    return True if await _still_for_household(row) else WITHDRAWN
+    return True if link.current else WITHDRAWN
 
 
 async def confirm_by_token(token: str, via: str = "web", now: datetime | None = None) -> bool | None:
@@ -312,14 +410,19 @@ _writers: dict[int, ReceiptWriter] = {}
 
 
 def receipt_writer() -> ReceiptWriter:
-    """The writer of this event loop (futures belong to the loop that made them)."""
+    """The writer of this event loop."""
+    return _of_this_loop(_writers, ReceiptWriter)
+
+
+def _of_this_loop(kept: dict[int, Any], make: Any) -> Any:
+    """One per event loop: the futures they hand out belong to the loop that made them."""
     loop_id = id(asyncio.get_running_loop())
-    writer = _writers.get(loop_id)
-    if writer is None:
-        if len(_writers) > 16:  # loops of finished test runs
-            _writers.clear()
-        writer = _writers[loop_id] = ReceiptWriter()
-    return writer
+    found = kept.get(loop_id)
+    if found is None:
+        if len(kept) > 16:  # loops of finished test runs
+            kept.clear()
+        found = kept[loop_id] = make()
+    return found
 
 
 async def drain_receipts() -> None:

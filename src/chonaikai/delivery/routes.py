@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import csv
-import dataclasses
-import html
 import io
 import secrets
 from datetime import datetime
@@ -25,20 +23,13 @@ from chonaikai.accounts.sessions import SESSION_COOKIE
 from chonaikai.clock import to_local, zone_of
 from chonaikai.delivery import content, readlink, reminders
 from chonaikai.delivery import summary as readers
+from chonaikai.delivery.read_front import READ_HEADERS, SharedPage, page_key
 from chonaikai.params import optional_int
 from chonaikai.roster.tables import CHANNELS, Han
 from chonaikai.settings import get_settings
 from chonaikai.tenancy import logic
 from chonaikai.tenancy.scope import Tenant
-from chonaikai.web import TEMPLATES_DIR, TEXT_SIZE_COOKIE, is_htmx
-
-# The read link's token must not travel to other sites in Referer, and the page is nobody's to index.
-READ_HEADERS = {
-    "Referrer-Policy": "no-referrer",
-    "X-Robots-Tag": "noindex, nofollow",
-    "Cache-Control": "no-store",
-}
-
+from chonaikai.web import TEMPLATES_DIR, is_htmx
 
 # 「受け付けました」 is the same for every reader: read once, sent as it is (the busiest answer).
 CONFIRMED_FRAGMENT = (TEMPLATES_DIR / "delivery" / "_read_confirmed.html").read_bytes()
@@ -68,12 +59,18 @@ async def read_page(
     # What producers add (a notice's question: its answer form; ?choice= only pre-selects).
     extras = await content.read_extras(token, {"choice": choice or [], "change": change, "answered": answered})
     template = extras.pop("template", None) or "delivery/read.html"
+    # The page shared by a notice's readers (read_front.py answers them from it): only when what
+    # producers added is the same for every such reader, and the reader has no session (no name
+    # or menu on the page).
+    shared_for_all = not extras or content.SHARED_UNTIL in extras
+    shared_until = extras.pop(content.SHARED_UNTIL, None)
     context = {"view": view, "notice": view.notice, "confirmed": view.confirmed_at is not None, "ask": None,
                **extras}
-    # The page shared by a notice's readers: only when nothing of this household's own was added
-    # (no question and its answer) and the reader has no session (no name or menu on the page).
-    if not extras and view.shared is not None and SESSION_COOKIE not in request.cookies:
-        return Response(_shared_page(request, view, context), media_type=MediaType.HTML, headers=READ_HEADERS)
+    if shared_for_all and view.shared is not None and SESSION_COOKIE not in request.cookies:
+        page = _shared_page(request, view, template, context, shared_until)
+        csrf = ScopeState.from_scope(request.scope).csrf_token
+        return Response(page.for_reader(token, csrf if isinstance(csrf, str) else ""),
+                         media_type=MediaType.HTML, headers=READ_HEADERS)
     return Template(template, context=context, headers=READ_HEADERS)
 
 
@@ -82,25 +79,29 @@ _TOKEN_MARK = "t" + secrets.token_hex(16)
 _CSRF_MARK = "c" + secrets.token_hex(16)
 
 
-def _shared_page(request: Request, view: readlink.ReadView, context: dict[str, Any]) -> str:
+def _shared_page(
+    request: Request, view: readlink.ReadView, template: str, context: dict[str, Any], until: datetime | None
+) -> SharedPage:
     """The read page as every reader without a session gets it, rendered once per notice, 「読みました」
-    state and text size, with the reader's token and CSRF value put in. Whatever else the page
-    shows must be in the key below (or in ``view.shared``, which is per notice): nothing of one
-    household may reach another. A signed-in reader (menu, name) gets the page rendered for them."""
-    key = (context["confirmed"], request.cookies.get(TEXT_SIZE_COOKIE) == "large")
+    state and text size, with stand-ins for the reader's token and CSRF value. Whatever else the
+    page shows must be in the key (read_front.page_key) or in ``view.shared``, which is per
+    notice: nothing of one household may reach another. A signed-in reader (menu, name) gets the
+    page rendered for them."""
+    key = page_key(context["confirmed"], request.cookies)  # the template is the content's own
     pages = view.shared.pages  # type: ignore[union-attr]
     page = pages.get(key)
-    if page is None:
-        template = request.app.template_engine.get_template("delivery/read.html")
-        page = pages[key] = template.render({
+    if page is None or not page.valid():
+        text = request.app.template_engine.get_template(template).render({
             **context,
-            "view": dataclasses.replace(view, token=_TOKEN_MARK),
             "request": request,
             "csrf_input": f'<input type="hidden" name="_csrf_token" value="{_CSRF_MARK}" />',
             "csrf_token": lambda: _CSRF_MARK,
         })
-    csrf = ScopeState.from_scope(request.scope).csrf_token
-    return page.replace(_TOKEN_MARK, view.token).replace(_CSRF_MARK, html.escape(csrf if isinstance(csrf, str) else ""))
+        # The token is put in by producers' parts too (an answer form): replaced where it appears.
+        page = SharedPage(text.replace(view.token, _TOKEN_MARK), _TOKEN_MARK, _CSRF_MARK,
+                          until.timestamp() if until else None)
+        pages[key] = page
+    return page
 
 
 @post(["/r/{token:str}", "/r/{token:str}/confirm"], name="read_confirm", status_code=200)

@@ -195,6 +195,10 @@ async def read_page_extension(token: str, query: Mapping[str, Any]) -> dict[str,
                               "answered": bool(query.get("answered"))}
     if ask.question.spec.read_template:
         extras["template"] = ask.question.spec.read_template
+    if ask.current is None and not ask.preselect and not ask.error and not extras["change"] and not extras["answered"]:
+        # The question as every household that has not answered sees it: the read page may be
+        # shared by them (the token aside) until the deadline closes it.
+        extras[delivery.SHARED_UNTIL] = None if ask.closed else ask.question.deadline
     return extras
 
 

@@ -18,6 +18,15 @@ from chonaikai.tenancy.tables import Association
 READABLE = ("published", "archived")
 
 
+def _audience_includes(notice: str, household: str) -> str:
+    """SQL: notice row ``notice`` is for household row ``household`` of its association."""
+    return (
+        f"({notice}.audience = 'all' OR ({notice}.audience = 'han' AND EXISTS ("
+        f"SELECT 1 FROM notice_han nh WHERE nh.notice = {notice}.id AND nh.association = {notice}.association "
+        f"AND nh.han = {household}.han)))"
+    )
+
+
 class NoticeContent:
     kind = NOTICE
 
@@ -28,10 +37,20 @@ class NoticeContent:
         return (
             "SELECT n.association AS association, n.id AS content, h.id AS household "
             "FROM notice n JOIN household h ON h.association = n.association "
-            f"WHERE n.id IN ({placeholders}) "
-            "AND (n.audience = 'all' OR (n.audience = 'han' AND EXISTS ("
-            "SELECT 1 FROM notice_han nh WHERE nh.notice = n.id AND nh.association = n.association "
-            "AND nh.han = h.han)))"
+            f"WHERE n.id IN ({placeholders}) AND {_audience_includes('n', 'h')}"
+        )
+
+    def in_audience_sql(self, content: str, household: str) -> str:
+        return (
+            "EXISTS (SELECT 1 FROM notice n JOIN household ah ON ah.association = n.association "
+            f"WHERE n.id = {content} AND ah.id = {household} AND {_audience_includes('n', 'ah')})"
+        )
+
+    def own_part_sql(self, content: str, household: str) -> str:
+        # The household's current answer (notice_answer_current: one row per notice and household).
+        return (
+            f"EXISTS (SELECT 1 FROM notice_answer na WHERE na.notice = {content} "
+            f"AND na.household = {household} AND na.current)"
         )
 
     async def describe(self, association_id: int, content_id: int) -> dict[str, Any] | None:

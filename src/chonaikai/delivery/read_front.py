@@ -1,0 +1,141 @@
+"""The read page /r/{token} as most of its readers get it: one lookup, the page every reader of the
+content shares with their token put in, no framework in between.
+
+Every e-mail and LINE message opens /r/{token}. When a city circular or a 安否確認 reaches 120,000
+households, they all open it within minutes, each with a token of their own, so the page can
+never be kept per address like the public pages. What a reader without a session sees is the same
+for all readers of one notice apart from the token and the CSRF value, though: the route
+(``routes.read_page``) renders that page once per notice (``SharedRead.pages``, forgotten with the
+association's other pages) with stand-ins for the two, and this front answers the next readers
+from it. Before, each visit went through Litestar's middleware, the session, four queries and a
+render: 0.05 of the hello route; the front answers with one indexed lookup (``readlink.lookup``).
+
+The front answers only a plain GET of ``/r/{token}`` by a visitor without a session (no query, no
+htmx), of a link still shown to its household, whose page is already there and still valid, and
+which shows nothing of the household's own (no answer given). Anything else — the first visit of
+a notice, an unknown or withdrawn link, an answered question, a signed-in reader — goes on to the
+route, which renders it (and fills the shared page).
+"""
+
+from __future__ import annotations
+
+import html
+import time
+import zlib
+from dataclasses import dataclass
+
+from litestar.config.csrf import CSRFConfig
+from litestar.datastructures.cookie import Cookie
+from litestar.middleware.csrf import generate_csrf_token
+from litestar.types import ASGIApp, Receive, Scope, Send
+
+from chonaikai.accounts.sessions import SESSION_COOKIE
+from chonaikai.delivery import readlink
+from chonaikai.web import text_size_of
+
+# The read link's token must not travel to other sites in Referer, and the page is nobody's to index.
+READ_HEADERS = {
+    "Referrer-Policy": "no-referrer",
+    "X-Robots-Tag": "noindex, nofollow",
+    "Cache-Control": "no-store",
+}
+_READ_HEADER_PAIRS = [(name.lower().encode(), value.encode()) for name, value in READ_HEADERS.items()]
+
+# Compression as the app's CompressionConfig (gzip level 1, pages of 500 bytes and more).
+GZIP_LEVEL = 1
+GZIP_MINIMUM = 500
+
+
+@dataclass(frozen=True)
+class SharedPage:
+    """One rendered read page with stand-ins for the reader's token and CSRF value."""
+
+    text: str
+    token_mark: str
+    csrf_mark: str
+    until: float | None  # time.time() after which the page is no longer right (a deadline), or None
+
+    def valid(self) -> bool:
+        return self.until is None or time.time() < self.until
+
+    def for_reader(self, token: str, csrf: str) -> str:
+        return self.text.replace(self.token_mark, token).replace(self.csrf_mark, html.escape(csrf))
+
+
+def page_key(confirmed: bool, cookies: object) -> tuple[bool, str]:
+    """What a shared read page varies by besides the content: 「読みました」 already pressed, and
+    the text size (the whole page is rendered for it)."""
+    return confirmed, text_size_of(cookies)
+
+
+def _cookies(raw: bytes) -> dict[str, str]:
+    pairs = (part.split("=", 1) for part in raw.decode("latin-1").split(";"))
+    return {pair[0].strip(): pair[1].strip() for pair in pairs if len(pair) == 2}
+
+
+def read_front(app: ASGIApp, csrf: CSRFConfig | None) -> ASGIApp:
+    """Wraps the app (outside Litestar: its middleware runs only after a route was matched)."""
+    cookie_name = csrf.cookie_name if csrf else ""
+
+    # The CSRF middleware's cookie, as it writes it, with the value put in (a token is hex:
+    # nothing to quote). Litestar's Cookie builds it through http.cookies at ~40 µs a time.
+    cookie_parts = ("", "")
+    if csrf is not None:
+        mark = "0" * 8
+        header = Cookie(
+            key=csrf.cookie_name, value=mark, path=csrf.cookie_path, secure=csrf.cookie_secure,
+            httponly=csrf.cookie_httponly, samesite=csrf.cookie_samesite, domain=csrf.cookie_domain,
+        ).to_header(header="")
+        cookie_parts = (header[: header.index(mark)], header[header.index(mark) + len(mark) :])
+
+    def csrf_cookie_header(token: str) -> tuple[bytes, bytes]:
+        return b"set-cookie", (cookie_parts[0] + token + cookie_parts[1]).encode("latin-1")
+
+    async def front(scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        if not path.startswith("/r/") or scope["method"] != "GET" or scope.get("query_string"):
+            await app(scope, receive, send)
+            return
+        token = path[3:]
+        cookie_header = b""
+        gzip_ok = False
+        for name, value in scope["headers"]:
+            if name == b"cookie":
+                cookie_header = value
+            elif name == b"accept-encoding":
+                gzip_ok = b"gzip" in value
+            elif name == b"hx-request":
+                token = ""  # htmx asks for parts of pages: the route answers
+        cookies = _cookies(cookie_header) if cookie_header else {}
+        if not token or "/" in token or SESSION_COOKIE in cookies or csrf is None:
+            await app(scope, receive, send)
+            return
+        link = await readlink.lookup(token)
+        page = None
+        if link is not None and link.current and not link.own:
+            shared = readlink.shared_reads.peek(link.association_id, link.content_id)
+            if shared is not None:
+                page = shared.pages.get(page_key(link.confirmed_at is not None, cookies))
+        if page is None or not page.valid():
+            await app(scope, receive, send)  # renders the page, and keeps it for the next readers
+            return
+        if not link.opened:
+            readlink.receipt_writer().note_open(token)  # written within a second; nobody waits
+        csrf_value = cookies.get(cookie_name)
+        headers = [(b"content-type", b"text/html; charset=utf-8"), *_READ_HEADER_PAIRS]
+        if not csrf_value:  # a first visit: the cookie the CSRF middleware would have set
+            csrf_value = generate_csrf_token(secret=csrf.secret)
+            headers.append(csrf_cookie_header(csrf_value))
+        body = page.for_reader(token, csrf_value).encode()
+        if len(body) >= GZIP_MINIMUM:
+            headers.append((b"vary", b"Accept-Encoding"))
+            if gzip_ok:
+                compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31)
+                body = compressor.compress(body) + compressor.flush()
+                headers.append((b"content-encoding", b"gzip"))
+        headers.append((b"content-length", str(len(body)).encode()))
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    return front
+
