@@ -2,12 +2,14 @@
 
     .venv/bin/python bench/confirm.py                    # SQLite (temporary file)
     CHONAIKAI_BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/bench .venv/bin/python bench/confirm.py
+    .venv/bin/python bench/confirm.py --no-freeze        # without gc.freeze() at start-up
 
 Seeds one notice delivered to N households (default 20,000), starts `chonaikai serve`, then
 with `wrk` (Debian package `wrk`) loads `/healthz/live` (the reference) and
 `POST /r/{token}/confirm` (htmx fragment) with tokens picked at random, and prints
-confirm_rps ÷ hello_rps (target ≥ 0.3). Every confirmation is committed before its answer is
-sent, so it is durable when the reader sees 「受け付けました」; the script checks the count.
+confirm_rps ÷ hello_rps (target ≥ 0.3) and the server's memory afterwards. Every confirmation
+is committed before its answer is sent, so it is durable when the reader sees 「受け付けました」;
+the script checks the count.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import outbox  # noqa: E402  (sets the database from CHONAIKAI_BENCH_DATABASE_URL)
-from pages import bench_env, served, wrk  # noqa: E402
+from pages import bench_env, rss_mb, served, wrk  # noqa: E402
 
 from chonaikai.db import get_engine, postgres_pool, run_with_database  # noqa: E402
 from chonaikai.delivery.outbox import create_deliveries  # noqa: E402
@@ -83,12 +85,15 @@ def main() -> None:
         started = time.perf_counter()
         confirm_rps, confirm_p99 = wrk(base, connections, duration, script)  # error answers stop the run
         elapsed = time.perf_counter() - started
+        rss = rss_mb(base)
     count = run_with_database(confirmed(notice_id))
     database = "PostgreSQL" if outbox.url.startswith("postgres") else "SQLite"
-    print(f"{database}: {n} households, wrk {connections} connections, {duration} s each")
+    freeze = " (no gc.freeze)" if "--no-freeze" in sys.argv else ""
+    print(f"{database}{freeze}: {n} households, wrk {connections} connections, {duration} s each")
     print(f"  hello /healthz/live: {hello_rps:,.0f} rps (p99 {hello_p99:.1f} ms)")
     print(f"  POST /r/{{token}}/confirm: {confirm_rps:,.0f} rps (p99 {confirm_p99:.1f} ms)")
     print(f"  ratio: {confirm_rps / hello_rps:.2f} (target >= 0.3)")
+    print(f"  server RSS after the run: {rss:.0f} MB")
     print(f"  confirmed rows afterwards: {count} (≈ distinct tokens hit in {elapsed:.0f} s; committed before each answer)")
 
 

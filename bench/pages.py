@@ -6,12 +6,14 @@ request (the page cache then also pays for its misses).
 Starts the real server (``chonaikai serve``) on SQLite and on PostgreSQL with the demo
 data enlarged (800 associations × 40 public notices by default), loads ``/healthz/live``
 (no database: the reference) and an association homepage one after the other with
-``wrk`` (Debian package ``wrk``), and prints ``homepage_rps / hello_rps`` and p99.
+``wrk`` (Debian package ``wrk``), and prints ``homepage_rps / hello_rps``, p99 and the
+server's memory (RSS) after the runs.
 
 Target: ratio ≥ 0.25 with p99 ≤ 50 ms at 64 connections.
 
     .venv/bin/python bench/pages.py                 # both databases
     .venv/bin/python bench/pages.py --db sqlite --associations 100 --duration 5
+    .venv/bin/python bench/pages.py --no-freeze    # without gc.freeze() at start-up
 """
 
 from __future__ import annotations
@@ -249,8 +251,9 @@ def run_one(kind: str, args: argparse.Namespace) -> dict:
             with urllib.request.urlopen(f"{base}/a/bench-{number:04d}/", timeout=10) as response:
                 response.read()
         spread_rps, spread_p99 = wrk(base, args.connections, args.duration, spread_script(args.associations))
+        rss = rss_mb(base)
     return {"db": kind, "hello_rps": hello_rps, "hello_p99": hello_p99, "home_rps": home_rps, "home_p99": home_p99,
-            "spread_rps": spread_rps, "spread_p99": spread_p99}
+            "spread_rps": spread_rps, "spread_p99": spread_p99, "rss": rss}
 
 
 def main() -> None:
@@ -265,13 +268,14 @@ def main() -> None:
     parser.add_argument("--notices", type=int, default=40)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--no-freeze", action="store_true", help="serve without gc.freeze() (see bench_env)")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is missing: apt-get install wrk")
     kinds = ["sqlite", "postgres"] if args.db == "both" else [args.db]
     results = [run_one(kind, args) for kind in kinds]
     print(f"\n{'db':<9}{'page':<24}{'hello rps':>11}{'page rps':>10}{'ratio':>8}{'p99':>10}"
-          "  target: ratio ≥ 0.25, p99 ≤ 50 ms")
+          "  target: ratio ≥ 0.25, p99 ≤ 50 ms" + ("   (no gc.freeze)" if args.no_freeze else ""))
     for r in results:
         for label, rps, p99 in (
             ("one homepage", r["home_rps"], r["home_p99"]),
@@ -280,6 +284,7 @@ def main() -> None:
             ratio = rps / r["hello_rps"]
             verdict = "ok" if ratio >= 0.25 and p99 <= 50 else "BELOW TARGET"
             print(f"{r['db']:<9}{label:<24}{r['hello_rps']:>11.0f}{rps:>10.0f}{ratio:>8.2f}{p99:>8.1f}ms  {verdict}")
+        print(f"{r['db']:<9}server RSS after the run: {r['rss']:.0f} MB")
 
 
 if __name__ == "__main__":

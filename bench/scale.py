@@ -12,6 +12,7 @@ database: one web process and one worker, then two of each. Prints, for each:
 
     apt-get install wrk postfix        # postfix: "No configuration" (only smtp-sink is used)
     .venv/bin/python bench/scale.py
+    .venv/bin/python bench/scale.py --no-freeze        # web processes without gc.freeze() at start-up
     ASSOCIATIONS=100 HOUSEHOLDS=100 DURATION=5 .venv/bin/python bench/scale.py
 
 The database is CHONAIKAI_BENCH_PG_DB (default chonaikai_bench_scale), dropped and made again.
@@ -206,7 +207,7 @@ def run(webs: int, workers: int) -> dict:
 
 
 def main() -> None:
-    if len(sys.argv) == 2 and sys.argv[1].startswith("--"):
+    if len(sys.argv) == 2 and sys.argv[1] in ("--seed", "--send"):
         from chonaikai.db import get_engine, postgres_pool, run_with_database
         from chonaikai.wiring import wire
 
@@ -224,7 +225,8 @@ def main() -> None:
     one = run(1, 1)
     two = run(2, 2)
     print(f"\n{ASSOCIATIONS} associations × {HOUSEHOLDS} households, readers: random tokens of {READERS},"
-          f" wrk {CONNECTIONS} connections per web process and kind, PostgreSQL")
+          f" wrk {CONNECTIONS} connections per web process and kind, PostgreSQL"
+          + (" (web processes without gc.freeze)" if "--no-freeze" in sys.argv else ""))
     print(f"{'':<22}{'deliveries/s':>13}{'read rps':>10}{'p99':>9}{'confirm rps':>13}{'p99':>9}{'web RSS':>9}")
     for r in (one, two):
         print(f"{r['webs']} web + {r['workers']} worker{'s' if r['workers'] > 1 else ' '}      "

@@ -126,3 +126,93 @@ async def test_a_visitors_board_search_is_kept_and_forgotten_after_a_write(setti
         kept = len(cache)
         assert "公園清掃" in (await member.get("/a/sakura/notices/", params={"q": "こうえん"})).text
         assert len(cache) == kept
+
+
+# --- one page of the matches and their count (issue 20: no match outside the page is read) --
+
+
+async def post_board_of_matches(tenant):
+    """23 notices holding 清掃 (urgent, pinned, archived, members-only among them), 3 without."""
+    from datetime import UTC, datetime, timedelta
+
+    t0 = datetime(2026, 11, 1, 1, 0, tzinfo=UTC)
+    for i in range(23):
+        notice_id = await post_notice(
+            tenant, f"清掃のお知らせ{i:02d}", body="公園に集まってください。", now=t0 + timedelta(hours=i),
+            visibility="members" if i % 3 == 0 else "public", urgent=i == 5, pinned=i == 7,
+        )
+        if i == 2:
+            await logic.archive_notice(tenant, notice_id)
+    for i in range(3):
+        await post_notice(tenant, f"総会のご案内{i}", body="出欠をお知らせください。", visibility="public",
+                          now=t0 + timedelta(hours=30 + i))
+
+
+def board_order(numbers):
+    """Titles in the board's order: urgent, pinned, then newest first."""
+    return [f"清掃のお知らせ{i:02d}" for i in sorted(numbers, key=lambda i: (i != 5, i != 7, -i))]
+
+
+async def every_page(tenant, viewer, q, per_page):
+    first = await logic.list_notices(tenant, viewer, q=q, per_page=per_page)
+    boards = [first] + [
+        await logic.list_notices(tenant, viewer, q=q, page=page, per_page=per_page)
+        for page in range(2, first.pages + 1)
+    ]
+    return boards
+
+
+# 清掃 and 掃 are too short for trigrams (two characters: through the trigrams that begin with
+# them; one: a scan of the association's rows), せいそう is the reading, the last a phrase.
+SEARCHES = ["清掃", "掃", "せいそう", "清掃のお知らせ"]
+
+
+async def test_a_search_is_paged_in_board_order_and_counted(tenant):
+    await post_board_of_matches(tenant)
+    for q in SEARCHES:
+        boards = await every_page(tenant, OFFICER, q, per_page=10)
+        assert [(b.page, b.pages, b.total, b.has_next, len(b.cards)) for b in boards] == [
+            (1, 3, 23, True, 10), (2, 3, 23, True, 10), (3, 3, 23, False, 3),
+        ], q
+        assert [card.title for b in boards for card in b.cards] == board_order(range(23)), q
+        # A page past the last shows the last one (its number and count stay right).
+        beyond = await logic.list_notices(tenant, OFFICER, q=q, page=99, per_page=10)
+        assert (beyond.page, beyond.pages, beyond.total) == (3, 3, 23)
+        assert [card.title for card in beyond.cards] == [card.title for card in boards[2].cards]
+
+
+async def test_the_count_and_pages_are_those_of_what_the_viewer_may_read(tenant):
+    await post_board_of_matches(tenant)
+    public = [i for i in range(23) if i % 3]  # 15, the archived one (2) included
+    for q in SEARCHES:
+        boards = await every_page(tenant, ANYONE, q, per_page=4)
+        assert [b.total for b in boards] == [len(public)] * 4, q
+        assert [card.title for b in boards for card in b.cards] == board_order(public), q
+    by_category = await logic.list_notices(tenant, OFFICER, q="清掃", category="ごみ")
+    assert (by_category.total, by_category.pages, by_category.cards) == (0, 1, [])
+    nothing = await logic.list_notices(tenant, OFFICER, q="花火大会", page=3)
+    assert (nothing.total, nothing.page, nothing.pages, nothing.has_next, nothing.cards) == (0, 1, 1, False, [])
+
+
+async def test_another_associations_notices_are_neither_shown_nor_counted(city, tenant):
+    from tests.factories import make_association
+
+    other = await make_association(city, slug="kaede", name="テスト楓町内会")
+    await post_notice(other, "清掃のお知らせ（楓）", visibility="public")
+    await post_notice(tenant, "清掃のお知らせ（桜）", visibility="public")
+    for q in SEARCHES[:3]:
+        board = await logic.list_notices(tenant, ANYONE, q=q)
+        assert (board.total, titles(board)) == (1, ["清掃のお知らせ（桜）"]), q
+
+
+async def test_two_character_words_anywhere_in_the_text_or_its_reading(tenant):
+    await post_notice(tenant, "総会", body="出欠", visibility="public")
+    assert search.search_text("総会", "出欠").endswith("\n")  # so the last two characters begin a trigram
+    assert await found(tenant, "総会") == ["総会"]
+    assert await found(tenant, "出欠") == ["総会"]  # the end of the text
+    assert await found(tenant, "そう") == ["総会"]  # the reading (そうかい)
+    assert await found(tenant, "けつ") == ["総会"]  # the very end of the reading (しゅっけつ)
+    assert await found(tenant, "会出") == []  # the title's end and the body's start are not one word
+    assert await found(tenant, '"総') == []  # a quote is an ordinary character, not FTS5 syntax
+    if not is_postgres():
+        assert "notice_fts_terms" in search.word_clause("出欠")[0]  # the index, not a scan

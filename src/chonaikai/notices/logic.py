@@ -15,12 +15,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from piccolo.columns.combination import WhereRaw
+from piccolo.querystring import QueryString
 
 from chonaikai.accounts.principal import Principal
 from chonaikai.accounts.roles import ROLE_LABELS, Permission, Role
 from chonaikai.accounts.signed_in_cache import signed_in_cache
 from chonaikai.clock import local_date, local_datetime, zone
-from chonaikai.db import fetch_rows, in_ids, write_transaction
+from chonaikai.db import fetch_rows, in_ids, is_postgres, write_transaction
 from chonaikai.delivery import api as delivery
 from chonaikai.notices import publishing, search
 from chonaikai.notices.publishing import NoticeStateError, PublishRefused
@@ -590,6 +591,43 @@ def _board_order(query: Any) -> Any:
     )
 
 
+# The number of matches, on every row of a page of them (PostgreSQL: see _search_page).
+_TOTAL = QueryString("count(*) OVER ()").as_alias("total")
+
+
+async def _search_page(tenant: Tenant, matches: Any, page: int, per_page: int) -> Board:
+    """One page of a search's matches (board order) and their number, without reading or
+    sending here any other match (a common word matches a quarter of a board).
+
+    PostgreSQL checks the words on each row of the association anyway (notices/search.py), so
+    one pass counts them (a window) and keeps the page. On SQLite the count and the page's ids
+    come from the text index and the board index alone, and only the page's rows are read."""
+
+    def board(rows: list[dict[str, Any]], total: int, page: int) -> Board:
+        pages = max(1, math.ceil(total / per_page))
+        cards = [_card(row) for row in rows]
+        return Board(cards=cards, page=page, has_next=page < pages, pages=pages, total=total)
+
+    async def rows_of(page: int) -> list[dict[str, Any]]:
+        if is_postgres():
+            query = await matches(tenant.select(Notice, *CARD_COLUMNS, _TOTAL))
+            return await _board_order(query).limit(per_page).offset((page - 1) * per_page)
+        ids = _board_order(await matches(tenant.select(Notice, Notice.id))).limit(per_page).offset((page - 1) * per_page)
+        return await _board_order(tenant.select(Notice, *CARD_COLUMNS).where(Notice.id.is_in(ids)))
+
+    if is_postgres():
+        rows = await rows_of(page)
+        if rows:
+            return board(rows, rows[0]["total"], page)
+        # No match, or a page past the last one: counted below, and the last page is shown.
+    total = await (await matches(tenant.count(Notice)))
+    if not total:
+        return board([], 0, 1)
+    page = min(page, math.ceil(total / per_page))
+    rows = await rows_of(page)
+    return board(rows, rows[0].get("total", total) if rows else total, page)
+
+
 async def list_notices(
     tenant: Tenant,
     viewer: Viewer,
@@ -604,8 +642,7 @@ async def list_notices(
     archived notices, since past notices must be easy to find again.
 
     Browsing reads one row more than a page to know whether there is a next page (no count).
-    Searching scans the text once for the ids of every match, in board order, which gives
-    the number of matches too; the page's rows are then read by id.
+    Searching counts the matches and reads one page of them (``_search_page``).
     """
     words = normalise_query(q)
     page = max(1, page)
@@ -617,16 +654,11 @@ async def list_notices(
         return _search(query, words)
 
     if words:
-        ids = [row["id"] for row in await _board_order(await _visible(tenant, viewer, narrowed(tenant.select(Notice, Notice.id))))]
-        total = len(ids)
-        pages = max(1, math.ceil(total / per_page))
-        page = min(page, pages)
-        page_ids = ids[(page - 1) * per_page : page * per_page]
-        rows = []
-        if page_ids:
-            by_id = {row["id"]: row for row in await tenant.select(Notice, *CARD_COLUMNS).where(Notice.id.is_in(page_ids))}
-            rows = [by_id[i] for i in page_ids if i in by_id]
-        board = Board(cards=[_card(row) for row in rows], page=page, has_next=page < pages, pages=pages, total=total)
+
+        async def matches(query: Any) -> Any:
+            return await _visible(tenant, viewer, narrowed(query))
+
+        board = await _search_page(tenant, matches, page, per_page)
     else:
         query = await _visible(tenant, viewer, narrowed(tenant.select(Notice, *CARD_COLUMNS)))
         rows = await _board_order(query).limit(per_page + 1).offset((page - 1) * per_page)

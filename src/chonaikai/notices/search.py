@@ -11,9 +11,18 @@ follows the column by itself:
 - PostgreSQL: a ``pg_trgm`` GIN index on ``notice.search_text`` (an ordinary index: it follows
   every write).
 
-Trigrams need three characters: a word of one or two characters (清掃, 会費) is looked for by
-a plain substring scan of the association's rows, as before the index. Archiving changes only
-the status: searching still finds archived notices (past notices must be easy to find again).
+Trigrams need three characters. A word of two characters (清掃, 会費: common in Japanese) is
+found on SQLite through the trigrams that begin with it: FTS5's own list of its terms
+(``notice_fts_terms``, an fts5vocab table) gives them by a range read (清掃 → 清掃の, 清掃に, …) and
+the index is asked for any of them. search_text ends with a line break, so a word at the very
+end still begins a trigram. On PostgreSQL (pg_trgm cannot) and for one character on both, the
+association's rows are scanned. Archiving changes only the status: searching still finds
+archived notices (past notices must be easy to find again).
+
+What the board does with it (notices.logic.list_notices): the count of matches and the ids of
+one page, both in SQL; only the page's rows are read. On SQLite the board's index also holds
+visibility, audience and category, so neither the count nor the skipped rows of a later page
+read the table (see docs/performance.md, "Search (issue 20)").
 
 Readings come from SudachiPy with its small dictionary (measured on the 文例 in notices/, see
 docs/performance.md): it read 26 of 28 association words as we would (集会所, 避難所 came out
@@ -33,6 +42,7 @@ from chonaikai.db import is_postgres
 from chonaikai.notices.render import fold
 
 TRIGRAM = 3
+LAST_CHARACTER = "\U0010ffff"  # terms (trigrams) beginning with a word w sort from w to w + this
 # SudachiPy refuses inputs over ~49 KB; notices are cut into lines and long lines into pieces.
 _PIECE = 2000
 _KANJI = re.compile(r"[\u3400-\u9fff\uf900-\ufaff\u3005\u3006]")  # 々 and 〆 are read too
@@ -71,7 +81,7 @@ def reading(text: str) -> str:
 def search_text(title: str, body: str) -> str:
     """What ``notice.search_text`` holds: the folded text, then its reading."""
     text = (title or "") + "\n" + (body or "")
-    return fold(text) + "\n\n" + reading(text)
+    return fold(text) + "\n\n" + reading(text) + "\n"  # the last line break: see the module's doc
 
 
 def _phrase(word: str) -> str:
@@ -100,15 +110,27 @@ def word_clause(word: str) -> tuple[str, list[Any]]:
             return clause, [_like_pattern(folded), lowered, lowered]
         clause = f"(strpos(notice.search_text, {{}}) > 0 OR (notice.search_text = '' AND {unfolded}))"
         return clause, [folded, lowered, lowered]
+    if len(folded) < TRIGRAM - 1:  # one character: the association's rows (the outer query's)
+        unfolded = "(instr(lower(notice.title), {}) > 0 OR instr(lower(notice.body), {}) > 0)"
+        clause = f"(instr(notice.search_text, {{}}) > 0 OR (notice.search_text = '' AND {unfolded}))"
+        return clause, [folded, lowered, lowered]
     unfolded = "(instr(lower(n2.title), {}) > 0 OR instr(lower(n2.body), {}) > 0)"
     if len(folded) >= TRIGRAM:  # the FTS5 trigram table
         indexed = "SELECT rowid FROM notice_fts WHERE notice_fts MATCH {}"
         args = [_phrase(folded)]
-    else:
-        indexed = "SELECT n1.id FROM notice n1 WHERE instr(n1.search_text, {}) > 0"
-        args = [folded]
+    else:  # two characters: any trigram that begins with them (none: the phrase, which matches nothing)
+        indexed = (
+            "SELECT rowid FROM notice_fts WHERE notice_fts MATCH (SELECT coalesce(group_concat("
+            "'\"' || replace(term, '\"', '\"\"') || '\"', ' OR '), {}) "
+            "FROM notice_fts_terms WHERE term >= {} AND term <= {})"
+        )
+        args = [_phrase(folded), folded, folded + LAST_CHARACTER]
+    # "+notice.id": not a lookup of each match's row by id (what SQLite picks once ANALYZE has
+    # run), but a walk of the association's entries in the board index, which holds every
+    # column the search filters by; ~1.7 µs a match against ~0.15 µs an entry of the board
+    # (docs/performance.md).
     clause = (
-        f"notice.id IN ({indexed} UNION ALL "
+        f"+notice.id IN ({indexed} UNION ALL "
         f"SELECT n2.id FROM notice n2 WHERE n2.search_text = '' AND {unfolded})"
     )
     return clause, [*args, lowered, lowered]
@@ -164,3 +186,28 @@ async def backfill(table: Any, batch: int = 500) -> int:
         last = rows[-1]["id"]
         done += len(rows)
 
+
+
+# --- created by the notices migration "search: two-character words, counts without rows" ----
+
+# The board's index, also holding what a search filters by (visibility, audience, category):
+# counting a common word's matches and skipping to a later page then read only the index.
+# SQLite only: on PostgreSQL the pattern is checked on the row anyway.
+_BOARD_INDEX = "CREATE INDEX notice_board_order ON notice (association, status, urgent, pinned, published_at, id{})"
+SQLITE_TERMS_CREATE = [
+    "CREATE VIRTUAL TABLE notice_fts_terms USING fts5vocab(notice_fts, 'row')",
+    "DROP INDEX notice_board_order",
+    _BOARD_INDEX.format(", visibility, audience, category"),
+]
+SQLITE_TERMS_DROP = [
+    "DROP INDEX notice_board_order",
+    _BOARD_INDEX.format(""),
+    "DROP TABLE notice_fts_terms",
+]
+# search_text ends with a line break (search_text()): rows written before get theirs.
+END_WITH_LINE_BREAK = {
+    "sqlite": "UPDATE notice SET search_text = search_text || char(10) "
+    "WHERE search_text <> '' AND substr(search_text, -1) <> char(10)",
+    "postgres": "UPDATE notice SET search_text = search_text || chr(10) "
+    "WHERE search_text <> '' AND right(search_text, 1) <> chr(10)",
+}
