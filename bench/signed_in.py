@@ -19,6 +19,8 @@ during the run (a signed-in page view whose session did not change writes nothin
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
 import sys
 import time
 import urllib.request
@@ -151,7 +153,14 @@ def run(kind: str, args: argparse.Namespace) -> dict:
         pages.wrk(base, 8, 1, board_script)
         pages.wrk(base, 8, 1, page_script)
         hello = pages.wrk(f"{base}/healthz/live", args.connections, args.duration)
+        profiler = None
+        if profile := os.environ.get("PROFILE"):  # PROFILE=out.txt: py-spy's samples of the board run
+            profiler = subprocess.Popen(["py-spy", "record", "--subprocesses", "-d", str(args.duration), "-o", profile,
+                                         "-f", "raw", "-p", str(base.pid)],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         board = pages.wrk(base, args.connections, args.duration, board_script)  # error answers stop the run
+        if profiler is not None:
+            profiler.wait()
         page = pages.wrk(base, args.connections, args.duration, page_script)
         rss = pages.rss_mb(base)
     time.sleep(0.5)
