@@ -204,6 +204,8 @@ def wrk(url: str, connections: int, duration: int, script: Path | None = None) -
          *(["-s", str(script)] if script else []), url],
         capture_output=True, text=True, check=True,
     )
+    if os.environ.get("WRK_VERBOSE"):  # the whole latency distribution, not only p99
+        print(result.stdout, flush=True)
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", result.stdout).group(1))
     p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)\b", result.stdout)
     scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[p99.group(2)]

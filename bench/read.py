@@ -71,7 +71,8 @@ def main() -> None:
     with served(bench_env(), "read") as base:
         script = Path(tempfile.mkdtemp()) / "read.lua"
         script.write_text(LUA % ",".join(f'"{t}"' for t in tokens))
-        wrk(f"{base}/healthz/live", 8, 1)  # warm up
+        wrk(f"{base}/healthz/live", 8, 1)  # warm up: each route as the other
+        wrk(base, 8, 1, script)
         hello_rps, hello_p99 = wrk(f"{base}/healthz/live", connections, duration)
         profiler = None
         if profile := os.environ.get("PROFILE"):  # PROFILE=out.svg: py-spy's flame graph of the read run

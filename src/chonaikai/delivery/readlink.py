@@ -85,14 +85,25 @@ class SharedReads:
 
     def __init__(self, seconds: int | None = None) -> None:
         self._entries: dict[tuple[int, int], SharedRead] = {}
+        self._loading: dict[tuple[int, int], asyncio.Future] = {}
         self.seconds = seconds  # None: CHONAIKAI_PAGE_CACHE_SECONDS (the app sets its own)
 
     async def get(self, association_id: int, content_id: int) -> SharedRead | None:
         key = (association_id, content_id)
-        now = time.monotonic()
         kept = self._entries.get(key)
-        if kept is not None and kept.expires > now:
+        if kept is not None and kept.expires > time.monotonic():
             return kept
+        # The first readers of a notice arrive together (a circular's e-mails go out at once):
+        # one load for all of them, not one each (on PostgreSQL they queued for the pool).
+        loading = self._loading.get(key)
+        if loading is None or loading.get_loop() is not asyncio.get_running_loop():
+            loading = self._loading[key] = asyncio.ensure_future(self._load(association_id, content_id))
+            loading.add_done_callback(lambda done: self._loading.pop(key, None) if self._loading.get(key) is done else None)
+        return await asyncio.shield(loading)
+
+    async def _load(self, association_id: int, content_id: int) -> SharedRead | None:
+        key = (association_id, content_id)
+        now = time.monotonic()
         readable = await content.source().read_content(association_id, content_id)
         association = await Association.select().where(Association.id == association_id).first()
         if readable is None or association is None:
