@@ -14,6 +14,7 @@ outside this file finds nothing.
 from __future__ import annotations
 
 import secrets
+import uuid
 from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
@@ -128,51 +129,108 @@ async def insert_confirmed(
 
 # -- the worker -----------------------------------------------------------------------------
 
-_EXPIRED = "SELECT id FROM delivery WHERE status = 'sending' AND lease_until < {} AND channel = {} ORDER BY lease_until LIMIT {}"
+_EXPIRED = (
+    "SELECT id, association, notice FROM delivery WHERE status = 'sending' AND lease_until < {} AND channel = {} "
+    "ORDER BY lease_until LIMIT {}"
+)
 # Urgent rows (安否確認, urgent notices) walk their own small partial index (delivery_urgent_due).
 _URGENT = (
-    "SELECT id FROM delivery WHERE status = 'pending' AND priority > 0 AND next_attempt_at <= {} AND channel = {} "
-    "ORDER BY priority DESC, next_attempt_at LIMIT {}"
+    "SELECT id, association, notice FROM delivery WHERE status = 'pending' AND priority > 0 AND next_attempt_at <= {} "
+    "AND channel = {} ORDER BY priority DESC, next_attempt_at LIMIT {}"
 )
 _PENDING = (
-    "SELECT id FROM delivery WHERE status = 'pending' AND next_attempt_at <= {} AND channel = {} AND priority <= 0 "
-    "ORDER BY next_attempt_at LIMIT {}"
+    "SELECT id, association, notice FROM delivery WHERE status = 'pending' AND next_attempt_at <= {} AND channel = {} "
+    "AND priority <= 0 ORDER BY next_attempt_at LIMIT {}"
+)
+# Groups of at most ``key_group`` claimed rows of one (association, notice) share a fresh retry
+# key: row_number within the content, then one number per group. The key is a random UUID's
+# first 28 characters (new for every claim) and the group number in 8 hex digits.
+_KEY_GROUPS = (
+    "SELECT gid, dense_rank() OVER (ORDER BY gassoc, gnotice, (gn - 1) / {}) AS grp FROM ("
+    "SELECT id AS gid, association AS gassoc, notice AS gnotice, "
+    "row_number() OVER (PARTITION BY association, notice ORDER BY id) AS gn FROM picked) AS numbered"
 )
 
 
-async def claim(channel_name: str, limit: int, now: datetime, lease_until: datetime, worker_id: str) -> list[dict]:
+def new_key_prefix() -> str:
+    """The first 28 characters of a random UUID (version 4): with an 8-hex-digit group number
+    appended, a valid ``X-Line-Retry-Key`` new for every claim."""
+    return str(uuid.uuid4())[:28]
+
+
+async def claim(
+    channel_name: str,
+    limit: int,
+    now: datetime,
+    lease_until: datetime,
+    worker_id: str,
+    key_group: int = 0,
+    key_prefix: str = "",
+) -> list[dict]:
     """Lease up to ``limit`` due rows of one channel (run in a write transaction).
 
     Three searches, each walking an index in order and stopping at ``limit``: one condition with
     OR made both databases collect and sort every due row for every claim. Rows whose lease ran
     out (a worker died) come first, then urgent pending rows (higher ``priority`` first: a
     安否確認 goes out before anything queued earlier), then the other pending rows by due time.
-    PostgreSQL: FOR UPDATE SKIP LOCKED; SQLite: one worker at a time, immediate transaction."""
+    PostgreSQL: FOR UPDATE SKIP LOCKED; SQLite: one worker at a time, immediate transaction.
+
+    ``key_group`` > 0 (LINE): a claimed row without a retry key gets one in the same write,
+    ``key_prefix`` (``new_key_prefix()``) and a group number, shared by at most ``key_group``
+    rows of one association and notice; so the key is stored (committed with the lease) before
+    the channel's first call, without a second write of every row."""
+    keyed = key_group > 0
+    if keyed and len(key_prefix) != 28:
+        raise ValueError("a keyed claim needs a key prefix from new_key_prefix()")
+    searches = [now, channel_name, limit, now, channel_name, limit, now, channel_name, limit, limit]
     if is_postgres():
-        return await Delivery.raw(
+        picked = (
             f"WITH expired AS ({_EXPIRED} FOR UPDATE SKIP LOCKED), urgent AS ({_URGENT} FOR UPDATE SKIP LOCKED), "
             f"pending AS ({_PENDING} FOR UPDATE SKIP LOCKED), "
-            "picked AS (SELECT id FROM expired UNION ALL SELECT id FROM urgent UNION ALL SELECT id FROM pending LIMIT {}) "
-            "UPDATE delivery d SET status = 'sending', lease_until = {}, claimed_by = {}, "
-            "attempts = d.attempts + 1 FROM picked WHERE d.id = picked.id "
-            f"RETURNING {', '.join('d.' + c.strip() for c in CLAIMED_COLUMNS.split(','))}",
-            now, channel_name, limit, now, channel_name, limit, now, channel_name, limit, limit, lease_until, worker_id,
+            "picked AS (SELECT * FROM expired UNION ALL SELECT * FROM urgent UNION ALL SELECT * FROM pending LIMIT {}) "
+        )
+        returning = f"RETURNING {', '.join('d.' + c.strip() for c in CLAIMED_COLUMNS.split(','))}"
+        if keyed:
+            return await Delivery.raw(
+                f"{picked}, groups AS ({_KEY_GROUPS}) "
+                "UPDATE delivery d SET status = 'sending', lease_until = {}, claimed_by = {}, attempts = d.attempts + 1, "
+                "retry_key = COALESCE(d.retry_key, {} || lpad(to_hex(groups.grp), 8, '0')) "
+                f"FROM groups WHERE d.id = groups.gid {returning}",
+                *searches, key_group, lease_until, worker_id, key_prefix,
+            ).run()
+        return await Delivery.raw(
+            f"{picked}UPDATE delivery d SET status = 'sending', lease_until = {{}}, claimed_by = {{}}, "
+            f"attempts = d.attempts + 1 FROM picked WHERE d.id = picked.id {returning}",
+            *searches, lease_until, worker_id,
+        ).run()
+    picked = (
+        f"SELECT * FROM ({_EXPIRED}) UNION ALL SELECT * FROM ({_URGENT}) UNION ALL SELECT * FROM ({_PENDING}) LIMIT {{}}"
+    )
+    if keyed:
+        return await Delivery.raw(
+            "UPDATE delivery SET status = 'sending', lease_until = {}, claimed_by = {}, attempts = attempts + 1, "
+            "retry_key = COALESCE(delivery.retry_key, {} || printf('%08x', groups.grp)) "
+            f"FROM (WITH picked AS ({picked}) {_KEY_GROUPS}) AS groups "
+            f"WHERE delivery.id = groups.gid RETURNING {CLAIMED_COLUMNS}",
+            lease_until, worker_id, key_prefix, *searches, key_group,
         ).run()
     return await Delivery.raw(
         "UPDATE delivery SET status = 'sending', lease_until = {}, claimed_by = {}, "
-        f"attempts = attempts + 1 WHERE id IN (SELECT id FROM ({_EXPIRED}) UNION ALL "
-        f"SELECT id FROM ({_URGENT}) UNION ALL SELECT id FROM ({_PENDING}) LIMIT {{}}) RETURNING {CLAIMED_COLUMNS}",
-        lease_until, worker_id, now, channel_name, limit, now, channel_name, limit, now, channel_name, limit, limit,
+        f"attempts = attempts + 1 WHERE id IN (SELECT id FROM ({picked})) RETURNING {CLAIMED_COLUMNS}",
+        lease_until, worker_id, *searches,
     ).run()
 
 
-async def claim_retry_groups(keys: Sequence[str], lease_until: datetime, worker_id: str) -> list[dict]:
-    """The pending rows sharing these retry keys, leased too (a LINE multicast goes out whole)."""
+async def claim_retry_groups(keys: Sequence[str], now: datetime, lease_until: datetime, worker_id: str) -> list[dict]:
+    """The rows sharing these retry keys that are waiting, leased too (a LINE multicast goes out
+    whole): pending ones, and ones whose lease ran out (a claim's LIMIT may have cut a dead
+    worker's group in two)."""
     keys_sql, keys_value = in_values(sorted(keys))
     return await Delivery.raw(
         "UPDATE delivery SET status = 'sending', lease_until = {}, claimed_by = {}, attempts = attempts + 1 "
-        f"WHERE status = 'pending' AND retry_key {keys_sql} RETURNING {CLAIMED_COLUMNS}",
-        lease_until, worker_id, keys_value,
+        f"WHERE retry_key {keys_sql} AND status IN ('pending', 'sending') AND (status = 'pending' OR lease_until < {{}}) "
+        f"RETURNING {CLAIMED_COLUMNS}",
+        lease_until, worker_id, keys_value, now,
     ).run()
 
 
