@@ -238,35 +238,54 @@ class Worker:
         return sum(results)
 
     async def _lane(self, channel: Channel) -> int:
-        """Claim, send, record, until nothing is due. A channel with ``claim_ahead`` (LINE, one
-        lane) has its next batch claimed while the calls of the current one are in flight, so the
-        database's work hides behind the network's; the batches still go out one after the
-        other, each whole (a retry group is claimed with its batch). Stopping, a batch claimed
-        ahead and not started is released at once."""
+        if getattr(channel, "claim_ahead", False):
+            return await self._lane_ahead(channel)
         handled = 0
-        ahead = bool(getattr(channel, "claim_ahead", False))
-        jobs = await self._claim_for(channel)
-        while jobs:
-            sending = asyncio.ensure_future(self._send(channel, jobs))
-            if ahead and not self.stopping.is_set():
-                sent, claimed = await asyncio.gather(sending, self._claim_for(channel), return_exceptions=True)
-                if isinstance(sent, BaseException):
-                    raise sent
-                outcomes, recorded = sent
-            else:
-                outcomes, recorded = await sending
-                claimed = []
+        while not self.stopping.is_set():
+            jobs = await self._claim_for(channel)
+            if not jobs:
+                break
+            outcomes, recorded = await self._send(channel, jobs)
             await self.record([job for job in jobs if job.delivery_id not in recorded], outcomes)
             handled += len(jobs)
-            if isinstance(claimed, BaseException):  # the batch in flight is recorded first
-                raise claimed
+            await self._keep_lock()
+        return handled
+
+    async def _lane_ahead(self, channel: Channel) -> int:
+        """A lane for a channel with ``claim_ahead`` (LINE, one lane): while the calls of batch k
+        are in flight, batch k+1 is claimed and batch k-1 recorded, so the database's work hides
+        behind the network's and the channel's. The batches still go out one after the other,
+        each whole (a retry group is claimed with its batch). A crash can leave two batches sent
+        and not recorded instead of one: LINE's retry keys, stored before the calls, make their
+        second sending a 409, not a second message. Stopping, a batch claimed ahead and not
+        started is released at once; the one sent is recorded."""
+        handled = 0
+        jobs = await self._claim_for(channel)
+        previous: tuple[list[DeliveryJob], list[Outcome], set[int]] | None = None
+        while jobs:
+            steps = [self._send(channel, jobs), self._claim_for(channel)]
+            if previous is not None:
+                steps.append(self._record_sent_batch(*previous))
+            sent, claimed, *recording = await asyncio.gather(*steps, return_exceptions=True)
+            if isinstance(sent, BaseException):
+                raise sent
+            previous = (jobs, *sent)
+            handled += len(jobs)
+            for result in (claimed, *recording):
+                if isinstance(result, BaseException):
+                    await self._record_sent_batch(*previous)
+                    raise result
             await self._keep_lock()
             if self.stopping.is_set():
-                if claimed:
-                    await self._release([job.delivery_id for job in claimed])
+                await self._release([job.delivery_id for job in claimed])
                 break
-            jobs = claimed if ahead else await self._claim_for(channel)
+            jobs = claimed
+        if previous is not None:
+            await self._record_sent_batch(*previous)
         return handled
+
+    async def _record_sent_batch(self, jobs: list[DeliveryJob], outcomes: list[Outcome], recorded: set[int]) -> None:
+        await self.record([job for job in jobs if job.delivery_id not in recorded], outcomes)
 
     async def _claim_for(self, channel: Channel) -> list[DeliveryJob]:
         if self.stopping.is_set():
