@@ -31,6 +31,7 @@ import secrets
 import socket
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from operator import itemgetter
 from typing import Any
 
 from chonaikai.db import in_ids, is_postgres, write_transaction
@@ -253,28 +254,27 @@ class Worker:
 
     async def _lane_ahead(self, channel: Channel) -> int:
         """A lane for a channel with ``claim_ahead`` (LINE, one lane): while the calls of batch k
-        are in flight, batch k+1 is claimed and batch k-1 recorded, so the database's work hides
-        behind the network's and the channel's. The batches still go out one after the other,
-        each whole (a retry group is claimed with its batch). A crash can leave two batches sent
-        and not recorded instead of one: LINE's retry keys, stored before the calls, make their
-        second sending a 409, not a second message. Stopping, a batch claimed ahead and not
-        started is released at once; the one sent is recorded."""
+        are in flight, batch k-1 is recorded and then batch k+1 claimed, so the database's work
+        hides behind the network's and the channel's (the two writes one after the other: on
+        SQLite side by side they would wait for each other's lock). The batches still go out one
+        after the other, each whole (a retry group is claimed with its batch). A crash can leave
+        two batches sent and not recorded instead of one: LINE's retry keys, stored before the
+        calls, make their second sending a 409, not a second message. Stopping, a batch claimed
+        ahead and not started is released at once; the ones sent are recorded."""
         handled = 0
         jobs = await self._claim_for(channel)
         previous: tuple[list[DeliveryJob], list[Outcome], set[int]] | None = None
         while jobs:
-            steps = [self._send(channel, jobs), self._claim_for(channel)]
-            if previous is not None:
-                steps.append(self._record_sent_batch(*previous))
-            sent, claimed, *recording = await asyncio.gather(*steps, return_exceptions=True)
+            sent, claimed = await asyncio.gather(
+                self._send(channel, jobs), self._record_then_claim(channel, previous), return_exceptions=True
+            )
             if isinstance(sent, BaseException):
                 raise sent
             previous = (jobs, *sent)
             handled += len(jobs)
-            for result in (claimed, *recording):
-                if isinstance(result, BaseException):
-                    await self._record_sent_batch(*previous)
-                    raise result
+            if isinstance(claimed, BaseException):
+                await self._record_sent_batch(*previous)
+                raise claimed
             await self._keep_lock()
             if self.stopping.is_set():
                 await self._release([job.delivery_id for job in claimed])
@@ -283,6 +283,13 @@ class Worker:
         if previous is not None:
             await self._record_sent_batch(*previous)
         return handled
+
+    async def _record_then_claim(
+        self, channel: Channel, previous: tuple[list[DeliveryJob], list[Outcome], set[int]] | None
+    ) -> list[DeliveryJob]:
+        if previous is not None:
+            await self._record_sent_batch(*previous)
+        return await self._claim_for(channel)
 
     async def _record_sent_batch(self, jobs: list[DeliveryJob], outcomes: list[Outcome], recorded: set[int]) -> None:
         await self.record([job for job in jobs if job.delivery_id not in recorded], outcomes)
@@ -356,34 +363,31 @@ class Worker:
             if not rows:
                 return []
             rows += await self._claim_rest_of_retry_groups(rows, now, lease_until, prefix)
-            self.held.update(row["id"] for row in rows)
+            self.held.update(row[0] for row in rows)
             if households:
-                ids_sql, ids = in_ids([row["household"] for row in rows])
+                ids_sql, ids = in_ids([row[3] for row in rows])
                 found = await Delivery.raw(f"SELECT id, email, name FROM household WHERE id {ids_sql}", ids).run()
             else:
                 found = []
         by_id = {row["id"]: row for row in found}
-        rows.sort(key=lambda row: row["id"])
+        rows.sort(key=itemgetter(0))
         new = DeliveryJob.claimed
         nobody: dict[str, Any] = {}
+        # row: [id, association, notice, household, channel, token, attempts, retry_key, reminded_at]
         return [
             new(
-                row["id"],
-                row["association"],
-                row["notice"],
-                row["household"],
-                row["channel"],
-                row["token"],
-                row["attempts"],
-                (by_id.get(row["household"], nobody).get("email") or "") if by_id else "",
-                (by_id.get(row["household"], nobody).get("name") or "") if by_id else "",
-                row["retry_key"],
-                _as_bool_time(row["reminded_at"]),
+                *row[:7],
+                (by_id.get(row[3], nobody).get("email") or "") if by_id else "",
+                (by_id.get(row[3], nobody).get("name") or "") if by_id else "",
+                row[7],
+                _as_bool_time(row[8]),
             )
             for row in rows
         ]
 
-    async def _claim_rest_of_retry_groups(self, rows: list[dict], now: datetime, lease_until, new_prefix: str) -> list[dict]:
+    async def _claim_rest_of_retry_groups(
+        self, rows: list[list], now: datetime, lease_until: datetime, new_prefix: str
+    ) -> list[list]:
         """Rows that share a retry key (one LINE multicast that may have been accepted) must go
         out together again: if a later call carried the same key for only some of them, LINE
         would answer 409 for the others even when the first call had not been accepted, and
@@ -392,7 +396,7 @@ class Worker:
         does a dead worker's row whose lease ended. Keys this claim has just given out (their
         ``new_prefix``) have no other rows."""
         keys = sorted(
-            {key for row in rows if (key := row["retry_key"]) and not (new_prefix and key.startswith(new_prefix))}
+            {key for row in rows if (key := row[7]) and not (new_prefix and key.startswith(new_prefix))}
         )
         if not keys:
             return []
