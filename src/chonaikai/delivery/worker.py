@@ -34,7 +34,7 @@ from datetime import UTC, datetime, timedelta
 from operator import itemgetter
 from typing import Any
 
-from chonaikai.db import in_ids, is_postgres, write_transaction
+from chonaikai.db import in_ids, is_postgres, prefer_large_checkpoints, write_transaction
 from chonaikai.delivery import store
 from chonaikai.delivery.channels import (
     PERMANENT,
@@ -175,6 +175,7 @@ class Worker:
         """Deliver until stopped (or, with ``once``, until nothing is due). Returns rows handled."""
         locked = False
         if not is_postgres():
+            prefer_large_checkpoints()
             await self.acquire_lock()
             locked = self._locked = True
         started: list[Channel] = []
