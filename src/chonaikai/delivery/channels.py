@@ -177,6 +177,10 @@ class Channel(Protocol):
 
     name: str
     batch_size: int  # how many jobs one ``send`` call takes (LINE multicast: 500)
+    # Optional, read with getattr by the worker: ``max_lanes`` (LINE: 1), ``reports_progress``
+    # (e-mail), ``claim_ahead`` (claim the next batch and record the previous one while this one
+    # is sent), ``key_group`` (rows per retry key given by the claim itself) and
+    # ``needs_households`` (False: skip looking up e-mail addresses and names).
 
     async def start(self) -> None:
         """Open connections (called once when the worker starts)."""
