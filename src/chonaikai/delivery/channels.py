@@ -113,8 +113,42 @@ class DeliveryJob:
     attempt: int  # 1 for the first try
     email: str = ""
     household_name: str = ""
-    retry_key: str | None = None  # LINE X-Line-Retry-Key of an earlier try, if any
+    retry_key: str | None = None  # LINE X-Line-Retry-Key of an earlier try (or given at the claim), if any
     reminder: bool = False  # 「未確認の世帯に再送」: say so in the message
+
+    @classmethod
+    def claimed(
+        cls,
+        delivery_id: int,
+        association_id: int,
+        notice_id: int,
+        household_id: int,
+        channel: str,
+        token: str,
+        attempt: int,
+        email: str,
+        household_name: str,
+        retry_key: str | None,
+        reminder: bool,
+    ) -> DeliveryJob:
+        """The worker's constructor for thousands of claimed rows: the frozen dataclass's
+        ``__init__`` sets each field through ``object.__setattr__`` (a 4,000-row LINE claim spent
+        10 ms there); this fills the instance's dict at once. Same object, same fields."""
+        job = object.__new__(cls)
+        job.__dict__.update(
+            delivery_id=delivery_id,
+            association_id=association_id,
+            notice_id=notice_id,
+            household_id=household_id,
+            channel=channel,
+            token=token,
+            attempt=attempt,
+            email=email,
+            household_name=household_name,
+            retry_key=retry_key,
+            reminder=reminder,
+        )
+        return job
 
 
 @dataclass(frozen=True)
@@ -143,6 +177,10 @@ class Channel(Protocol):
 
     name: str
     batch_size: int  # how many jobs one ``send`` call takes (LINE multicast: 500)
+    # Optional, read with getattr by the worker: ``max_lanes`` (LINE: 1), ``reports_progress``
+    # (e-mail), ``claim_ahead`` (claim the next batch and record the previous one while this one
+    # is sent), ``key_group`` (rows per retry key given by the claim itself) and
+    # ``needs_households`` (False: skip looking up e-mail addresses and names).
 
     async def start(self) -> None:
         """Open connections (called once when the worker starts)."""

@@ -31,9 +31,10 @@ import secrets
 import socket
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from operator import itemgetter
 from typing import Any
 
-from chonaikai.db import in_ids, is_postgres, write_transaction
+from chonaikai.db import in_ids, is_postgres, prefer_large_checkpoints, write_transaction
 from chonaikai.delivery import store
 from chonaikai.delivery.channels import (
     PERMANENT,
@@ -174,6 +175,7 @@ class Worker:
         """Deliver until stopped (or, with ``once``, until nothing is due). Returns rows handled."""
         locked = False
         if not is_postgres():
+            prefer_large_checkpoints()
             await self.acquire_lock()
             locked = self._locked = True
         started: list[Channel] = []
@@ -238,9 +240,11 @@ class Worker:
         return sum(results)
 
     async def _lane(self, channel: Channel) -> int:
+        if getattr(channel, "claim_ahead", False):
+            return await self._lane_ahead(channel)
         handled = 0
         while not self.stopping.is_set():
-            jobs = await self.claim(channel.name, channel.batch_size)
+            jobs = await self._claim_for(channel)
             if not jobs:
                 break
             outcomes, recorded = await self._send(channel, jobs)
@@ -248,6 +252,58 @@ class Worker:
             handled += len(jobs)
             await self._keep_lock()
         return handled
+
+    async def _lane_ahead(self, channel: Channel) -> int:
+        """A lane for a channel with ``claim_ahead`` (LINE, one lane): while the calls of batch k
+        are in flight, batch k-1 is recorded and then batch k+1 claimed, so the database's work
+        hides behind the network's and the channel's (the two writes one after the other: on
+        SQLite side by side they would wait for each other's lock). The batches still go out one
+        after the other, each whole (a retry group is claimed with its batch). A crash can leave
+        two batches sent and not recorded instead of one: LINE's retry keys, stored before the
+        calls, make their second sending a 409, not a second message. Stopping, a batch claimed
+        ahead and not started is released at once; the ones sent are recorded."""
+        handled = 0
+        jobs = await self._claim_for(channel)
+        previous: tuple[list[DeliveryJob], list[Outcome], set[int]] | None = None
+        while jobs:
+            sent, claimed = await asyncio.gather(
+                self._send(channel, jobs), self._record_then_claim(channel, previous), return_exceptions=True
+            )
+            if isinstance(sent, BaseException):
+                raise sent
+            previous = (jobs, *sent)
+            handled += len(jobs)
+            if isinstance(claimed, BaseException):
+                await self._record_sent_batch(*previous)
+                raise claimed
+            await self._keep_lock()
+            if self.stopping.is_set():
+                await self._release([job.delivery_id for job in claimed])
+                break
+            jobs = claimed
+        if previous is not None:
+            await self._record_sent_batch(*previous)
+        return handled
+
+    async def _record_then_claim(
+        self, channel: Channel, previous: tuple[list[DeliveryJob], list[Outcome], set[int]] | None
+    ) -> list[DeliveryJob]:
+        if previous is not None:
+            await self._record_sent_batch(*previous)
+        return await self._claim_for(channel)
+
+    async def _record_sent_batch(self, jobs: list[DeliveryJob], outcomes: list[Outcome], recorded: set[int]) -> None:
+        await self.record([job for job in jobs if job.delivery_id not in recorded], outcomes)
+
+    async def _claim_for(self, channel: Channel) -> list[DeliveryJob]:
+        if self.stopping.is_set():
+            return []
+        return await self.claim(
+            channel.name,
+            channel.batch_size,
+            key_group=int(getattr(channel, "key_group", 0)),
+            households=bool(getattr(channel, "needs_households", True)),
+        )
 
     async def _keep_lock(self) -> None:
         """A long round (a city circular) must not outlive the SQLite lock: renew it on the way."""
@@ -293,46 +349,59 @@ class Worker:
 
     # -- claiming ------------------------------------------------------------------------
 
-    async def claim(self, channel_name: str, limit: int) -> list[DeliveryJob]:
+    async def claim(
+        self, channel_name: str, limit: int, *, key_group: int = 0, households: bool = True
+    ) -> list[DeliveryJob]:
+        """Lease up to ``limit`` due rows of a channel, with the rest of their retry groups.
+        ``key_group``: rows without a retry key get one in the same write, shared by at most this
+        many rows of one notice (``store.claim``; LINE). ``households``: look up each
+        household's e-mail address and name (a channel that needs neither says so)."""
         now = self.clock()
         lease_until = now + timedelta(seconds=self.lease_seconds)
+        prefix = store.new_key_prefix() if key_group > 0 else ""
         async with write_transaction():
-            rows = await store.claim(channel_name, limit, now, lease_until, self.worker_id)
+            rows = await store.claim(channel_name, limit, now, lease_until, self.worker_id, key_group, prefix)
             if not rows:
                 return []
-            rows += await self._claim_rest_of_retry_groups(rows, lease_until)
-            self.held.update(row["id"] for row in rows)
-            ids_sql, ids = in_ids([row["household"] for row in rows])
-            households = await Delivery.raw(f"SELECT id, email, name FROM household WHERE id {ids_sql}", ids).run()
-        by_id = {row["id"]: row for row in households}
-        rows.sort(key=lambda row: row["id"])
+            rows += await self._claim_rest_of_retry_groups(rows, now, lease_until, prefix)
+            self.held.update(row[0] for row in rows)
+            if households:
+                ids_sql, ids = in_ids([row[3] for row in rows])
+                found = await Delivery.raw(f"SELECT id, email, name FROM household WHERE id {ids_sql}", ids).run()
+            else:
+                found = []
+        by_id = {row["id"]: row for row in found}
+        rows.sort(key=itemgetter(0))
+        new = DeliveryJob.claimed
+        nobody: dict[str, Any] = {}
+        # row: [id, association, notice, household, channel, token, attempts, retry_key, reminded_at]
         return [
-            DeliveryJob(
-                delivery_id=row["id"],
-                association_id=row["association"],
-                notice_id=row["notice"],
-                household_id=row["household"],
-                channel=row["channel"],
-                token=row["token"],
-                attempt=row["attempts"],
-                email=(by_id.get(row["household"]) or {}).get("email", "") or "",
-                household_name=(by_id.get(row["household"]) or {}).get("name", "") or "",
-                retry_key=row["retry_key"],
-                reminder=_as_bool_time(row["reminded_at"]),
+            new(
+                *row[:7],
+                (by_id.get(row[3], nobody).get("email") or "") if by_id else "",
+                (by_id.get(row[3], nobody).get("name") or "") if by_id else "",
+                row[7],
+                _as_bool_time(row[8]),
             )
             for row in rows
         ]
 
-    async def _claim_rest_of_retry_groups(self, rows: list[dict], lease_until) -> list[dict]:
+    async def _claim_rest_of_retry_groups(
+        self, rows: list[list], now: datetime, lease_until: datetime, new_prefix: str
+    ) -> list[list]:
         """Rows that share a retry key (one LINE multicast that may have been accepted) must go
         out together again: if a later call carried the same key for only some of them, LINE
         would answer 409 for the others even when the first call had not been accepted, and
         they would be counted sent without ever arriving. So the rest of each group comes along,
-        whatever its own next attempt time (backoff jitter spreads a group's rows out)."""
-        keys = sorted({row["retry_key"] for row in rows if row["retry_key"]})
+        whatever its own next attempt time (backoff jitter spreads a group's rows out), and so
+        does a dead worker's row whose lease ended. Keys this claim has just given out (their
+        ``new_prefix``) have no other rows."""
+        keys = sorted(
+            {key for row in rows if (key := row[7]) and not (new_prefix and key.startswith(new_prefix))}
+        )
         if not keys:
             return []
-        return await store.claim_retry_groups(keys, lease_until, self.worker_id)
+        return await store.claim_retry_groups(keys, now, lease_until, self.worker_id)
 
     # -- recording -----------------------------------------------------------------------
 
@@ -345,7 +414,10 @@ class Worker:
         for job in jobs:
             outcome = by_id.get(job.delivery_id) or Outcome.retry(job.delivery_id, REASON_NO_ANSWER)
             if outcome.kind == SENT:
-                sent.setdefault(outcome.retry_key, []).append(job.delivery_id)
+                # A key the row already carries (LINE stores it before the call) need not be
+                # written again: such rows all go in one statement.
+                key = None if outcome.retry_key == job.retry_key else outcome.retry_key
+                sent.setdefault(key, []).append(job.delivery_id)
             elif outcome.kind == PERMANENT:
                 permanent.setdefault(outcome.reason, []).append(job.delivery_id)
             else:
@@ -369,13 +441,15 @@ class Worker:
 
     async def release_held(self) -> None:
         """Give back rows claimed but not recorded (stopping before their batch finished)."""
-        ids = sorted(self.held)
+        await self._release(sorted(self.held))
+
+    async def _release(self, ids: list[int]) -> None:
         if not ids:
             return
         async with write_transaction():
             await store.release(ids, self.worker_id, self.clock())
         log.info("released %d deliveries on stop", len(ids))
-        self.held.clear()
+        self.held.difference_update(ids)
 
     # -- the SQLite lock -----------------------------------------------------------------
 
