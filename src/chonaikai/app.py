@@ -41,9 +41,9 @@ from chonaikai.clock import register_filters
 from chonaikai.db import get_engine, postgres_pool
 from chonaikai.delivery.read_front import read_front
 from chonaikai.delivery.readlink import drain_receipts, shared_reads
+from chonaikai.delivery.routes import CONFIRMED_FRAGMENT, receipts_router
 from chonaikai.delivery.routes import ROUTERS as delivery_routers
 from chonaikai.delivery.routes import api_router as receipts_api_router
-from chonaikai.delivery.routes import receipts_router
 from chonaikai.devtools.mail_routes import dev_routes
 from chonaikai.health import healthz, liveness
 from chonaikai.homepage.routes import router as homepage_router
@@ -307,6 +307,6 @@ def create_asgi_app(settings: Settings | None = None, app: Litestar | None = Non
     app = app or create_app(settings)
     host_map = HostMap(tenant_domain=settings.tenant_domain)
     # The read front answers most visits of /r/{token} before Litestar (delivery/read_front.py).
-    routed = read_front(HostRoutingMiddleware(app, host_map), app.csrf_config)
+    routed = read_front(HostRoutingMiddleware(app, host_map), app.csrf_config, CONFIRMED_FRAGMENT)
     wrapped = security_headers_middleware(routed, hsts=settings.env == "production")
     return head_as_get_middleware(wrapped)

@@ -181,3 +181,39 @@ async def test_visits_arriving_together_are_looked_up_with_one_statement(tenant,
     assert [link.household_id for link in links[:30]] == [household["id"] for household in households]
     assert links[30] == links[0] and links[31] is None
     assert all(link.current and not link.opened and not link.own for link in links[:30])
+
+
+async def test_read_confirmation_by_htmx_is_taken_by_the_front_with_the_same_csrf_rule(front_app, tenant, monkeypatch):
+    first, second = await _households(tenant, 2)
+    notice = await make_notice(tenant)
+    await create_deliveries(notice)
+    tokens = [await _token(notice, household["id"]) for household in (first, second)]
+    routed: list[str] = []
+    original = readlink.link_state
+
+    async def counted(token):
+        routed.append(token)
+        return await original(token)
+
+    monkeypatch.setattr(readlink, "link_state", counted)
+    async with _client(front_app) as reader, _client(front_app) as stranger:
+        await reader.get(f"/r/{tokens[0]}")
+        htmx = {"HX-Request": "true"}
+        # Without the CSRF value, or with another visitor's, refused as the framework refuses it.
+        assert (await reader.post(f"/r/{tokens[0]}/confirm", headers=htmx)).status_code == 403
+        await stranger.get(f"/r/{tokens[1]}")
+        foreign = {**htmx, "x-chonaikai-csrf": stranger.cookies["chonaikai_csrf"]}
+        assert (await reader.post(f"/r/{tokens[0]}/confirm", headers=foreign)).status_code == 403
+        assert (await Delivery.select(Delivery.confirmed_at).where(Delivery.token == tokens[0]).first())["confirmed_at"] is None
+        routed.clear()
+        answer = await reader.post(f"/r/{tokens[0]}/confirm", headers={**htmx, **await csrf_headers(reader)})
+        assert answer.status_code == 200 and "受け付けました" in answer.text and "<html" not in answer.text
+        assert answer.headers["referrer-policy"] == "no-referrer" and routed == []  # the front's answer
+        assert (await Delivery.select(Delivery.confirmed_at).where(Delivery.token == tokens[0]).first())["confirmed_at"]
+        # A withdrawn link gets the route's kind page.
+        await Household.update({Household.moved_out: True}).where(Household.id == second["id"])
+        gone = await stranger.post(f"/r/{tokens[1]}/confirm", headers={**htmx, **await csrf_headers(stranger)})
+        assert gone.status_code == 410 and routed == [tokens[1]]
+        # A plain form post (no JavaScript) goes to the route and is sent back to the page.
+        plain = await reader.post(f"/r/{tokens[0]}/confirm", headers=await csrf_headers(reader))
+        assert plain.status_code == 303 and plain.headers["location"] == f"/r/{tokens[0]}"

@@ -23,10 +23,11 @@ import html
 import time
 import zlib
 from dataclasses import dataclass
+from hmac import compare_digest
 
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures.cookie import Cookie
-from litestar.middleware.csrf import generate_csrf_token
+from litestar.middleware.csrf import CSRF_SECRET_LENGTH, generate_csrf_hash, generate_csrf_token
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from chonaikai.accounts.sessions import SESSION_COOKIE
@@ -73,9 +74,24 @@ def _cookies(raw: bytes) -> dict[str, str]:
     return {pair[0].strip(): pair[1].strip() for pair in pairs if len(pair) == 2}
 
 
-def read_front(app: ASGIApp, csrf: CSRFConfig | None) -> ASGIApp:
+def _csrf_secret_part(token: str, secret: str) -> str | None:
+    """The random part of a CSRF token whose signature is right (as Litestar's middleware checks)."""
+    if len(token) < CSRF_SECRET_LENGTH + 1:
+        return None
+    part, signature = token[:CSRF_SECRET_LENGTH], token[CSRF_SECRET_LENGTH:]
+    return part if compare_digest(signature, generate_csrf_hash(token=part, secret=secret)) else None
+
+
+def csrf_tokens_match(sent: str, cookie: str, secret: str) -> bool:
+    """The CSRF middleware's own test: both signed by us, and the same token."""
+    sent_part, cookie_part = _csrf_secret_part(sent, secret), _csrf_secret_part(cookie, secret)
+    return sent_part is not None and cookie_part is not None and compare_digest(sent_part, cookie_part)
+
+
+def read_front(app: ASGIApp, csrf: CSRFConfig | None, confirmed_fragment: bytes = b"") -> ASGIApp:
     """Wraps the app (outside Litestar: its middleware runs only after a route was matched)."""
     cookie_name = csrf.cookie_name if csrf else ""
+    csrf_header = csrf.header_name.lower().encode() if csrf else b""
 
     # The CSRF middleware's cookie, as it writes it, with the value put in (a token is hex:
     # nothing to quote). Litestar's Cookie builds it through http.cookies at ~40 µs a time.
@@ -91,9 +107,47 @@ def read_front(app: ASGIApp, csrf: CSRFConfig | None) -> ASGIApp:
     def csrf_cookie_header(token: str) -> tuple[bytes, bytes]:
         return b"set-cookie", (cookie_parts[0] + token + cookie_parts[1]).encode("latin-1")
 
+    async def confirm(scope: Scope, receive: Receive, send: Send, token: str) -> None:
+        """「読みました」 pressed on the page (htmx, the CSRF value in its header): the route's answer
+        for the common case — a link still shown to its household — before the framework."""
+        assert csrf is not None
+        cookies: dict[str, str] = {}
+        sent = ""
+        for name, value in scope["headers"]:
+            if name == b"cookie":
+                cookies = _cookies(value)
+            elif name == csrf_header:
+                sent = value.decode("latin-1")
+        cookie = cookies.get(cookie_name, "")
+        if not sent or not cookie or not csrf_tokens_match(sent, cookie, csrf.secret):
+            await app(scope, receive, send)  # refused there, as before (403)
+            return
+        link = await readlink.lookup(token)
+        if link is None or not link.current or not await readlink.confirm_by_token(token, via="web"):
+            await app(scope, receive, send)  # the route's kind pages: unknown or withdrawn link
+            return
+        while (await receive()).get("more_body"):  # an htmx POST has no body to speak of
+            pass
+        await send({"type": "http.response.start", "status": 200, "headers": [
+            (b"content-type", b"text/html; charset=utf-8"), *_READ_HEADER_PAIRS,
+            (b"content-length", str(len(confirmed_fragment)).encode()),
+        ]})
+        await send({"type": "http.response.body", "body": confirmed_fragment})
+
     async def front(scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "") if scope["type"] == "http" else ""
-        if not path.startswith("/r/") or scope["method"] != "GET" or scope.get("query_string"):
+        if not path.startswith("/r/") or scope.get("query_string"):
+            await app(scope, receive, send)
+            return
+        if scope["method"] == "POST":
+            token = path[3:-8] if path.endswith("/confirm") else ""
+            if (confirmed_fragment and csrf is not None and token and "/" not in token
+                    and (b"hx-request", b"true") in scope["headers"]):
+                await confirm(scope, receive, send, token)
+            else:
+                await app(scope, receive, send)
+            return
+        if scope["method"] != "GET":
             await app(scope, receive, send)
             return
         token = path[3:]
