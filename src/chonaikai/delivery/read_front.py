@@ -15,6 +15,11 @@ htmx), of a link still shown to its household, whose page is already there and s
 which shows nothing of the household's own (no answer given). Anything else — the first visit of
 a notice, an unknown or withdrawn link, an answered question, a signed-in reader — goes on to the
 route, which renders it (and fills the shared page).
+
+It also takes 「読みました」 as the page's button sends it (htmx POST ``/r/{token}/confirm``, the
+CSRF value in its header), checked by the CSRF middleware's own rule and committed before the
+answer like the route's; a plain form post, a missing or foreign CSRF value and an unknown or
+withdrawn link go on to the route (303, 403, 404, 410 as before).
 """
 
 from __future__ import annotations
