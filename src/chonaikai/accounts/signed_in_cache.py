@@ -23,66 +23,28 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Hashable
-from typing import Any
 
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from chonaikai.kept import KeptValues
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-class SignedInCache:
+class SignedInCache(KeptValues):
     def __init__(
         self,
         seconds: float | None = None,
         max_entries: int = 50_000,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._seconds = seconds
-        self.max_entries = max_entries
-        self.clock = clock
-        self.generation = 0
-        self._entries: dict[Hashable, tuple[float, Any]] = {}
-
-    @property
-    def seconds(self) -> float:
-        if self._seconds is None:
-            from chonaikai.settings import get_settings
-
-            return get_settings().session_cache_seconds
-        return self._seconds
-
-    @seconds.setter
-    def seconds(self, value: float | None) -> None:
-        self._seconds = value
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    def get(self, key: Hashable) -> Any | None:
-        entry = self._entries.get(key)
-        if entry is None:
-            return None
-        if entry[0] <= self.clock():
-            self._entries.pop(key, None)
-            return None
-        return entry[1]
-
-    def keep(self, key: Hashable, value: Any, generation: int, longer: float = 1.0) -> None:
-        """Keep ``value`` if nothing was forgotten since ``generation`` was read (before the look-up);
-        ``longer``: so many times ``seconds``, for what decides no access (read marks)."""
-        seconds = self.seconds
-        if seconds <= 0 or generation != self.generation:
-            return
-        if len(self._entries) >= self.max_entries:
-            self._entries.clear()
-        self._entries[key] = (self.clock() + seconds * longer, value)
+        super().__init__(seconds, max_entries, clock, setting="session_cache_seconds")
 
     def forget(self, key: Hashable) -> None:
         self._entries.pop(key, None)
 
     def forget_all(self) -> None:
-        self.generation += 1
-        self._entries.clear()
+        self.forget_where(None)
 
 
 signed_in_cache = SignedInCache()

@@ -31,6 +31,7 @@ from typing import Any
 from markupsafe import Markup, escape
 
 from chonaikai.accounts.principal import Grant, Principal
+from chonaikai.kept import KeptValues
 
 _MARK = "s" + secrets.token_hex(12)
 WHO = Markup(f"{_MARK}who")  # the signed-in person's e-mail address (or 「世帯としてログイン中」)
@@ -138,56 +139,16 @@ def who_value(principal: Principal) -> str:
     return str(escape(principal.email or "世帯としてログイン中"))
 
 
-class SharedPieces:
+class SharedPieces(KeptValues):
+    """Keys begin with the association's slug (what ``forget`` goes by)."""
+
     def __init__(self, seconds: float | None = None, max_entries: int = 5000,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        self._seconds = seconds
-        self.max_entries = max_entries
-        self.clock = clock
-        self.generation = 0
-        self._entries: dict[tuple[Hashable, ...], tuple[float, Any]] = {}
-
-    @property
-    def seconds(self) -> float:
-        if self._seconds is None:
-            from chonaikai.settings import get_settings
-
-            return get_settings().page_cache_seconds
-        return self._seconds
-
-    @seconds.setter
-    def seconds(self, value: float | None) -> None:
-        self._seconds = value
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    def get(self, key: tuple[Hashable, ...]) -> Any | None:
-        """``key[0]`` is the association's slug (what ``forget`` goes by)."""
-        entry = self._entries.get(key)
-        if entry is None:
-            return None
-        if entry[0] <= self.clock():
-            self._entries.pop(key, None)
-            return None
-        return entry[1]
-
-    def keep(self, key: tuple[Hashable, ...], value: Any, generation: int) -> None:
-        seconds = self.seconds
-        if seconds <= 0 or generation != self.generation:
-            return
-        if len(self._entries) >= self.max_entries:
-            self._entries.clear()
-        self._entries[key] = (self.clock() + seconds, value)
+        super().__init__(seconds, max_entries, clock, setting="page_cache_seconds")
 
     def forget(self, slug: str | None) -> None:
         """An association's pieces (``None``: every association's)."""
-        self.generation += 1
-        if slug is None:
-            self._entries.clear()
-        else:
-            for key in [key for key in self._entries if key[0] == slug]:
-                del self._entries[key]
+        self.forget_where(None if slug is None else lambda key: key[0] == slug)  # type: ignore[index]
 
 
 shared_pieces = SharedPieces()
