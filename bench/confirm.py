@@ -18,17 +18,15 @@ import os
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import outbox  # noqa: E402  (sets the database from CHONAIKAI_BENCH_DATABASE_URL)
-from pages import bench_env, rss_mb, served, wrk  # noqa: E402
+from pages import bench_env, csrf_cookie, rss_mb, served, wrk  # noqa: E402
 
 from chonaikai.db import get_engine, postgres_pool, run_with_database  # noqa: E402
-from chonaikai.delivery.outbox import create_deliveries  # noqa: E402
 from chonaikai.delivery.tables import Delivery  # noqa: E402
 
 LUA = """
@@ -44,16 +42,6 @@ end
 """
 
 
-async def seed(n: int) -> tuple[int, list[str]]:
-    async with postgres_pool(get_engine()):
-        await outbox.migrate()
-        _, notice_id = await outbox.setup(n, channels=("email",))
-        await create_deliveries(notice_id)
-        if outbox.url.startswith("postgres"):  # as autovacuum would (off on the bench server here)
-            await Delivery.raw("VACUUM ANALYZE")
-        rows = await Delivery.select(Delivery.token).where(Delivery.notice == notice_id)
-    return notice_id, [row["token"] for row in rows]
-
 
 async def confirmed(notice_id: int) -> int:
     async with postgres_pool(get_engine()):
@@ -64,19 +52,11 @@ async def confirmed(notice_id: int) -> int:
     return count
 
 
-def csrf_cookie(base: str, token: str) -> str:
-    with urllib.request.urlopen(f"{base}/r/{token}") as response:
-        for header in response.headers.get_all("set-cookie") or []:
-            if header.startswith("chonaikai_csrf="):
-                return header.split(";")[0].split("=", 1)[1]
-    raise SystemExit("the read page set no CSRF cookie")
-
-
 def main() -> None:
     n = int(os.environ.get("N", 20_000))
     duration = int(os.environ.get("DURATION", 10))
     connections = int(os.environ.get("CONNECTIONS", 64))
-    notice_id, tokens = run_with_database(seed(n))  # closes SQLite's connection threads
+    notice_id, tokens = run_with_database(outbox.seed_read_links(n))  # closes SQLite's connection threads
     # The database is the one outbox.py chose (CHONAIKAI_DATABASE_URL is already set).
     with served(bench_env(), "confirm") as base:
         cookie = csrf_cookie(base, tokens[0])

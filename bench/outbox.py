@@ -109,6 +109,21 @@ async def reference(association_id: int, notice_id: int, n: int) -> float:
     return elapsed
 
 
+async def seed_read_links(n: int) -> tuple[int, list[str]]:
+    """One notice delivered by e-mail to ``n`` households: its id and the read links' tokens
+    (bench/read.py, bench/confirm.py)."""
+    async with postgres_pool(get_engine()):
+        await migrate()
+        _, notice_id = await setup(n, channels=("email",))
+        await create_deliveries(notice_id)
+        if is_postgres():
+            # As autovacuum would after this many rows (the bench server here runs with it off):
+            # without statistics the visits' lookup was planned for empty tables.
+            await Delivery.raw("VACUUM ANALYZE")
+        rows = await Delivery.select(Delivery.token).where(Delivery.notice == notice_id)
+    return notice_id, [row["token"] for row in rows]
+
+
 async def cleanup() -> None:
     association = await Association.select(Association.id).where(Association.slug == SLUG).first()
     if association:

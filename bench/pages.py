@@ -185,6 +185,15 @@ def wait_until_up(url: str, timeout: float = 30.0) -> None:
     raise SystemExit(f"server did not answer {url} within {timeout:.0f} s")
 
 
+def csrf_cookie(base: str, token: str) -> str:
+    """The CSRF cookie a read page sets (what a reader's browser then sends with 「読みました」)."""
+    with urllib.request.urlopen(f"{base}/r/{token}") as response:
+        for header in response.headers.get_all("set-cookie") or []:
+            if header.startswith("chonaikai_csrf="):
+                return header.split(";")[0].split("=", 1)[1]
+    raise SystemExit("the read page set no CSRF cookie")
+
+
 def spread_script(associations: int) -> Path:
     """A wrk script asking for a random association's homepage each time, so the page cache
     (CHONAIKAI_PAGE_CACHE_SECONDS) is measured with its misses, not only with one warm page."""

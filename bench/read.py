@@ -26,7 +26,6 @@ import outbox  # noqa: E402  (sets the database from CHONAIKAI_BENCH_DATABASE_UR
 from pages import bench_env, rss_mb, served, wrk  # noqa: E402
 
 from chonaikai.db import get_engine, postgres_pool, run_with_database  # noqa: E402
-from chonaikai.delivery.outbox import create_deliveries  # noqa: E402
 from chonaikai.delivery.tables import Delivery  # noqa: E402
 
 # Each wrk thread is its own Lua state with the same default seed: without a seed of its own
@@ -47,18 +46,6 @@ end
 """
 
 
-async def seed(n: int) -> tuple[int, list[str]]:
-    async with postgres_pool(get_engine()):
-        await outbox.migrate()
-        _, notice_id = await outbox.setup(n, channels=("email",))
-        await create_deliveries(notice_id)
-        if outbox.url.startswith("postgres"):
-            # As autovacuum would after this many rows (the bench server here runs with it off):
-            # without statistics the visits' lookup was planned for empty tables.
-            await Delivery.raw("VACUUM ANALYZE")
-        rows = await Delivery.select(Delivery.token).where(Delivery.notice == notice_id)
-    return notice_id, [row["token"] for row in rows]
-
 
 async def opened(notice_id: int) -> int:
     async with postgres_pool(get_engine()):
@@ -71,7 +58,7 @@ def main() -> None:
     n = int(os.environ.get("N", 20_000))
     duration = int(os.environ.get("DURATION", 10))
     connections = int(os.environ.get("CONNECTIONS", 64))
-    notice_id, tokens = run_with_database(seed(n))
+    notice_id, tokens = run_with_database(outbox.seed_read_links(n))
     with served(bench_env(), "read") as base:
         script = Path(tempfile.mkdtemp()) / "read.lua"
         script.write_text(LUA % ",".join(f'"{t}"' for t in tokens))

@@ -30,7 +30,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -131,14 +130,6 @@ def pending_and_total(env: dict[str, str]) -> tuple[int, int]:
     return row["pending"], row["total"]
 
 
-def csrf_cookie(base: str, token: str) -> str:
-    with urllib.request.urlopen(f"{base}/r/{token}") as response:
-        for header in response.headers.get_all("set-cookie") or []:
-            if header.startswith("chonaikai_csrf="):
-                return header.split(";")[0].split("=", 1)[1]
-    raise SystemExit("the read page set no CSRF cookie")
-
-
 def start_wrk(base: str, script: Path) -> subprocess.Popen:
     return subprocess.Popen(
         ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{DURATION}s", "--latency", "-s", str(script), base],
@@ -184,7 +175,7 @@ def run(webs: int, workers: int) -> dict:
         tokens = [row["token"] for row in query(env, f"SELECT token FROM delivery ORDER BY random() LIMIT {READERS}")]
         print(f"[{webs} web + {workers} workers] circular stored: {total} deliveries in {sent_in:.1f} s", flush=True)
         folder = Path(tempfile.mkdtemp())
-        cookie = csrf_cookie(bases[0], tokens[0])
+        cookie = pages.csrf_cookie(bases[0], tokens[0])
         quoted = ",".join(f'"{t}"' for t in tokens)
         (folder / "read.lua").write_text(READ_LUA % quoted)
         (folder / "confirm.lua").write_text(CONFIRM_LUA % (quoted, cookie, cookie))
