@@ -36,7 +36,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from litestar.utils.scope.state import CONNECTION_STATE_KEY
 
 from chonaikai.accounts.sessions import SESSION_COOKIE
-from chonaikai.web import text_size_of
+from chonaikai.web import parse_cookie_header, text_size_of
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Writes under these paths change what one association's public pages show.
@@ -49,8 +49,7 @@ WRITE_PREFIXES = ASSOCIATION_WRITE_PREFIXES + CITY_WRITE_PREFIXES
 def _cookies(scope: Scope) -> dict[str, str]:
     for name, value in scope["headers"]:
         if name == b"cookie":
-            pairs = (part.split("=", 1) for part in value.decode("latin-1").split(";"))
-            return {pair[0].strip(): pair[1].strip() for pair in pairs if len(pair) == 2}
+            return parse_cookie_header(value)
     return {}
 
 

@@ -43,6 +43,13 @@ def safe_next(target: str | None) -> str:
 TEXT_SIZES = ("normal", "large", "xlarge")
 
 
+def parse_cookie_header(raw: bytes) -> dict[str, str]:
+    """A Cookie header's pairs, for the pieces that answer before the framework (page cache,
+    read front)."""
+    pairs = (part.split("=", 1) for part in raw.decode("latin-1").split(";"))
+    return {pair[0].strip(): pair[1].strip() for pair in pairs if len(pair) == 2}
+
+
 def text_size_of(cookies: Any) -> str:
     """The reader's chosen text size, from the cookie (anything else: normal)."""
     size = cookies.get(TEXT_SIZE_COOKIE, "normal") if cookies else "normal"

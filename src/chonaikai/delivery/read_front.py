@@ -37,7 +37,7 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 
 from chonaikai.accounts.sessions import SESSION_COOKIE
 from chonaikai.delivery import readlink
-from chonaikai.web import text_size_of
+from chonaikai.web import parse_cookie_header, text_size_of
 
 # The read link's token must not travel to other sites in Referer, and the page is nobody's to index.
 READ_HEADERS = {
@@ -72,11 +72,6 @@ def page_key(confirmed: bool, cookies: object) -> tuple[bool, str]:
     """What a shared read page varies by besides the content: 「読みました」 already pressed, and
     the text size (the whole page is rendered for it)."""
     return confirmed, text_size_of(cookies)
-
-
-def _cookies(raw: bytes) -> dict[str, str]:
-    pairs = (part.split("=", 1) for part in raw.decode("latin-1").split(";"))
-    return {pair[0].strip(): pair[1].strip() for pair in pairs if len(pair) == 2}
 
 
 def _csrf_secret_part(token: str, secret: str) -> str | None:
@@ -120,7 +115,7 @@ def read_front(app: ASGIApp, csrf: CSRFConfig | None, confirmed_fragment: bytes 
         sent = ""
         for name, value in scope["headers"]:
             if name == b"cookie":
-                cookies = _cookies(value)
+                cookies = parse_cookie_header(value)
             elif name == csrf_header:
                 sent = value.decode("latin-1")
         cookie = cookies.get(cookie_name, "")
@@ -165,7 +160,7 @@ def read_front(app: ASGIApp, csrf: CSRFConfig | None, confirmed_fragment: bytes 
                 gzip_ok = b"gzip" in value
             elif name == b"hx-request":
                 token = ""  # htmx asks for parts of pages: the route answers
-        cookies = _cookies(cookie_header) if cookie_header else {}
+        cookies = parse_cookie_header(cookie_header) if cookie_header else {}
         if not token or "/" in token or SESSION_COOKIE in cookies or csrf is None:
             await app(scope, receive, send)
             return
