@@ -139,7 +139,7 @@ async def read_session(store: DatabaseStore, session_id: str, state: Any) -> tup
         if found is None:
             return None
         state[PERSON_ROWS] = person
-        signed_in_cache.keep(("session", session_id), found, generation)
+        signed_in_cache.keep_watched(("session", session_id), found, generation)
     state[LOADED] = found
     return found
 
