@@ -166,7 +166,11 @@ async def test_changes_to_who_may_see_what_are_noted_as_access(tenant):
 
 
 def test_kept_sessions_last_longer_only_while_the_access_changes_are_read():
-    from chonaikai.accounts.signed_in_cache import FRESH_WATCH_SECONDS, WATCHED_SECONDS, SignedInCache
+    from chonaikai.accounts.signed_in_cache import (
+        FRESH_WATCH_SECONDS,
+        WATCHED_SECONDS,
+        SignedInCache,
+    )
 
     now = [1000.0]
     cache = SignedInCache(seconds=1.0, clock=lambda: now[0])
