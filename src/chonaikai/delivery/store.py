@@ -282,8 +282,18 @@ async def claim_retry_groups(
     keys_sql, keys_value = in_values(sorted(keys))
     return await _claimed(
         "UPDATE delivery SET status = 'sending', lease_until = {}, claimed_by = {}, attempts = attempts + 1 "
-        f"WHERE retry_key {keys_sql} AND (status = 'pending' OR (status = 'sending' AND lease_until < {{}}))",
-        lease_until, worker_id, keys_value, now,
+        f"WHERE {retry_group_rows(keys_sql)}",
+        lease_until, worker_id, keys_value, now, keys_value,
+    )
+
+
+def retry_group_rows(keys_sql: str) -> str:
+    """The condition of ``claim_retry_groups`` (parameters: the keys, now, the keys again): each
+    half walks a partial index (delivery_retry_group: rows waiting with a key; delivery_leased),
+    so each names the keys itself."""
+    return (
+        f"(status = 'pending' AND retry_key IS NOT NULL AND retry_key {keys_sql}) "
+        f"OR (status = 'sending' AND lease_until < {{}} AND retry_key {keys_sql})"
     )
 
 
