@@ -511,6 +511,15 @@ def access_to(viewer: Viewer, notice: dict[str, Any]) -> str:
     return "ok"
 
 
+def sight_of(viewer: Viewer) -> Viewer:
+    """What decides which notices ``viewer`` may read (``_visible``) and nothing else of them:
+    readers with the same sight get the same search results."""
+    officer = viewer.officer
+    member = viewer.member and not officer
+    return Viewer(authenticated=viewer.authenticated, member=viewer.member, officer=officer,
+                  han_id=viewer.han_id if member else None)
+
+
 async def _visible(tenant: Tenant, viewer: Viewer, query: Any) -> Any:
     """Narrow a query on Notice to what ``viewer`` may read (the same rules as ``access_to``)."""
     if viewer.officer:
@@ -595,26 +604,33 @@ def _board_order(query: Any) -> Any:
 _TOTAL = QueryString("count(*) OVER ()").as_alias("total")
 
 
-async def _search_page(tenant: Tenant, matches: Any, page: int, per_page: int) -> Board:
+async def _search_page(tenant: Tenant, matches: Any, page: int, per_page: int, total: int | None = None) -> Board:
     """One page of a search's matches (board order) and their number, without reading or
     sending here any other match (a common word matches a quarter of a board).
 
     PostgreSQL checks the words on each row of the association anyway (notices/search.py), so
     one pass counts them (a window) and keeps the page. On SQLite the count and the page's ids
-    come from the text index and the board index alone, and only the page's rows are read."""
+    come from the text index and the board index alone, and only the page's rows are read.
+    ``total``: the number of matches if the caller knows it (kept from another page of the same
+    search): then only the page is read, and PostgreSQL may stop at the page's last match."""
 
     def board(rows: list[dict[str, Any]], total: int, page: int) -> Board:
         pages = max(1, math.ceil(total / per_page))
         cards = [_card(row) for row in rows]
         return Board(cards=cards, page=page, has_next=page < pages, pages=pages, total=total)
 
-    async def rows_of(page: int) -> list[dict[str, Any]]:
+    async def rows_of(page: int, counted: bool = True) -> list[dict[str, Any]]:
         if is_postgres():
-            query = await matches(tenant.select(Notice, *CARD_COLUMNS, _TOTAL))
+            query = await matches(tenant.select(Notice, *CARD_COLUMNS, *([_TOTAL] if counted else [])))
             return await _board_order(query).limit(per_page).offset((page - 1) * per_page)
         ids = _board_order(await matches(tenant.select(Notice, Notice.id))).limit(per_page).offset((page - 1) * per_page)
         return await _board_order(tenant.select(Notice, *CARD_COLUMNS).where(Notice.id.is_in(ids)))
 
+    if total is not None:
+        if not total:
+            return board([], 0, 1)
+        page = min(page, math.ceil(total / per_page))
+        return board(await rows_of(page, counted=False), total, page)
     if is_postgres():
         rows = await rows_of(page)
         if rows:
@@ -637,12 +653,14 @@ async def list_notices(
     page: int = 1,
     archived: bool = False,
     per_page: int = PER_PAGE,
+    total: int | None = None,
 ) -> Board:
     """The board for ``viewer``: urgent and pinned first, then newest; searching also finds
     archived notices, since past notices must be easy to find again.
 
     Browsing reads one row more than a page to know whether there is a next page (no count).
-    Searching counts the matches and reads one page of them (``_search_page``).
+    Searching counts the matches (unless ``total`` gives their number) and reads one page of
+    them (``_search_page``).
     """
     words = normalise_query(q)
     page = max(1, page)
@@ -658,7 +676,7 @@ async def list_notices(
         async def matches(query: Any) -> Any:
             return await _visible(tenant, viewer, narrowed(query))
 
-        board = await _search_page(tenant, matches, page, per_page)
+        board = await _search_page(tenant, matches, page, per_page, total)
     else:
         query = await _visible(tenant, viewer, narrowed(tenant.select(Notice, *CARD_COLUMNS)))
         rows = await _board_order(query).limit(per_page + 1).offset((page - 1) * per_page)
