@@ -124,11 +124,21 @@ def run_one(kind: str, args: argparse.Namespace) -> dict:
         if measured("uncached", args):
             results["uncached"] = pages.wrk(base, args.connections, args.duration, random_search_script(uncached=True))
         # A signed-in member (of 200, in three 班: three levels) searching the same words at
-        # random pages: their pages are never kept whole (they carry the member's own parts), and
-        # nothing of this run was searched by a member before it (what a level shares is found
-        # by the run itself, and kept for seconds).
+        # random pages: their pages are never made whole for anyone else (they carry the member's
+        # own parts); what one level shares (results, the page with stand-ins) is kept for
+        # seconds. As for visitors' random searches above, each search once per level first (a
+        # board searched all day); --cold: not (the run finds them itself).
         if measured("signed-in search", args):
             csrf = signed_in.first_visits(base, f"/a/{SLUG}/notices/", MEMBERS)
+            if not args.cold:
+                for word in RANDOM_WORDS:
+                    for number in range(1, 33):
+                        for n in range(signed_in.HANS):  # member n is in 班 n + 1
+                            request = urllib.request.Request(
+                                f"{base}/a/{SLUG}/notices/?q={quote(word)}&page={number}",
+                                headers={"Cookie": f"chonaikai_session={signed_in.session_id(n)}; chonaikai_csrf={csrf}"})
+                            with urllib.request.urlopen(request) as answer:
+                                answer.read()
             results["signed-in search"] = pages.wrk(base, args.connections, args.duration, member_search_script(csrf))
         results["rss"] = pages.rss_mb(base)
     return results
@@ -179,6 +189,8 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--only", type=lambda text: text.split(","), default=[],
                         help=f"measure only these (and hello), comma-separated: {', '.join(PAGES[1:])}")
+    parser.add_argument("--cold", action="store_true",
+                        help="signed-in search without searching each search once per level first")
     parser.add_argument("--no-freeze", action="store_true", help="serve without gc.freeze() (see pages.bench_env)")
     args = parser.parse_args()
     if shutil.which("wrk") is None:

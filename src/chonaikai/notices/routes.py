@@ -100,8 +100,8 @@ async def board(
     partial = is_htmx(request) and request.headers.get("hx-target") == "board"
     searching = bool(normalise_query(q))
     if searching and not viewer.authenticated:  # a visitor's search: kept whole by the page cache
-        context["board"] = await logic.list_notices(tenant, viewer, category=category, q=q, page=page,
-                                                    archived=bool(archived))
+        context["board"] = await signed_in.search_board(tenant, viewer, q=q, category=category, page=page,
+                                                        archived=bool(archived))
     else:
         # The level's cards, kept per process (notices/signed_in.py); this reader's unread marks.
         if searching:

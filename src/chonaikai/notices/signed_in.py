@@ -141,23 +141,32 @@ async def _unread(tenant: Tenant, viewer: logic.Viewer, shared: SharedBoard) -> 
     return {i for i in ids if i not in read}
 
 
+async def search_board(tenant: Tenant, viewer: logic.Viewer, *, q: str, category: str, page: int,
+                       archived: bool) -> logic.Board:
+    """One page of a search for what ``viewer`` may read (their sight, ``logic.sight_of``), the
+    number of matches counted once per search and kept with the association's pieces: the
+    search's other pages, for anyone with the same sight, then read only their own rows."""
+    sight = logic.sight_of(viewer)
+    key = (tenant.slug, "search total", sight, tuple(normalise_query(q)), category, archived)
+    generation = shared_pieces.generation
+    total = shared_pieces.get(key)
+    board = await logic.list_notices(tenant, sight, category=category, q=q, page=page, archived=archived,
+                                     total=total)
+    if total is None:
+        shared_pieces.keep(key, board.total, generation)
+    return board
+
+
 async def search_for(tenant: Tenant, viewer: logic.Viewer, *, q: str, category: str, page: int,
                      archived: bool) -> tuple[SharedBoard, set[int]]:
-    """A signed-in reader's search: one page of results kept per sight (``logic.sight_of``: who
-    may read what), words, category and page, with the number of matches kept per search (its
-    other pages then read only their own rows); and the ids of its cards this reader has not
-    opened. The page itself is made per level by ``board_page`` like the board's."""
-    sight = logic.sight_of(viewer)
-    words = tuple(normalise_query(q))
-    key = (tenant.slug, "search", sight, words, category, page, archived)
+    """A signed-in reader's search: its page of results kept per sight, words, category and
+    page (``search_board``), and the ids of its cards this reader has not opened. The page
+    itself is made per level by ``board_page``, like the board's."""
+    key = (tenant.slug, "search", logic.sight_of(viewer), tuple(normalise_query(q)), category, page, archived)
     shared = shared_pieces.get(key)
     if shared is None:
         generation = shared_pieces.generation
-        total_key = (tenant.slug, "search total", sight, words, category, archived)
-        total = shared_pieces.get(total_key)
-        board = await logic.list_notices(tenant, sight, category=category, q=q, page=page, archived=archived,
-                                         total=total)
-        shared_pieces.keep(total_key, board.total, generation)
+        board = await search_board(tenant, viewer, q=q, category=category, page=page, archived=archived)
         shared = SharedBoard(board, max_patterns=4)
         shared_pieces.keep(key, shared, generation)
     return shared, await _unread(tenant, viewer, shared)
