@@ -248,3 +248,24 @@ async def test_a_visitors_search_keeps_only_its_count(client, tenant, kept):
         assert "23件" in (await reader.get(search, params={"q": "清掃", "page": 2})).text
     shared_pieces.forget(tenant.slug)
     assert "22件" in (await client.get(search, params={"q": "清掃", "page": 2})).text
+
+
+@pytest.mark.parametrize("most", [2000, 1])  # all of a reader's marks at once; too many: per page
+async def test_a_search_shows_what_this_reader_has_read(client, tenant, kept, monkeypatch, most):
+    from chonaikai.notices import logic
+
+    monkeypatch.setattr(logic, "READ_SET_MAX", most)
+    ids = [await post_notice(tenant, f"清掃のお知らせ{i}", visibility="members") for i in range(3)]
+    async with member(client, tenant, "kato@example.jp", "1班") as kato, \
+            member(client, tenant, "sato@example.jp", "1班") as sato:
+        for notice_id in ids[:2]:
+            await kato.get(f"/a/{tenant.slug}/notices/{notice_id}")
+        await sato.get(f"/a/{tenant.slug}/notices/{ids[2]}")
+        await read_marks.flush()
+        known_reads.clear()  # as another process would: from the database only
+        signed_in_cache.forget_all()
+        search = f"/a/{tenant.slug}/notices/"
+        kato_page = (await kato.get(search, params={"q": "せいそう"})).text
+        sato_page = (await sato.get(search, params={"q": "せいそう"})).text
+        assert kato_page.count("未読</span>") == 1 and sato_page.count("未読</span>") == 2
+        assert f'notice-card-unread">\n    <a href="/a/{tenant.slug}/notices/{ids[2]}"' in kato_page

@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+from array import array
+from bisect import bisect_left
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -761,6 +763,40 @@ async def read_notice_ids(tenant: Tenant, viewer: Viewer, notice_ids: list[int])
         # through another process loses its 「未読」 here within ~5 s; through this one at once).
         signed_in_cache.keep(key, read, generation, longer=5)
     return {notice_id for notice_id in notice_ids if notice_id in read or (reader, notice_id) in known_reads}
+
+
+READ_SET_MAX = 2000  # a household reading ten notices a week for four years
+
+
+async def read_among(tenant: Tenant, viewer: Viewer, notice_ids: list[int]) -> set[int]:
+    """``read_notice_ids`` for pages a reader seldom opens twice (every page of every search):
+    all the reader's read marks in the association at once (the migration's indexes
+    ``notice_read_by_household`` / ``_by_account``), kept as long as a board page's, so their
+    next pages ask the database nothing. A reader with more than READ_SET_MAX marks is asked per
+    page, as the board does."""
+    if not viewer.reader_known or not notice_ids:
+        return set()
+    reader = _reader(viewer)
+    key = ("read all", reader, tenant.id)
+    read = signed_in_cache.get(key)
+    if read is None:
+        generation = signed_in_cache.generation
+        column = "household" if viewer.household_id is not None else "account"
+        rows = await fetch_rows(
+            f"SELECT notice FROM notice_read WHERE {column} = {{}} AND association = {{}} ORDER BY notice LIMIT {{}}",
+            reader[1], tenant.id, READ_SET_MAX + 1,
+        )
+        # A sorted array: 8 bytes a mark (a set of 2,000 ids: ~190 KB a reader).
+        read = array("q", [row["notice"] for row in rows]) if len(rows) <= READ_SET_MAX else False
+        signed_in_cache.keep(key, read, generation, longer=5)
+    if read is False:
+        return await read_notice_ids(tenant, viewer, notice_ids)
+
+    def marked(notice_id: int) -> bool:
+        at = bisect_left(read, notice_id)
+        return at < len(read) and read[at] == notice_id
+
+    return {notice_id for notice_id in notice_ids if marked(notice_id) or (reader, notice_id) in known_reads}
 
 
 async def mark_read(tenant: Tenant, viewer: Viewer, notice_id: int, *, now: datetime | None = None) -> None:

@@ -13,6 +13,7 @@ Two kinds of thing are kept, both per association and forgotten with its public 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -135,9 +136,10 @@ async def board_for(tenant: Tenant, viewer: logic.Viewer, *, category: str, page
     return shared, await _unread(tenant, viewer, shared)
 
 
-async def _unread(tenant: Tenant, viewer: logic.Viewer, shared: SharedBoard) -> set[int]:
+async def _unread(tenant: Tenant, viewer: logic.Viewer, shared: SharedBoard,
+                  read_of: Callable[..., Awaitable[set[int]]] = logic.read_notice_ids) -> set[int]:
     ids = [card.id for card in shared.board.cards]
-    read = await logic.read_notice_ids(tenant, viewer, ids) if viewer.reader_known else set(ids)
+    read = await read_of(tenant, viewer, ids) if viewer.reader_known else set(ids)
     return {i for i in ids if i not in read}
 
 
@@ -169,7 +171,7 @@ async def search_for(tenant: Tenant, viewer: logic.Viewer, *, q: str, category: 
         board = await search_board(tenant, viewer, q=q, category=category, page=page, archived=archived)
         shared = SharedBoard(board, max_patterns=4)
         shared_pieces.keep(key, shared, generation)
-    return shared, await _unread(tenant, viewer, shared)
+    return shared, await _unread(tenant, viewer, shared, logic.read_among)
 
 
 def with_unread(board: logic.Board, unread: set[int]) -> logic.Board:
