@@ -269,3 +269,16 @@ async def test_a_search_shows_what_this_reader_has_read(client, tenant, kept, mo
         sato_page = (await sato.get(search, params={"q": "せいそう"})).text
         assert kato_page.count("未読</span>") == 1 and sato_page.count("未読</span>") == 2
         assert f'notice-card-unread">\n    <a href="/a/{tenant.slug}/notices/{ids[2]}"' in kato_page
+
+
+async def test_an_htmx_search_gets_the_board_part_with_its_own_marks(client, tenant, kept):
+    read_id = await post_notice(tenant, "一斉清掃のお知らせ", visibility="members")
+    await post_notice(tenant, "河川清掃のお知らせ", visibility="members")
+    async with member(client, tenant, "kato@example.jp", "1班") as reader:
+        await reader.get(f"/a/{tenant.slug}/notices/{read_id}")
+        whole = (await reader.get(f"/a/{tenant.slug}/notices/", params={"q": "せいそう"})).text  # kept for the level
+        part = (await reader.get(f"/a/{tenant.slug}/notices/", params={"q": "せいそう"},
+                                 headers={"hx-request": "true", "hx-target": "board"})).text
+        assert "<html" in whole and "<html" not in part and part.lstrip().startswith('<div id="board">')
+        for text in (whole, part):
+            assert "2件（「せいそう」）" in text and text.count("未読</span>") == 1

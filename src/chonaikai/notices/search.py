@@ -22,7 +22,10 @@ archived notices (past notices must be easy to find again).
 What the board does with it (notices.logic.list_notices): the count of matches and the ids of
 one page, both in SQL; only the page's rows are read. On SQLite the board's index also holds
 visibility, audience and category, so neither the count nor the skipped rows of a later page
-read the table (see docs/performance.md, "Search (issue 20)").
+read the table (see docs/performance.md, "Search (issue 20)"). The count is made once per
+search and sight and kept with the association's pieces (notices.signed_in.search_board), so
+a search's other pages only read their rows, in the order of ``notice_search_order`` (below),
+stopping at the page's last match.
 
 Readings come from SudachiPy with its small dictionary (measured on the 文例 in notices/, see
 docs/performance.md): it read 26 of 28 association words as we would (集会所, 避難所 came out

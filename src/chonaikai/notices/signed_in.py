@@ -8,6 +8,12 @@ Two kinds of thing are kept, both per association and forgotten with its public 
 - pages: the whole page rendered for a level with stand-ins (shared_pieces.StandIns) — only
   when nothing else on it belongs to the reader (no 安否確認 banner of theirs, no question form,
   no draft's reach): those are rendered for the reader as before.
+
+A signed-in reader's search is made the same way: its page of results per sight (who may read
+what: ``logic.sight_of``), words, category and page, the page per level with the reader's own
+parts put in; each card's HTML is kept per notice for every page showing it; the reader's
+unread marks come from all their read marks, read once for a few seconds (``logic.read_among``).
+The number of a search's matches is kept per sight for visitors too (``search_board``).
 """
 
 from __future__ import annotations
