@@ -145,9 +145,11 @@ def run_one(kind: str, args: argparse.Namespace) -> dict:
 
 
 # Words members search for: kanji of three or more characters and kana readings (the trigram
-# index), and two-character words (scanned); with the page number, 512 different searches.
-# "uncached": the same with a parameter that makes every request a new page (as a signed-in
-# member's search is): what the index itself serves.
+# index), and two-character words (through the trigrams beginning with them on SQLite); with the
+# page number, 512 different searches. "uncached": the same with a parameter that makes every
+# request a new page, never kept: what the index itself serves — each request reads its page
+# of matches through the index and renders it; only the number of matches is counted once per
+# search and kept (notices.signed_in.search_board), as for every visitor's next page.
 RANDOM_WORDS = ["防災訓練", "ぼうさい", "せいそう", "ごみとうばん", "夏祭り", "なつまつり", "そうかい", "かいひ",
                 "ぼうはん", "公民館", "こうみんかん", "お知らせ", "清掃", "会費", "総会", "回覧"]
 
