@@ -116,3 +116,115 @@ async def test_the_watcher_names_each_changed_association_once(tenant, city):
     assert sorted(forgotten) == sorted([other.slug, tenant.slug])
     forgotten.clear()
     assert await watcher.poll() == 0 and forgotten == []
+
+
+async def test_changes_to_who_may_see_what_are_noted_as_access(tenant):
+    """The access triggers (notices migration 2026-12-04T20:40): what a kept session, principal
+    or viewer was read from; a renewal or a change that alters nobody's access is not noted."""
+    from datetime import UTC, datetime, timedelta
+
+    from chonaikai.accounts.roles import Role
+    from chonaikai.accounts.sessions import DatabaseStore
+    from chonaikai.accounts.tables import Account, RoleGrant, WebSession
+    from chonaikai.page_changes import ACCESS
+    from chonaikai.roster.tables import Han, Household
+    from tests.auth import make_account
+    from tests.factories import make_household
+
+    household = await make_household(tenant, "見本 太郎", han="1班")
+    account_id = await make_account("taro@example.jp", Role.MEMBER, tenant, household_id=household["id"])
+    await DatabaseStore().set("a-session", b'{"account_id": 1}', expires_in=3600)
+    forgotten: list[str] = []
+    watcher = ChangeWatcher(forgotten.append)
+    await watcher.poll()
+
+    async def noted() -> bool:
+        await watcher.poll()
+        found = ACCESS in forgotten
+        forgotten.clear()
+        return found
+
+    # Nobody's access: a household's channel, a session's renewal (expiry only).
+    await Household.update({Household.channel: "paper"}).where(Household.id == household["id"])
+    await WebSession.update({WebSession.expires_at: datetime.now(UTC) + timedelta(days=90)}, force=True)
+    assert not await noted()
+    two = (await tenant.select(Han, Han.id).where(Han.name == "2班").first())["id"]
+    changes = [
+        Household.update({Household.han: two}).where(Household.id == household["id"]),
+        Household.update({Household.credential_epoch: 1}).where(Household.id == household["id"]),
+        Household.update({Household.moved_out: True}).where(Household.id == household["id"]),
+        RoleGrant.update({RoleGrant.role: "han_leader"}).where(RoleGrant.account == account_id),
+        RoleGrant.delete().where(RoleGrant.account == account_id),
+        Account.update({Account.display_name: "見本"}).where(Account.id == account_id),
+        WebSession.update({WebSession.value: b"{}"}, force=True),
+        WebSession.delete(force=True),
+        Household.delete().where(Household.id == household["id"]),
+    ]
+    for change in changes:
+        await change
+        assert await noted(), change
+
+
+def test_kept_sessions_last_longer_only_while_the_access_changes_are_read():
+    from chonaikai.accounts.signed_in_cache import (
+        FRESH_WATCH_SECONDS,
+        WATCHED_SECONDS,
+        SignedInCache,
+    )
+
+    now = [1000.0]
+    cache = SignedInCache(seconds=1.0, clock=lambda: now[0])
+    cache.keep_watched("unwatched", "before any read", cache.generation)
+    cache.watched(now[0], first=True)  # the first read: what was kept before it is forgotten
+    assert cache.get("unwatched") is None
+    cache.keep_watched(("session", "s"), "row", cache.generation)
+    cache.keep(("reads", 1), {1}, cache.generation)  # not what the triggers watch: a second only
+    for _ in range(10):  # read every second: the session stays, the read marks do not
+        now[0] += 1.0
+        cache.watched(now[0], first=False)
+        assert cache.get(("session", "s")) == "row"
+    assert cache.get(("reads", 1)) is None
+    now[0] += FRESH_WATCH_SECONDS + 0.1  # the reads stopped (database busy): back to a second
+    assert cache.get(("session", "s")) is None
+    cache.keep_watched(("session", "s"), "row", cache.generation)
+    cache.watched(now[0], first=False)
+    now[0] += WATCHED_SECONDS  # never longer than WATCHED_SECONDS, however fresh the watch
+    cache.watched(now[0], first=False)
+    assert cache.get(("session", "s")) is None
+
+
+async def test_a_session_ended_in_the_database_ends_on_another_process_within_two_seconds(tenant, tmp_path):
+    """A member's session kept by a server (longer than a second, as its watcher reads the access
+    changes) ends there within 2 s of its role being removed elsewhere."""
+    from litestar.serialization import encode_json
+
+    from chonaikai.accounts.roles import Role
+    from chonaikai.accounts.sessions import SESSION_COOKIE, SESSION_MAX_AGE, DatabaseStore
+    from chonaikai.accounts.tables import RoleGrant
+    from tests.auth import make_account
+    from tests.delivery.helpers import make_notice
+    from tests.factories import make_household
+
+    await make_notice(tenant, "会員だけの回覧", visibility="members")
+    household = await make_household(tenant, "見本 太郎", han="1班")
+    account_id = await make_account("taro@example.jp", Role.MEMBER, tenant, household_id=household["id"])
+    await DatabaseStore().set("s" * 64, encode_json({"account_id": account_id}), expires_in=SESSION_MAX_AGE)
+    port = free_port()
+    server = start_server(port, tmp_path / "server.log")
+    base = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient(timeout=10, cookies={SESSION_COOKIE: "s" * 64}) as client:
+            await wait_until_up(client, base, tmp_path / "server.log")
+            board = f"{base}/a/{tenant.slug}/notices/"
+            await asyncio.sleep(1.2)  # the watcher has read at least once
+            for _ in range(3):  # kept past the one second
+                assert "会員だけの回覧" in (await client.get(board)).text
+                await asyncio.sleep(0.6)
+            await RoleGrant.delete().where(RoleGrant.account == account_id)  # as another machine would
+            started = time.monotonic()
+            while "会員だけの回覧" in (await client.get(board)).text:
+                assert time.monotonic() - started < 2.0, "still shown to a member whose role was removed"
+                await asyncio.sleep(0.1)
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=10)

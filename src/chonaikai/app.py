@@ -69,6 +69,7 @@ from chonaikai.safety.banner import before_request as safety_banner
 from chonaikai.safety.routes import association_safety_router
 from chonaikai.safety.routes import city_router as safety_city_router
 from chonaikai.settings import Settings, get_settings
+from chonaikai.signed_in_front import signed_in_front
 from chonaikai.tenancy.deps import provide_tenant
 from chonaikai.tenancy.logic import HostMap
 from chonaikai.tenancy.routes import public_router
@@ -306,7 +307,8 @@ def create_asgi_app(settings: Settings | None = None, app: Litestar | None = Non
     settings = settings or get_settings()
     app = app or create_app(settings)
     host_map = HostMap(tenant_domain=settings.tenant_domain)
-    # The read front answers most visits of /r/{token} before Litestar (delivery/read_front.py).
-    routed = read_front(HostRoutingMiddleware(app, host_map), app.csrf_config, CONFIRMED_FRAGMENT)
+    # The read front answers most visits of /r/{token} before Litestar (delivery/read_front.py), the
+    # signed-in front a member's board and notice page (signed_in_front.py).
+    routed = read_front(HostRoutingMiddleware(signed_in_front(app, app), host_map), app.csrf_config, CONFIRMED_FRAGMENT)
     wrapped = security_headers_middleware(routed, hsts=settings.env == "production")
     return head_as_get_middleware(wrapped)

@@ -9,7 +9,11 @@ learn of it here:
   migration 2026-12-04T15:30) add a row to ``page_change`` (the association's slug, or ``*`` for a city: all pages) with the database
   clock, in the same transaction as the change: nothing that writes can forget it;
 - each web process asks once a second for the rows of the last two minutes it has not seen
-  yet (one indexed range read, a few rows), and forgets those associations' pages and tenant.
+  yet (one indexed range read, a few rows), and forgets those associations' pages and tenant;
+- changes to who may see what (sessions, role grants, accounts, a household's 班, credentials
+  or moving out: triggers of the notices migration 2026-12-04T20:40) add ``~access``: every
+  process forgets its kept sessions and principals (accounts/signed_in_cache.py), which it keeps
+  longer than a second only while these reads keep coming.
 
 It is a poll, not LISTEN/NOTIFY: NOTIFY takes a global lock at commit, listeners that lose their
 connection miss messages, and it does not exist on SQLite (several processes on one SQLite file
@@ -34,6 +38,7 @@ POLL_SECONDS = 1.0
 WINDOW_SECONDS = 120
 KEEP_SECONDS = 3600
 ALL = "*"
+ACCESS = "~access"  # who may see what changed: kept sessions and principals (accounts/signed_in_cache.py)
 
 _SQLITE_NOW = "((julianday('now') - 2440587.5) * 86400.0)"
 _POSTGRES_NOW = "extract(epoch FROM clock_timestamp())"
@@ -41,8 +46,12 @@ _POSTGRES_NOW = "extract(epoch FROM clock_timestamp())"
 class ChangeWatcher:
     """Reads page_change once a second and calls ``forget(slug)`` for each new row (``*``: all)."""
 
-    def __init__(self, forget: Callable[[str], None]) -> None:
+    def __init__(self, forget: Callable[[str], None],
+                 after_read: Callable[[float, bool], None] | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.forget = forget
+        self.after_read = after_read  # (when the read began, whether it was the first)
+        self.clock = clock
         self._seen: set[int] = set()
         self._started = False
         self._last_prune = 0.0
@@ -52,14 +61,18 @@ class ChangeWatcher:
         from chonaikai.tenancy.tables import Association
 
         now = _POSTGRES_NOW if is_postgres() else _SQLITE_NOW
+        began = self.clock()
         rows = await Association.raw(
             f"SELECT id, slug FROM page_change WHERE changed_at > {now} - {WINDOW_SECONDS}"
         )
+        first = not self._started
         fresh = [row for row in rows if row["id"] not in self._seen] if self._started else []
         self._seen = {row["id"] for row in rows}  # at start-up nothing is kept yet: only note them
         self._started = True
         for slug in {row["slug"] for row in fresh}:
             self.forget(slug)
+        if self.after_read is not None:
+            self.after_read(began, first)
         if time.monotonic() - self._last_prune > 600:
             self._last_prune = time.monotonic()
             await Association.raw(f"DELETE FROM page_change WHERE changed_at < {now} - {KEEP_SECONDS}")
@@ -77,11 +90,14 @@ class ChangeWatcher:
 
 
 def forget_everywhere_in_process(page_cache) -> Callable[[str], None]:  # type: ignore[no-untyped-def]
+    from chonaikai.accounts.signed_in_cache import signed_in_cache
     from chonaikai.delivery.readlink import shared_reads
     from chonaikai.tenancy.logic import tenant_cache
 
     def forget(slug: str) -> None:
-        if slug == ALL:
+        if slug == ACCESS:
+            signed_in_cache.forget_all()
+        elif slug == ALL:
             page_cache.clear()
             tenant_cache.clear()
             shared_reads.clear()
@@ -97,12 +113,13 @@ def forget_everywhere_in_process(page_cache) -> Callable[[str], None]:  # type: 
 @contextlib.asynccontextmanager
 async def watching(page_cache) -> AsyncIterator[None]:  # type: ignore[no-untyped-def]
     """For the web process's lifespan: watch while it serves (when anything is kept at all)."""
+    from chonaikai.accounts.signed_in_cache import signed_in_cache
     from chonaikai.tenancy.logic import tenant_cache
 
-    if page_cache.seconds <= 0 and tenant_cache.ttl <= 0:
+    if page_cache.seconds <= 0 and tenant_cache.ttl <= 0 and signed_in_cache.seconds <= 0:
         yield
         return
-    watcher = ChangeWatcher(forget_everywhere_in_process(page_cache))
+    watcher = ChangeWatcher(forget_everywhere_in_process(page_cache), signed_in_cache.watched, signed_in_cache.clock)
     task = asyncio.create_task(watcher.run())
     try:
         yield

@@ -268,6 +268,6 @@ async def provide_principal(request: Request) -> Principal:
             request.state["principal"] = ANONYMOUS
             return ANONYMOUS
         principal = found
-        signed_in_cache.keep(key, principal, generation)
+        signed_in_cache.keep_watched(key, principal, generation)
     request.state["principal"] = principal
     return principal

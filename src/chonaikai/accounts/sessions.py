@@ -6,6 +6,7 @@ import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from litestar import Request
 from litestar.connection import ASGIConnection
@@ -123,6 +124,31 @@ def _kept_session(session_id: str) -> tuple[bytes, datetime | None] | None:
 LOADED = "chonaikai_session_loaded"  # connection state: (data, expires_at) as read at the start
 
 
+async def read_session(store: DatabaseStore, session_id: str, state: Any) -> tuple[bytes, datetime | None] | None:
+    """The session row (data, expiry), kept or read with its person's rows in one statement; both
+    are put into the connection's ``state`` for ``provide_principal`` and the answer's end.
+    None: no such session, or it expired (then removed)."""
+    found = _kept_session(session_id)
+    if found is None:
+        from chonaikai.accounts.principal import PERSON_ROWS, session_with_person
+
+        generation = signed_in_cache.generation
+        found, person = await session_with_person(_stored_key(session_id))
+        if found is not None and found[1] is not None and found[1] <= datetime.now(UTC):
+            found = await store.get_with_expiry(session_id)  # expired: removed there
+        if found is None:
+            return None
+        state[PERSON_ROWS] = person
+        signed_in_cache.keep_watched(("session", session_id), found, generation)
+    state[LOADED] = found
+    return found
+
+
+def renewal_due(found: tuple[bytes, datetime | None]) -> bool:
+    """The session's expiry is renewed (written) on this view: at most once a day."""
+    return found[1] is not None and _worth_renewing(found[1], SESSION_MAX_AGE)
+
+
 class QuietSessionBackend(ServerSideSessionBackend):
     """Litestar stores a session row (and sets a cookie) for every visitor, even one who never
     signed in, and with ``renew_on_access`` writes it back on every answer. Here:
@@ -142,20 +168,8 @@ class QuietSessionBackend(ServerSideSessionBackend):
         store = self.config.get_store_from_app(connection.scope["app"])
         if not isinstance(store, DatabaseStore):
             return await super().load_from_connection(connection)
-        found = _kept_session(session_id)
-        if found is None:
-            from chonaikai.accounts.principal import PERSON_ROWS, session_with_person
-
-            generation = signed_in_cache.generation
-            found, person = await session_with_person(_stored_key(session_id))
-            if found is not None and found[1] is not None and found[1] <= datetime.now(UTC):
-                found = await store.get_with_expiry(session_id)  # expired: removed there
-            if found is None:
-                return {}
-            connection.state[PERSON_ROWS] = person
-            signed_in_cache.keep(("session", session_id), found, generation)
-        connection.state[LOADED] = found
-        return self.deserialize_data(found[0])
+        found = await read_session(store, session_id, connection.state)
+        return {} if found is None else self.deserialize_data(found[0])
 
     def _unchanged(self, scope_session: ScopeSession, connection: ASGIConnection) -> tuple[bool, bool]:
         """(data unchanged since it was loaded, expiry due for renewal)."""

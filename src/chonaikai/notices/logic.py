@@ -464,7 +464,7 @@ async def load_viewer(principal: Principal, tenant: Tenant) -> Viewer:
     if viewer is None:
         generation = signed_in_cache.generation
         viewer = await _load_viewer(principal, tenant)
-        signed_in_cache.keep(key, viewer, generation)
+        signed_in_cache.keep_watched(key, viewer, generation)
     return viewer
 
 

@@ -35,7 +35,7 @@ from chonaikai.notices.ready_texts import (
 from chonaikai.notices.render import normalise_query, render_html
 from chonaikai.roster import reach
 from chonaikai.tenancy.scope import Tenant
-from chonaikai.web import is_htmx
+from chonaikai.web import SIGNED_IN_FRONT, is_htmx
 
 MAX_PAGE = 100_000  # 20 notices a page: two million notices
 ACTIONS = ("preview", "draft", "save", "publish", "schedule")
@@ -72,7 +72,8 @@ def check_access(viewer: logic.Viewer, notice: dict[str, Any]) -> None:
 # --- reading ---------------------------------------------------------------------------------
 
 
-@get("/", name="notices_board", opt={"shared_page": "with_query"})  # searches kept too
+# Searches kept too; a signed-in member's board is answered by signed_in_front.py.
+@get("/", name="notices_board", opt={"shared_page": "with_query", SIGNED_IN_FRONT: True})
 async def board(
     request: Request,
     tenant: NamedDependency[Tenant],
@@ -129,7 +130,7 @@ async def confirmation_context(tenant: Tenant, viewer: logic.Viewer, notice: dic
     }
 
 
-@get("/{notice_id:int}", name="notice_page", opt={"shared_page": True})
+@get("/{notice_id:int}", name="notice_page", opt={"shared_page": True, SIGNED_IN_FRONT: True})
 async def notice_page(
     request: Request,
     tenant: NamedDependency[Tenant],

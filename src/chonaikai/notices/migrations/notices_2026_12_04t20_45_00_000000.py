@@ -1,6 +1,6 @@
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 
-ID = "2026-12-04T20:30:00:000000"
+ID = "2026-12-04T20:45:00:000000"
 VERSION = "1.38.0"
 DESCRIPTION = "read marks by reader: a signed-in reader's every read mark in one index range (search pages)"
 
