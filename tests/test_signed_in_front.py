@@ -206,3 +206,10 @@ def test_the_routes_it_answers_are_the_ones_that_declare_it(litestar_app):
 
     front = signed_in_front(route, litestar_app)
     assert sorted(handler.name for handler in front.plans) == ["notice_page", "notices_board"]
+
+
+async def test_a_bad_host_header_gets_the_routers_answer(tenant, member, asgi_app):
+    before = answered(asgi_app)
+    response = await member.get(f"/a/{tenant.slug}/notices/", headers={"host": "bad host<>"})
+    assert response.status_code == 400
+    assert answered(asgi_app) == before

@@ -31,7 +31,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
-from litestar import Litestar, Response
+from litestar import Litestar, MediaType, Response
+from litestar._asgi.utils import is_valid_host  # the router's own Host check
 from litestar.di import Dependency
 from litestar.exceptions import HTTPException, ImproperlyConfiguredException
 from litestar.handlers import HTTPRouteHandler
@@ -158,6 +159,9 @@ def signed_in_front(app: ASGIApp, litestar: Litestar) -> ASGIApp:
 
     async def answer(scope: Scope, session_id: str, cookies: dict[str, str]) -> dict[str, Any] | None:
         """The page's ASGI messages, or None: the route answers it."""
+        host = next((value for name, value in scope["headers"] if name == b"host"), None)
+        if scope.get("root_path") or (host is not None and not is_valid_host(host)):
+            return None  # the router's own checks and answers (a bad Host header: 400)
         try:
             _, handler, path, path_params, template = litestar.asgi_router.handle_routing(
                 path=normalize_path(scope["path"]), method="GET")
@@ -195,7 +199,7 @@ def signed_in_front(app: ASGIApp, litestar: Litestar) -> ASGIApp:
             kwargs["request"] = request
         result = await handler.fn(**kwargs)
         if type(result) is not Response or result.status_code not in (None, 200) or result.cookies or result.background \
-                or front_scope["session"] is not data:
+                or result.media_type != MediaType.HTML or front_scope["session"] is not data:
             return None  # a full render (Template) and anything unusual: the route's own way
         body = result.content if isinstance(result.content, bytes) else str(result.content).encode()
         headers = [(b"content-type", b"text/html; charset=utf-8")]

@@ -94,3 +94,28 @@ def test_nothing_is_kept_when_switched_off():
     cache = SignedInCache(seconds=0)
     cache.keep("key", "value", cache.generation)
     assert cache.get("key") is None
+
+
+async def test_answers_through_read_links_keep_what_is_kept(client, tenant, clock):
+    """A household's 「読みました」 or answer through its read link changes nobody's access: the
+    officers' kept sessions stay (in a disaster these posts come by the thousand)."""
+    from chonaikai.accounts.tables import RoleGrant
+    from chonaikai.delivery.outbox import create_deliveries
+    from chonaikai.delivery.tables import Delivery
+    from tests.delivery.helpers import make_notice
+
+    await sign_in_as(client, "editor@example.jp", Role.EDITOR, tenant)
+    assert (await client.get(f"/a/{tenant.slug}/notices/new")).status_code == 200
+    await RoleGrant.delete().where(RoleGrant.role == "editor")  # elsewhere: kept here for now
+    await make_household(tenant, "読む世帯", han="1班", channel="email", email="reader@example.jp")
+    notice_id = await make_notice(tenant, "確認のお願い", needs_confirmation=True)
+    await create_deliveries(notice_id)
+    (token,) = [row["token"] for row in await Delivery.select(Delivery.token).where(Delivery.notice == notice_id)]
+    async with httpx.AsyncClient(transport=client._transport, base_url="http://testserver") as household:
+        await household.get(f"/r/{token}")
+        pressed = await household.post(f"/r/{token}/confirm", data={"_csrf_token": household.cookies[CSRF_COOKIE]})
+        assert pressed.status_code in (200, 303)
+    assert (await client.get(f"/a/{tenant.slug}/notices/new")).status_code == 200  # still kept
+    await client.post("/prefs/text-size", data={"size": "normal", "next": "/"},
+                      headers={"x-chonaikai-csrf": client.cookies[CSRF_COOKIE]})
+    assert (await client.get(f"/a/{tenant.slug}/notices/new")).status_code == 403

@@ -92,12 +92,18 @@ class SignedInCache(KeptValues):
 signed_in_cache = SignedInCache()
 
 
+# Posts through a read link (「読みました」, an answer, a 安否確認 reply) act as the household on
+# its own delivery and change none of what is kept here; in a disaster they come by the
+# thousand a minute, and each would empty the officers' kept sessions.
+NOT_ACCESS_WRITES = ("/r/",)
+
+
 def forget_on_writes(app: ASGIApp) -> ASGIApp:
     """Middleware: a request that may write forgets every kept session and principal when its
     answer starts (its transaction has committed by then) and when it ends."""
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] in SAFE_METHODS:
+        if scope["type"] != "http" or scope["method"] in SAFE_METHODS or scope["path"].startswith(NOT_ACCESS_WRITES):
             await app(scope, receive, send)
             return
 
