@@ -41,14 +41,8 @@ def session_id(n: int) -> str:
 async def seed(members: int) -> None:
     from datetime import UTC, datetime, timedelta
 
-    from litestar.serialization import encode_json  # the session middleware's own serialisation
-
-    from chonaikai.accounts.sessions import SESSION_MAX_AGE, DatabaseStore
-    from chonaikai.accounts.tables import Account, RoleGrant
     from chonaikai.cli import migrate
-    from chonaikai.db import insert_many, write_transaction
     from chonaikai.notices.tables import Notice, NoticeHan
-    from chonaikai.roster.tables import Han, Household
     from chonaikai.tenancy.tables import Association, City
 
     await migrate()
@@ -57,11 +51,7 @@ async def seed(members: int) -> None:
     await city.save()
     association = Association(slug=SLUG, name="計測町内会", kana="けいそく", city=city.id, updated_at=now)
     await association.save()
-    hans = []
-    for n in range(HANS):
-        han = Han(association=association.id, name=f"{n + 1}班", position=n)
-        await han.save()
-        hans.append(han.id)
+    hans = await seed_members(association.id, members)
     notices = [
         Notice(association=association.id, title=f"お知らせ{n}", body="本文です。ごみの出し方について。\n\n" * 20,
                category="行事", visibility="members", audience="han" if n % 5 == 4 else "all",
@@ -73,10 +63,31 @@ async def seed(members: int) -> None:
     ids = [row["id"] for row in await Notice.select(Notice.id, Notice.audience)]
     han_rows = [row["id"] for row in await Notice.select(Notice.id).where(Notice.audience == "han")]
     await NoticeHan.insert(*[NoticeHan(association=association.id, notice=i, han=hans[0]) for i in han_rows])
+    print(f"seeded {len(ids)} notices, {members} signed-in members", flush=True)
+
+
+async def seed_members(association_id: int, members: int) -> list[int]:
+    """``members`` households of the association in HANS 班 (member n in 班 n % HANS), each with
+    an account, a member's role and a server-side session (``session_id(n)``); the 班' ids."""
+    from datetime import UTC, datetime
+
+    from litestar.serialization import encode_json  # the session middleware's own serialisation
+
+    from chonaikai.accounts.sessions import SESSION_MAX_AGE, DatabaseStore
+    from chonaikai.accounts.tables import Account, RoleGrant
+    from chonaikai.db import insert_many, write_transaction
+    from chonaikai.roster.tables import Han, Household
+
+    now = datetime.now(UTC)
+    hans = []
+    for n in range(HANS):
+        han = Han(association=association_id, name=f"{n + 1}班", position=n)
+        await han.save()
+        hans.append(han.id)
     store = DatabaseStore()
     async with write_transaction():
         await insert_many(Household, [
-            Household(association=association.id, name=f"計測 {n}", han=hans[n % HANS], channel="email",
+            Household(association=association_id, name=f"計測 {n}", han=hans[n % HANS], channel="email",
                       email=f"m{n}@example.jp", created_at=now, updated_at=now)
             for n in range(members)
         ])
@@ -85,12 +96,12 @@ async def seed(members: int) -> None:
     accounts = [row["id"] for row in await Account.select(Account.id).order_by(Account.id)]
     async with write_transaction():
         await insert_many(RoleGrant, [
-            RoleGrant(account=a, role="member", association=association.id, household=h, created_at=now)
+            RoleGrant(account=a, role="member", association=association_id, household=h, created_at=now)
             for a, h in zip(accounts, households, strict=True)
         ])
     for n, (a, h) in enumerate(zip(accounts, households, strict=True)):
         await store.set(session_id(n), encode_json({"account_id": a, "household_id": h}), expires_in=SESSION_MAX_AGE)
-    print(f"seeded {len(ids)} notices, {members} signed-in members", flush=True)
+    return hans
 
 
 async def session_rows() -> str:
@@ -106,22 +117,54 @@ async def notice_ids() -> str:
     return ",".join(str(row["id"]) for row in await Notice.select(Notice.id).where(Notice.audience == "all"))
 
 
-def script(members: int, paths: str, ids: str = "", csrf: str = "") -> Path:
+# Each wrk thread is its own Lua state with the same default seed: without a seed of its own
+# every thread would pick the same members (and paths) in the same order.
+_SEEDED = """local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("id", threads)
+end
+function init(args)
+  math.randomseed(os.time() * 1000 + id)
+end
+"""
+
+
+def member_script(name: str, members: int, csrf: str, path: str, setup: str = "") -> Path:
     """A wrk script: each request with a random member's session cookie and, as a browser that
-    has been here before, the CSRF cookie it was given, on the given path (``{id}``: a random
-    notice of those every member may read)."""
+    has been here before, the CSRF cookie it was given; ``path``: a Lua expression (``setup``:
+    Lua it needs, run once per thread)."""
     pages.OUT.mkdir(parents=True, exist_ok=True)
-    target = pages.OUT / f"signed-in-{'page' if ids else 'board'}.lua"
+    target = pages.OUT / f"{name}.lua"
     target.write_text(
-        f"ids = {{{ids}}}\n"
+        _SEEDED + setup +
         "request = function()\n"
         f'  local cookie = string.format("chonaikai_session=%064x; chonaikai_csrf={csrf}", math.random(0, {members - 1}))\n'
-        f'  local path = "{paths}"\n'
-        '  if #ids > 0 then path = path .. ids[math.random(#ids)] end\n'
-        '  return wrk.format("GET", path, {["Cookie"] = cookie, ["Accept-Encoding"] = "gzip"})\n'
+        f"  return wrk.format(\"GET\", {path}, {{[\"Cookie\"] = cookie, [\"Accept-Encoding\"] = \"gzip\"}})\n"
         "end\n"
     )
     return target
+
+
+def script(members: int, paths: str, ids: str = "", csrf: str = "") -> Path:
+    """The board (``paths``) or, with ``ids``, a random notice of those every member may read."""
+    if ids:
+        return member_script("signed-in-page", members, csrf, f'"{paths}" .. ids[math.random(#ids)]', f"ids = {{{ids}}}\n")
+    return member_script("signed-in-board", members, csrf, f'"{paths}"')
+
+
+def first_visits(base: str, path: str, members: int) -> str:
+    """Each member's first visit of ``path`` (as a board visited all day); the CSRF cookie a
+    browser is given on its first visit (every member then sends it, as their browser would)."""
+    csrf = ""
+    for n in range(min(members, 2000)):
+        request = urllib.request.Request(f"{base}{path}", headers={"Cookie": f"chonaikai_session={session_id(n)}"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert "ログアウト" in response.read().decode()
+            for cookie in response.headers.get_all("set-cookie") or []:
+                if cookie.startswith("chonaikai_csrf=") and not csrf:
+                    csrf = cookie.split("=", 1)[1].split(";", 1)[0]
+    return csrf
 
 
 def child(env: dict[str, str], *args: str) -> str:
@@ -138,15 +181,7 @@ def run(kind: str, args: argparse.Namespace) -> dict:
     before = child(env, "--rows")
     board_path = f"/a/{SLUG}/notices/"
     with pages.served(env, f"signed-in-{kind}") as base:
-        # Each member's first visit once before measuring: a board visited all day.
-        csrf = ""
-        for n in range(min(args.members, 2000)):
-            request = urllib.request.Request(f"{base}{board_path}", headers={"Cookie": f"chonaikai_session={session_id(n)}"})
-            with urllib.request.urlopen(request, timeout=10) as response:
-                assert "ログアウト" in response.read().decode()
-                for cookie in response.headers.get_all("set-cookie") or []:
-                    if cookie.startswith("chonaikai_csrf=") and not csrf:
-                        csrf = cookie.split("=", 1)[1].split(";", 1)[0]
+        csrf = first_visits(base, board_path, args.members)
         board_script = script(args.members, board_path, csrf=csrf)
         page_script = script(args.members, f"/a/{SLUG}/notices/", ids, csrf=csrf)
         pages.wrk(f"{base}/healthz/live", 8, 1)

@@ -60,7 +60,8 @@ async def test_the_front_answers_the_board_and_a_notice_as_the_route_does(tenant
     notice_id = await make_notice(tenant, "ごみ当番表", visibility="members")
     await make_notice(tenant, "もう一つのお知らせ", visibility="members")
     for path in (f"/a/{tenant.slug}/notices/", f"/a/{tenant.slug}/notices/{notice_id}",
-                 f"/a/{tenant.slug}/notices/?category=&page=1&archived=0"):
+                 f"/a/{tenant.slug}/notices/?category=&page=1&archived=0",
+                 f"/a/{tenant.slug}/notices/?q=%E3%81%94%E3%81%BF%E5%BD%93%E7%95%AA&page=1"):  # a search (ごみ当番)
         before = answered(asgi_app)
         through_front = await raw(member, path, **{"accept-encoding": encoding})
         assert answered(asgi_app) == before + 1, path
@@ -71,6 +72,7 @@ async def test_the_front_answers_the_board_and_a_notice_as_the_route_does(tenant
         assert through_front.content == through_route.content
         text = gzip.decompress(through_front.content).decode() if encoding == "gzip" else through_front.content.decode()
         assert "kato@example.jp" in text and member.cookies[CSRF_COOKIE] in text
+        assert ("1件（「ごみ当番」）" in text) == ("q=" in path) and "ごみ当番表" in text
 
 
 async def test_a_first_visit_gets_the_csrf_cookie_the_middleware_would_set(tenant, member, litestar_app, asgi_app):

@@ -181,6 +181,19 @@ async def test_a_search_is_paged_in_board_order_and_counted(tenant):
         assert [card.title for card in beyond.cards] == [card.title for card in boards[2].cards]
 
 
+async def test_a_page_read_with_the_count_known_is_the_same_page(tenant):
+    """Signed-in searches keep the count of a search and read its other pages without it."""
+    await post_board_of_matches(tenant)
+    for q in SEARCHES:
+        for viewer, total in ((OFFICER, 23), (ANYONE, 15)):
+            for page in (1, 2, 3, 99):
+                counted = await logic.list_notices(tenant, viewer, q=q, page=page, per_page=7)
+                known = await logic.list_notices(tenant, viewer, q=q, page=page, per_page=7, total=total)
+                assert counted.total == total and known == counted, (q, page)
+    nothing = await logic.list_notices(tenant, OFFICER, q="花火大会", page=3, total=0)
+    assert (nothing.total, nothing.page, nothing.pages, nothing.has_next, nothing.cards) == (0, 1, 1, False, [])
+
+
 async def test_the_count_and_pages_are_those_of_what_the_viewer_may_read(tenant):
     await post_board_of_matches(tenant)
     public = [i for i in range(23) if i % 3]  # 15, the archived one (2) included

@@ -21,6 +21,7 @@ from chonaikai.notices.tables import Notice
 from tests.auth import csrf_headers, sign_in_as
 from tests.delivery.helpers import make_notice
 from tests.factories import make_household
+from tests.notices.helpers import post_notice
 
 
 @pytest.fixture
@@ -146,3 +147,138 @@ async def test_a_reader_opening_a_notice_again_writes_nothing(client, tenant, ke
         await reader.get(f"/a/{tenant.slug}/notices/{notice_id}")
         await read_marks.flush()
         assert await NoticeRead.count() == 0
+
+
+# --- searches: results kept per sight, the page made per level like the board's ------------------
+
+
+def kept_searches() -> list[SharedBoard]:
+    return [board for board in kept_pages(SharedBoard) if board.board.total is not None]
+
+
+async def test_members_of_one_level_share_a_search_and_see_only_their_own(client, tenant, kept):
+    first_id = await post_notice(tenant, "一斉清掃のお知らせ", visibility="members")
+    await post_notice(tenant, "河川清掃のお知らせ", visibility="members")
+    await post_notice(tenant, "総会のご案内", body="出欠をお知らせください。", visibility="members")
+    async with member(client, tenant, "o'hara@example.jp", "1班") as hara, \
+            member(client, tenant, "sato@example.jp", "1班") as sato:
+        assert (await hara.get(f"/a/{tenant.slug}/notices/{first_id}")).status_code == 200  # read by hara only
+        pages = {}
+        for reader in (hara, sato):
+            response = await reader.get(f"/a/{tenant.slug}/notices/", params={"q": "せいそう"})
+            assert response.status_code == 200
+            pages[reader] = response.text
+        (results,) = kept_searches()  # one search for the level, used by both
+        (page,) = results.pages.values()
+        for text in ("o'hara", "o&#39;hara", "sato@", hara.cookies[CSRF_COOKIE], sato.cookies[CSRF_COOKIE], "未読"):
+            assert text not in page
+        for reader, other in ((hara, sato), (sato, hara)):
+            text = pages[reader]
+            assert "2件（「せいそう」）" in text and "一斉清掃のお知らせ" in text and "総会のご案内" not in text
+            assert reader.cookies[CSRF_COOKIE] in text and other.cookies[CSRF_COOKIE] not in text
+        assert "o&#39;hara@example.jp" in pages[hara] and "sato@" not in pages[hara]
+        assert "sato@example.jp" in pages[sato] and "hara@" not in pages[sato]
+        assert pages[hara].count("未読</span>") == 1 and pages[sato].count("未読</span>") == 2
+        plain = await sato.get(f"/a/{tenant.slug}/notices/", params={"q": "せいそう"},
+                               headers={"accept-encoding": "identity"})
+        async with sato.stream("GET", f"/a/{tenant.slug}/notices/", params={"q": "せいそう"},
+                               headers={"accept-encoding": "gzip"}) as raw:
+            body = b"".join([chunk async for chunk in raw.aiter_raw()])
+        assert raw.headers["content-encoding"] == "gzip" and gzip.decompress(body).decode() == plain.text
+
+
+async def test_what_a_search_finds_is_what_the_reader_may_read(client, tenant, kept):
+    await post_notice(tenant, "1班の清掃当番", visibility="members", han=["1班"])
+    await post_notice(tenant, "役員会の清掃分担", visibility="members", audience="officers")
+    await post_notice(tenant, "公園清掃のお知らせ", visibility="public")
+    async with member(client, tenant, "one@example.jp", "1班") as one, \
+            member(client, tenant, "two@example.jp", "2班") as two, \
+            httpx.AsyncClient(transport=client._transport, base_url="http://testserver") as chair:
+        await sign_in_as(chair, "chair@example.jp", Role.CHAIR, tenant)
+        found = {}
+        for name, reader in (("one", one), ("two", two), ("chair", chair), ("one again", one)):
+            text = (await reader.get(f"/a/{tenant.slug}/notices/", params={"q": "清掃"})).text
+            found[name] = [title for title in ("1班の清掃当番", "役員会の清掃分担", "公園清掃のお知らせ") if title in text]
+        assert found == {
+            "one": ["1班の清掃当番", "公園清掃のお知らせ"], "two": ["公園清掃のお知らせ"],
+            "chair": ["1班の清掃当番", "役員会の清掃分担", "公園清掃のお知らせ"],
+            "one again": ["1班の清掃当番", "公園清掃のお知らせ"],
+        }
+        assert sorted(board.board.total for board in kept_searches()) == [1, 2, 3]
+
+
+async def test_a_kept_search_follows_a_change(client, tenant, kept):
+    """Through the app: forgotten at once; elsewhere: kept until page_changes.py forgets it. The
+    number of matches is kept per search (its other pages read only their rows) and forgotten
+    with it."""
+    for i in range(21):
+        await post_notice(tenant, f"清掃のお知らせ{i:02d}", visibility="members")
+    async with member(client, tenant, "kato@example.jp", "1班") as reader, \
+            httpx.AsyncClient(transport=client._transport, base_url="http://testserver") as editor:
+        search = f"/a/{tenant.slug}/notices/"
+        assert "21件" in (await reader.get(search, params={"q": "せいそう"})).text
+        await post_notice(tenant, "河川清掃のお知らせ", visibility="members")  # not through the app
+        second = (await reader.get(search, params={"q": "せいそう", "page": 2})).text
+        assert "21件" in second and "2 / 2 ページ" in second  # the count kept from page 1
+        shared_pieces.forget(tenant.slug)  # as page_changes.py does for a change made elsewhere
+        second = (await reader.get(search, params={"q": "せいそう", "page": 2})).text
+        assert "22件" in second and "清掃のお知らせ00" in second and "清掃のお知らせ01" in second
+        first_id = (await Notice.select(Notice.id).where(Notice.title == "清掃のお知らせ20").first())["id"]
+        assert "過去</span>" not in (await reader.get(search, params={"q": "せいそう"})).text
+        await sign_in_as(editor, "editor@example.jp", Role.EDITOR, tenant)
+        archived = await editor.post(f"/a/{tenant.slug}/notices/{first_id}/state", data={"action": "archive"},
+                                     headers=await csrf_headers(editor))
+        assert archived.status_code in (200, 303), archived.text
+        assert "過去</span>" in (await reader.get(search, params={"q": "せいそう"})).text  # its card anew
+
+
+async def test_a_visitors_search_keeps_only_its_count(client, tenant, kept):
+    """A visitor without a session gets the search's page from the index (the page cache keeps
+    the page whole); the number of matches is kept per search and sight, for every visitor."""
+    for i in range(21):
+        await post_notice(tenant, f"公園清掃のお知らせ{i:02d}", visibility="public")
+    await post_notice(tenant, "会員だけの清掃当番", visibility="members")
+    search = f"/a/{tenant.slug}/notices/"
+    assert "21件" in (await client.get(search, params={"q": "清掃"})).text
+    assert kept_searches() == []
+    await post_notice(tenant, "河川清掃のお知らせ", visibility="public")  # not through the app
+    second = (await client.get(search, params={"q": "清掃", "page": 2})).text
+    assert "21件" in second and "2 / 2 ページ" in second
+    async with member(client, tenant, "kato@example.jp", "1班") as reader:  # another sight: its own count
+        assert "23件" in (await reader.get(search, params={"q": "清掃", "page": 2})).text
+    shared_pieces.forget(tenant.slug)
+    assert "22件" in (await client.get(search, params={"q": "清掃", "page": 2})).text
+
+
+@pytest.mark.parametrize("most", [2000, 1])  # all of a reader's marks at once; too many: per page
+async def test_a_search_shows_what_this_reader_has_read(client, tenant, kept, monkeypatch, most):
+    from chonaikai.notices import logic
+
+    monkeypatch.setattr(logic, "READ_SET_MAX", most)
+    ids = [await post_notice(tenant, f"清掃のお知らせ{i}", visibility="members") for i in range(3)]
+    async with member(client, tenant, "kato@example.jp", "1班") as kato, \
+            member(client, tenant, "sato@example.jp", "1班") as sato:
+        for notice_id in ids[:2]:
+            await kato.get(f"/a/{tenant.slug}/notices/{notice_id}")
+        await sato.get(f"/a/{tenant.slug}/notices/{ids[2]}")
+        await read_marks.flush()
+        known_reads.clear()  # as another process would: from the database only
+        signed_in_cache.forget_all()
+        search = f"/a/{tenant.slug}/notices/"
+        kato_page = (await kato.get(search, params={"q": "せいそう"})).text
+        sato_page = (await sato.get(search, params={"q": "せいそう"})).text
+        assert kato_page.count("未読</span>") == 1 and sato_page.count("未読</span>") == 2
+        assert f'notice-card-unread">\n    <a href="/a/{tenant.slug}/notices/{ids[2]}"' in kato_page
+
+
+async def test_an_htmx_search_gets_the_board_part_with_its_own_marks(client, tenant, kept):
+    read_id = await post_notice(tenant, "一斉清掃のお知らせ", visibility="members")
+    await post_notice(tenant, "河川清掃のお知らせ", visibility="members")
+    async with member(client, tenant, "kato@example.jp", "1班") as reader:
+        await reader.get(f"/a/{tenant.slug}/notices/{read_id}")
+        whole = (await reader.get(f"/a/{tenant.slug}/notices/", params={"q": "せいそう"})).text  # kept for the level
+        part = (await reader.get(f"/a/{tenant.slug}/notices/", params={"q": "せいそう"},
+                                 headers={"hx-request": "true", "hx-target": "board"})).text
+        assert "<html" in whole and "<html" not in part and part.lstrip().startswith('<div id="board">')
+        for text in (whole, part):
+            assert "2件（「せいそう」）" in text and text.count("未読</span>") == 1

@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+from array import array
+from bisect import bisect_left
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -511,6 +513,15 @@ def access_to(viewer: Viewer, notice: dict[str, Any]) -> str:
     return "ok"
 
 
+def sight_of(viewer: Viewer) -> Viewer:
+    """What decides which notices ``viewer`` may read (``_visible``) and nothing else of them:
+    readers with the same sight get the same search results."""
+    officer = viewer.officer
+    member = viewer.member and not officer
+    return Viewer(authenticated=viewer.authenticated, member=viewer.member, officer=officer,
+                  han_id=viewer.han_id if member else None)
+
+
 async def _visible(tenant: Tenant, viewer: Viewer, query: Any) -> Any:
     """Narrow a query on Notice to what ``viewer`` may read (the same rules as ``access_to``)."""
     if viewer.officer:
@@ -595,26 +606,33 @@ def _board_order(query: Any) -> Any:
 _TOTAL = QueryString("count(*) OVER ()").as_alias("total")
 
 
-async def _search_page(tenant: Tenant, matches: Any, page: int, per_page: int) -> Board:
+async def _search_page(tenant: Tenant, matches: Any, page: int, per_page: int, total: int | None = None) -> Board:
     """One page of a search's matches (board order) and their number, without reading or
     sending here any other match (a common word matches a quarter of a board).
 
     PostgreSQL checks the words on each row of the association anyway (notices/search.py), so
     one pass counts them (a window) and keeps the page. On SQLite the count and the page's ids
-    come from the text index and the board index alone, and only the page's rows are read."""
+    come from the text index and the board index alone, and only the page's rows are read.
+    ``total``: the number of matches if the caller knows it (kept from another page of the same
+    search): then only the page is read, and PostgreSQL may stop at the page's last match."""
 
     def board(rows: list[dict[str, Any]], total: int, page: int) -> Board:
         pages = max(1, math.ceil(total / per_page))
         cards = [_card(row) for row in rows]
         return Board(cards=cards, page=page, has_next=page < pages, pages=pages, total=total)
 
-    async def rows_of(page: int) -> list[dict[str, Any]]:
+    async def rows_of(page: int, counted: bool = True) -> list[dict[str, Any]]:
         if is_postgres():
-            query = await matches(tenant.select(Notice, *CARD_COLUMNS, _TOTAL))
+            query = await matches(tenant.select(Notice, *CARD_COLUMNS, *([_TOTAL] if counted else [])))
             return await _board_order(query).limit(per_page).offset((page - 1) * per_page)
         ids = _board_order(await matches(tenant.select(Notice, Notice.id))).limit(per_page).offset((page - 1) * per_page)
         return await _board_order(tenant.select(Notice, *CARD_COLUMNS).where(Notice.id.is_in(ids)))
 
+    if total is not None:
+        if not total:
+            return board([], 0, 1)
+        page = min(page, math.ceil(total / per_page))
+        return board(await rows_of(page, counted=False), total, page)
     if is_postgres():
         rows = await rows_of(page)
         if rows:
@@ -637,12 +655,14 @@ async def list_notices(
     page: int = 1,
     archived: bool = False,
     per_page: int = PER_PAGE,
+    total: int | None = None,
 ) -> Board:
     """The board for ``viewer``: urgent and pinned first, then newest; searching also finds
     archived notices, since past notices must be easy to find again.
 
     Browsing reads one row more than a page to know whether there is a next page (no count).
-    Searching counts the matches and reads one page of them (``_search_page``).
+    Searching counts the matches (unless ``total`` gives their number) and reads one page of
+    them (``_search_page``).
     """
     words = normalise_query(q)
     page = max(1, page)
@@ -658,7 +678,7 @@ async def list_notices(
         async def matches(query: Any) -> Any:
             return await _visible(tenant, viewer, narrowed(query))
 
-        board = await _search_page(tenant, matches, page, per_page)
+        board = await _search_page(tenant, matches, page, per_page, total)
     else:
         query = await _visible(tenant, viewer, narrowed(tenant.select(Notice, *CARD_COLUMNS)))
         rows = await _board_order(query).limit(per_page + 1).offset((page - 1) * per_page)
@@ -743,6 +763,40 @@ async def read_notice_ids(tenant: Tenant, viewer: Viewer, notice_ids: list[int])
         # through another process loses its 「未読」 here within ~5 s; through this one at once).
         signed_in_cache.keep(key, read, generation, longer=5)
     return {notice_id for notice_id in notice_ids if notice_id in read or (reader, notice_id) in known_reads}
+
+
+READ_SET_MAX = 2000  # a household reading ten notices a week for four years
+
+
+async def read_among(tenant: Tenant, viewer: Viewer, notice_ids: list[int]) -> set[int]:
+    """``read_notice_ids`` for pages a reader seldom opens twice (every page of every search):
+    all the reader's read marks in the association at once (the migration's indexes
+    ``notice_read_by_household`` / ``_by_account``), kept as long as a board page's, so their
+    next pages ask the database nothing. A reader with more than READ_SET_MAX marks is asked per
+    page, as the board does."""
+    if not viewer.reader_known or not notice_ids:
+        return set()
+    reader = _reader(viewer)
+    key = ("read all", reader, tenant.id)
+    read = signed_in_cache.get(key)
+    if read is None:
+        generation = signed_in_cache.generation
+        column = "household" if viewer.household_id is not None else "account"
+        rows = await fetch_rows(
+            f"SELECT notice FROM notice_read WHERE {column} = {{}} AND association = {{}} ORDER BY notice LIMIT {{}}",
+            reader[1], tenant.id, READ_SET_MAX + 1,
+        )
+        # A sorted array: 8 bytes a mark (a set of 2,000 ids: ~190 KB a reader).
+        read = array("q", [row["notice"] for row in rows]) if len(rows) <= READ_SET_MAX else False
+        signed_in_cache.keep(key, read, generation, longer=5)
+    if read is False:
+        return await read_notice_ids(tenant, viewer, notice_ids)
+
+    def marked(notice_id: int) -> bool:
+        at = bisect_left(read, notice_id)
+        return at < len(read) and read[at] == notice_id
+
+    return {notice_id for notice_id in notice_ids if marked(notice_id) or (reader, notice_id) in known_reads}
 
 
 async def mark_read(tenant: Tenant, viewer: Viewer, notice_id: int, *, now: datetime | None = None) -> None:

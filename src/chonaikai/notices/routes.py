@@ -32,7 +32,7 @@ from chonaikai.notices.ready_texts import (
     ready_texts,
     unfilled_placeholders,
 )
-from chonaikai.notices.render import render_html
+from chonaikai.notices.render import normalise_query, render_html
 from chonaikai.roster import reach
 from chonaikai.tenancy.scope import Tenant
 from chonaikai.web import SIGNED_IN_FRONT, is_htmx
@@ -99,13 +99,18 @@ async def board(
         "base": base_url(tenant),
     }
     partial = is_htmx(request) and request.headers.get("hx-target") == "board"
-    if q:
-        context["board"] = await logic.list_notices(tenant, viewer, category=category, q=q, page=page,
-                                                    archived=bool(archived))
+    searching = bool(normalise_query(q))
+    if searching and not viewer.authenticated:  # a visitor's search: kept whole by the page cache
+        context["board"] = await signed_in.search_board(tenant, viewer, q=q, category=category, page=page,
+                                                        archived=bool(archived))
     else:
         # The level's cards, kept per process (notices/signed_in.py); this reader's unread marks.
-        shared, unread = await signed_in.board_for(tenant, viewer, category=category, page=page,
-                                                   archived=bool(archived))
+        if searching:
+            shared, unread = await signed_in.search_for(tenant, viewer, q=q, category=category, page=page,
+                                                        archived=bool(archived))
+        else:
+            shared, unread = await signed_in.board_for(tenant, viewer, category=category, page=page,
+                                                       archived=bool(archived))
         if viewer.authenticated and not partial and signed_in.shareable_frame(request, tenant):
             context |= {"viewer": signed_in.level_viewer(viewer), "board": shared.board}
             return signed_in.board_page(request, principal, tenant, shared, unread, context)

@@ -8,11 +8,18 @@ Two kinds of thing are kept, both per association and forgotten with its public 
 - pages: the whole page rendered for a level with stand-ins (shared_pieces.StandIns) — only
   when nothing else on it belongs to the reader (no 安否確認 banner of theirs, no question form,
   no draft's reach): those are rendered for the reader as before.
+
+A signed-in reader's search is made the same way: its page of results per sight (who may read
+what: ``logic.sight_of``), words, category and page, the page per level with the reader's own
+parts put in; each card's HTML is kept per notice for every page showing it; the reader's
+unread marks come from all their read marks, read once for a few seconds (``logic.read_among``).
+The number of a search's matches is kept per sight for visitors too (``search_board``).
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,7 +31,7 @@ from chonaikai.accounts.principal import Principal
 from chonaikai.notices import attachments as files
 from chonaikai.notices import logic
 from chonaikai.notices.questions import load_question
-from chonaikai.notices.render import render_html
+from chonaikai.notices.render import normalise_query, render_html
 from chonaikai.notices.shared_pieces import (
     CARDS,
     CONFIRM,
@@ -100,15 +107,17 @@ class SharedBoard:
     # compressed at once; otherwise one piece per card.
     cards_gzip: dict[tuple[bool, ...], Deflated] = field(default_factory=dict)
     card_pieces: list[tuple[Deflated, Deflated]] = field(default_factory=list)
+    # A search's page is one of many kept (every word and page): fewer patterns kept whole.
+    max_patterns: int = 64
 
-    MAX_PATTERNS = 64
+    MAX_PAGES = 16  # frames (per level, text size, address): an address with odd parameters is rendered anew
 
     def gzip_cards(self, html: list[tuple[str, str]], unread: set[int]) -> Deflated | list[Deflated]:
         pattern = tuple(card.id in unread for card in self.board.cards)
         kept = self.cards_gzip.get(pattern)
         if kept is not None:
             return kept
-        if len(self.cards_gzip) < self.MAX_PATTERNS:
+        if len(self.cards_gzip) < self.max_patterns:
             kept = self.cards_gzip[pattern] = deflated("".join(v[u] for v, u in zip(html, pattern, strict=True)).encode())
             return kept
         if not self.card_pieces:
@@ -130,9 +139,45 @@ async def board_for(tenant: Tenant, viewer: logic.Viewer, *, category: str, page
                     archived: bool) -> tuple[SharedBoard, set[int]]:
     """The level's board and the ids of its cards this reader has not opened."""
     shared = await shared_board(tenant, level_viewer(viewer), category=category, page=page, archived=archived)
+    return shared, await _unread(tenant, viewer, shared)
+
+
+async def _unread(tenant: Tenant, viewer: logic.Viewer, shared: SharedBoard,
+                  read_of: Callable[..., Awaitable[set[int]]] = logic.read_notice_ids) -> set[int]:
     ids = [card.id for card in shared.board.cards]
-    read = await logic.read_notice_ids(tenant, viewer, ids) if viewer.reader_known else set(ids)
-    return shared, {i for i in ids if i not in read}
+    read = await read_of(tenant, viewer, ids) if viewer.reader_known else set(ids)
+    return {i for i in ids if i not in read}
+
+
+async def search_board(tenant: Tenant, viewer: logic.Viewer, *, q: str, category: str, page: int,
+                       archived: bool) -> logic.Board:
+    """One page of a search for what ``viewer`` may read (their sight, ``logic.sight_of``), the
+    number of matches counted once per search and kept with the association's pieces: the
+    search's other pages, for anyone with the same sight, then read only their own rows."""
+    sight = logic.sight_of(viewer)
+    key = (tenant.slug, "search total", sight, tuple(normalise_query(q)), category, archived)
+    generation = shared_pieces.generation
+    total = shared_pieces.get(key)
+    board = await logic.list_notices(tenant, sight, category=category, q=q, page=page, archived=archived,
+                                     total=total)
+    if total is None:
+        shared_pieces.keep(key, board.total, generation)
+    return board
+
+
+async def search_for(tenant: Tenant, viewer: logic.Viewer, *, q: str, category: str, page: int,
+                     archived: bool) -> tuple[SharedBoard, set[int]]:
+    """A signed-in reader's search: its page of results kept per sight, words, category and
+    page (``search_board``), and the ids of its cards this reader has not opened. The page
+    itself is made per level by ``board_page``, like the board's."""
+    key = (tenant.slug, "search", logic.sight_of(viewer), tuple(normalise_query(q)), category, page, archived)
+    shared = shared_pieces.get(key)
+    if shared is None:
+        generation = shared_pieces.generation
+        board = await search_board(tenant, viewer, q=q, category=category, page=page, archived=archived)
+        shared = SharedBoard(board, max_patterns=4)
+        shared_pieces.keep(key, shared, generation)
+    return shared, await _unread(tenant, viewer, shared, logic.read_among)
 
 
 def with_unread(board: logic.Board, unread: set[int]) -> logic.Board:
@@ -141,14 +186,24 @@ def with_unread(board: logic.Board, unread: set[int]) -> logic.Board:
     return dataclasses.replace(board, cards=cards)
 
 
-def _cards_html(request: Request, shared: SharedBoard, base: str) -> list[tuple[str, str]]:
+def _cards_html(request: Request, tenant: Tenant, shared: SharedBoard, base: str) -> list[tuple[str, str]]:
+    """Each card read and unread, rendered once per notice for every board and search page
+    showing it (kept with the association's other pieces)."""
     if len(shared.cards_html) != len(shared.board.cards):
+        key = (tenant.slug, "cards", base)
+        known: dict[int, tuple[logic.NoticeCard, tuple[str, str]]] | None = shared_pieces.get(key)
+        if known is None:
+            known = {}
+            shared_pieces.keep(key, known, shared_pieces.generation)
         template = request.app.template_engine.get_template("notices/_card.html")
-        shared.cards_html = [
-            (template.render({"card": card, "base": base}),
-             template.render({"card": dataclasses.replace(card, unread=True), "base": base}))
-            for card in shared.board.cards
-        ]
+        html = []
+        for card in shared.board.cards:
+            seen = known.get(card.id)
+            if seen is None or seen[0] != card:  # a card is its notice's row: the same until forgotten
+                seen = known[card.id] = (card, (template.render({"card": card, "base": base}), template.render(
+                    {"card": dataclasses.replace(card, unread=True), "base": base})))
+            html.append(seen[1])
+        shared.cards_html = html
     return shared.cards_html
 
 
@@ -159,9 +214,11 @@ def board_page(request: Request, principal: Principal, tenant: Tenant, shared: S
     key = _page_key(request, principal, tenant, level)
     page = shared.pages.get(key)
     if page is None:
+        if len(shared.pages) >= shared.MAX_PAGES:
+            shared.pages.clear()
         page = shared.pages[key] = _render(request, "notices/board.html", {**context, "cards_html": CARDS},
                                            level_principal(principal, tenant.id))
-    cards = _cards_html(request, shared, context["base"])
+    cards = _cards_html(request, tenant, shared, context["base"])
     if _gzip(request):
         return _answer(request, page.fill_gzip({
             "who": stored(who_value(principal).encode()), "csrf": stored(_csrf(request).encode()),
