@@ -62,6 +62,7 @@ from chonaikai.delivery.channels import DeliveryJob  # noqa: E402
 from chonaikai.delivery.outbox import create_deliveries  # noqa: E402
 from chonaikai.delivery.tables import Delivery  # noqa: E402
 from chonaikai.delivery.worker import Worker  # noqa: E402
+from chonaikai.kept import freeze_start_up  # noqa: E402
 from chonaikai.line.api import PreparedMessages  # noqa: E402
 from chonaikai.line.channel import MAX_PARALLEL_CALLS, LineChannelSender  # noqa: E402
 from chonaikai.line.messages import notice_message  # noqa: E402
@@ -229,6 +230,12 @@ async def main() -> None:
             tenant, users = await setup()
             await asyncio.to_thread(fake, "/_fake/reset", {})
             print(f"{N:,} LINE households on {get_engine().engine_type}; set-up {time.perf_counter() - t0:.1f} s")
+            # As the `chonaikai worker` process does at start-up (jobs.run_worker_process);
+            # CHONAIKAI_GC_FREEZE=0 measures without.
+            if os.environ.get("CHONAIKAI_GC_FREEZE", "1") != "0":
+                freeze_start_up()
+            else:
+                print("without gc.freeze()")
 
             # The fake drops messages to non-friends; the rates are the same either way, and
             # befriending 120,000 users would only measure the fake's bookkeeping.

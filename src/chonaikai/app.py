@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -47,6 +46,7 @@ from chonaikai.delivery.routes import api_router as receipts_api_router
 from chonaikai.devtools.mail_routes import dev_routes
 from chonaikai.health import healthz, liveness
 from chonaikai.homepage.routes import router as homepage_router
+from chonaikai.kept import freeze_start_up
 from chonaikai.line.routes import api_line_router, association_line_router, line_router
 from chonaikai.notices.answer_routes import answers_area
 from chonaikai.notices.answer_routes import read_router as answers_read_router
@@ -219,11 +219,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         async with postgres_pool(get_engine()), watching_changes(page_cache):
             # CHONAIKAI_GC_FREEZE=0: only for measuring what the freeze is worth (bench/*.py --no-freeze).
             if settings.env != "test" and os.environ.get("CHONAIKAI_GC_FREEZE", "1") != "0":
-                # What start-up built lives as long as the process: keep it out of the cyclic
-                # collector's full passes, which walked all of it and paused requests ~100 ms
-                # (bench/confirm.py: p99 133 ms before, 29 ms after).
-                gc.collect()
-                gc.freeze()
+                # bench/confirm.py: p99 133 ms before, 29 ms after.
+                freeze_start_up()
             yield
             await drain_receipts()  # readers' 「読みました」 still on their way to the database
             await read_marks.flush()  # and signed-in readers' read marks (notices/logic.py)

@@ -23,6 +23,7 @@ from chonaikai.accounts.sessions import purge_expired_sessions
 from chonaikai.circulars.logic import run_due as run_due_circulars
 from chonaikai.delivery.alerts import send_due_alerts
 from chonaikai.delivery.worker import Worker, registered_senders
+from chonaikai.kept import freeze_start_up
 from chonaikai.notices.answer_reminders import remind_unanswered
 from chonaikai.notices.deadline import remind_due_deadlines
 from chonaikai.notices.logic import publish_due_notices
@@ -96,6 +97,8 @@ async def run_worker_process(once: bool = False) -> int:
     from chonaikai.db import get_engine, postgres_pool
 
     worker = make_worker()
+    if get_settings().env != "test":  # as the web process does (app.py)
+        freeze_start_up()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, worker.stop)

@@ -4,13 +4,26 @@ The signed-in caches (``accounts.signed_in_cache``: sessions and principals, abo
 ``notices.shared_pieces``: pages rendered per level, as long as the public pages) share this:
 an entry is never used after its time, and a value looked up before a forget is not kept
 (``keep`` takes the ``generation`` read before the look-up).
+
+And what start-up built, kept for the process's whole life (``freeze_start_up``).
 """
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable, Hashable
 from typing import Any
+
+
+def freeze_start_up() -> None:
+    """Keep what start-up built (modules, the app, the SDKs) out of the cyclic collector's full
+    passes, which walk every tracked object each time. The web process (``app.py``): such passes
+    paused requests ~100 ms. The delivery worker: a LINE fan-out makes thousands of short-lived
+    objects a batch, so full passes come often; they were half of its CPU time
+    (docs/performance.md, LINE sending)."""
+    gc.collect()
+    gc.freeze()
 
 
 class KeptValues:

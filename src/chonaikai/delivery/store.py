@@ -154,7 +154,9 @@ _EXPIRED = (
     "WHERE status = 'sending' AND lease_until < {} AND channel = {} "
     "ORDER BY lease_until LIMIT {}"
 )
-# Urgent rows (安否確認, urgent notices) walk their own small partial index (delivery_urgent_due).
+# Each search walks a partial index of just the rows it looks for (delivery_leased, delivery_urgent_due,
+# delivery_due): the other states write no entry into them (see the migration of 2026-12-04T20:30).
+# Urgent rows (安否確認, urgent notices) walk their own small one.
 _URGENT = (
     f"SELECT {CLAIMED_COLUMNS} FROM delivery "
     "WHERE status = 'pending' AND priority > 0 AND next_attempt_at <= {} "
@@ -280,8 +282,18 @@ async def claim_retry_groups(
     keys_sql, keys_value = in_values(sorted(keys))
     return await _claimed(
         "UPDATE delivery SET status = 'sending', lease_until = {}, claimed_by = {}, attempts = attempts + 1 "
-        f"WHERE retry_key {keys_sql} AND status IN ('pending', 'sending') AND (status = 'pending' OR lease_until < {{}})",
-        lease_until, worker_id, keys_value, now,
+        f"WHERE {retry_group_rows(keys_sql)}",
+        lease_until, worker_id, keys_value, now, keys_value,
+    )
+
+
+def retry_group_rows(keys_sql: str) -> str:
+    """The condition of ``claim_retry_groups`` (parameters: the keys, now, the keys again): each
+    half walks a partial index (delivery_retry_group: rows waiting with a key; delivery_leased),
+    so each names the keys itself."""
+    return (
+        f"(status = 'pending' AND retry_key IS NOT NULL AND retry_key {keys_sql}) "
+        f"OR (status = 'sending' AND lease_until < {{}} AND retry_key {keys_sql})"
     )
 
 

@@ -19,8 +19,9 @@ class Delivery(Table, tablename="delivery"):
 
     association = association_column()
     # The content's id (a notice). A plain integer here so the core imports nothing of notices;
-    # the database keeps its foreign key (ON DELETE CASCADE) from the migration.
-    notice = Integer(index=True)
+    # the database keeps its foreign key (ON DELETE CASCADE) from the migration. No index of its
+    # own: (notice, household) serves it, and every index costs each status change a write.
+    notice = Integer()
     household = ForeignKey(Household, null=False, on_delete=OnDelete.cascade, index=True)
     channel = Varchar(length=10)  # email | line | paper
     status = Varchar(length=10, default="pending")

@@ -288,9 +288,26 @@ class Worker:
     async def _record_then_claim(
         self, channel: Channel, previous: tuple[list[DeliveryJob], list[Outcome], set[int]] | None
     ) -> list[DeliveryJob]:
-        if previous is not None:
+        if previous is None:
+            return await self._claim_for(channel)
+        if not is_postgres():
             await self._record_sent_batch(*previous)
-        return await self._claim_for(channel)
+            return await self._claim_for(channel)
+        # PostgreSQL: side by side on two connections (disjoint rows: the batch recorded is
+        # leased to us, so the claim skips it), so the server's two writes use two cores.
+        recorded, claimed = await asyncio.gather(
+            self._record_sent_batch(*previous), self._claim_for(channel), return_exceptions=True
+        )
+        if isinstance(recorded, BaseException):
+            if not isinstance(claimed, BaseException):
+                try:  # not sent: back to pending now rather than after the lease
+                    await self._release([job.delivery_id for job in claimed])
+                except Exception:
+                    log.exception("releasing %d claimed deliveries failed; their lease will end", len(claimed))
+            raise recorded
+        if isinstance(claimed, BaseException):
+            raise claimed
+        return claimed
 
     async def _record_sent_batch(self, jobs: list[DeliveryJob], outcomes: list[Outcome], recorded: set[int]) -> None:
         await self.record([job for job in jobs if job.delivery_id not in recorded], outcomes)
