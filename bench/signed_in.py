@@ -188,15 +188,22 @@ def run(kind: str, args: argparse.Namespace) -> dict:
         pages.wrk(base, 8, 1, board_script)
         pages.wrk(base, 8, 1, page_script)
         hello = pages.wrk(f"{base}/healthz/live", args.connections, args.duration)
-        profiler = None
-        if profile := os.environ.get("PROFILE"):  # PROFILE=out.txt: py-spy's samples of the board run
-            profiler = subprocess.Popen(["py-spy", "record", "--subprocesses", "-d", str(args.duration), "-o", profile,
-                                         "-f", "raw", "-p", str(base.pid)],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        board = pages.wrk(base, args.connections, args.duration, board_script)  # error answers stop the run
-        if profiler is not None:
-            profiler.wait()
-        page = pages.wrk(base, args.connections, args.duration, page_script)
+        # PROFILE=out.txt: py-spy's samples of the board run (PROFILE_RUN=page: of the notice page's).
+        profiled = os.environ.get("PROFILE_RUN", "board")
+
+        def run(name: str, lua: Path) -> dict:
+            profiler = None
+            if (profile := os.environ.get("PROFILE")) and name == profiled:
+                profiler = subprocess.Popen(["py-spy", "record", "--subprocesses", "-d", str(args.duration), "-o",
+                                             profile, "-f", "raw", "-p", str(base.pid)],
+                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            result = pages.wrk(base, args.connections, args.duration, lua)  # error answers stop the run
+            if profiler is not None:
+                profiler.wait()
+            return result
+
+        board = run("board", board_script)
+        page = run("page", page_script)
         rss = pages.rss_mb(base)
     time.sleep(0.5)
     after = child(env, "--rows")
