@@ -7,8 +7,6 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-import pytest
-
 from chonaikai.delivery.channels import DeliveryJob, Outcome
 from chonaikai.delivery.outbox import create_deliveries
 from chonaikai.delivery.tables import Delivery
@@ -50,44 +48,10 @@ async def test_a_dead_workers_expired_group_is_claimed_whole_even_past_the_limit
     assert {job.retry_key for job in again} == {dead[0].retry_key}
 
 
-async def test_crash_with_two_batches_sent_and_not_recorded_sends_nobody_twice(line_tenant, fake_line, monkeypatch):
-    households = await linked_households(line_tenant, fake_line, 1200)
-    notice_id = await make_notice(line_tenant)
-    await create_deliveries(notice_id)
-    clock = Clock()
-    sender = LineChannelSender()
-    sender.batch_size = 500  # three batches: 500, 500, 200
-    worker = Worker([sender], clock=clock, publish_due=False)
-    original = Worker.record
-
-    async def record_fails(self, jobs, outcomes):  # the database goes away after the first calls
-        raise ConnectionError("database gone")
-
-    monkeypatch.setattr(Worker, "record", record_fails)
-    try:
-        await worker.run(once=True)
-    except ConnectionError:
-        pass
-    finally:
-        await sender.close()
-    monkeypatch.setattr(Worker, "record", original)
-    rows = await line_tenant.select(Delivery, Delivery.status).where(Delivery.notice == notice_id)
-    assert {row["status"] for row in rows} <= {"sending", "pending"}
-    sent_first = fake_line.state.calls["multicast"]
-    assert sent_first >= 2  # the batch in flight and the one before it were both sent, neither recorded
-
-    clock.advance(3600)  # the leases end; another worker takes over
-    sender = LineChannelSender()
-    try:
-        await Worker([sender], clock=clock, publish_due=False).run(once=True)
-    finally:
-        await sender.close()
-    rows = await line_tenant.select(Delivery, Delivery.status).where(Delivery.notice == notice_id)
-    assert {row["status"] for row in rows} == {"sent"}
-    assert all(len(fake_line.messages_for(users[0])) == 1 for _, users in households)
-
-
-async def test_when_recording_fails_the_batch_claimed_meanwhile_is_given_back_at_once(line_tenant, fake_line, monkeypatch):
+async def crash_while_recording(line_tenant, fake_line, monkeypatch) -> tuple[list, int, Clock, bool]:
+    """1,200 LINE households, one notice, and a worker whose recording fails (the database goes
+    away after the first calls). Returns the households, the notice, the clock and whether the
+    run ended with that error."""
     households = await linked_households(line_tenant, fake_line, 1200)
     notice_id = await make_notice(line_tenant)
     await create_deliveries(notice_id)
@@ -101,19 +65,19 @@ async def test_when_recording_fails_the_batch_claimed_meanwhile_is_given_back_at
         raise ConnectionError("database gone")
 
     monkeypatch.setattr(Worker, "record", record_fails)
-    with pytest.raises(ConnectionError):
+    raised = False
+    try:
         await worker.run(once=True)
-    await sender.close()
+    except ConnectionError:
+        raised = True
+    finally:
+        await sender.close()
     monkeypatch.setattr(Worker, "record", original)
-    # The two batches sent stay leased: their keys, stored with the lease, make sending them
-    # again a 409. The third was claimed while the first was being recorded (PostgreSQL: side by
-    # side; SQLite: not claimed at all, the recording came first) and never sent: pending again
-    # now, its try not counted, rather than waiting for its lease to end.
-    rows = await line_tenant.select(Delivery, Delivery.status, Delivery.attempts).where(Delivery.notice == notice_id)
-    assert Counter(row["status"] for row in rows) == {"sending": 1000, "pending": 200}
-    assert {row["attempts"] for row in rows if row["status"] == "pending"} == {0}
-    assert fake_line.state.calls["multicast"] == 2
+    return households, notice_id, clock, raised
 
+
+async def another_worker_sends_each_once(line_tenant, fake_line, households, notice_id: int, clock: Clock) -> None:
+    """The leases end, another worker takes over: everyone has the notice, nobody twice."""
     clock.advance(3600)
     sender = LineChannelSender()
     try:
@@ -123,6 +87,29 @@ async def test_when_recording_fails_the_batch_claimed_meanwhile_is_given_back_at
     rows = await line_tenant.select(Delivery, Delivery.status).where(Delivery.notice == notice_id)
     assert {row["status"] for row in rows} == {"sent"}
     assert all(len(fake_line.messages_for(users[0])) == 1 for _, users in households)
+
+
+async def test_crash_with_two_batches_sent_and_not_recorded_sends_nobody_twice(line_tenant, fake_line, monkeypatch):
+    households, notice_id, clock, _ = await crash_while_recording(line_tenant, fake_line, monkeypatch)
+    rows = await line_tenant.select(Delivery, Delivery.status).where(Delivery.notice == notice_id)
+    assert {row["status"] for row in rows} <= {"sending", "pending"}
+    sent_first = fake_line.state.calls["multicast"]
+    assert sent_first >= 2  # the batch in flight and the one before it were both sent, neither recorded
+    await another_worker_sends_each_once(line_tenant, fake_line, households, notice_id, clock)
+
+
+async def test_when_recording_fails_the_batch_claimed_meanwhile_is_given_back_at_once(line_tenant, fake_line, monkeypatch):
+    households, notice_id, clock, raised = await crash_while_recording(line_tenant, fake_line, monkeypatch)
+    assert raised
+    # The two batches sent stay leased: their keys, stored with the lease, make sending them
+    # again a 409. The third was claimed while the first was being recorded (PostgreSQL: side by
+    # side; SQLite: not claimed at all, the recording came first) and never sent: pending again
+    # now, its try not counted, rather than waiting for its lease to end.
+    rows = await line_tenant.select(Delivery, Delivery.status, Delivery.attempts).where(Delivery.notice == notice_id)
+    assert Counter(row["status"] for row in rows) == {"sending": 1000, "pending": 200}
+    assert {row["attempts"] for row in rows if row["status"] == "pending"} == {0}
+    assert fake_line.state.calls["multicast"] == 2
+    await another_worker_sends_each_once(line_tenant, fake_line, households, notice_id, clock)
 
 
 class StopsAfterFirstBatch:
