@@ -40,6 +40,19 @@ PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 # CHONAIKAI_BENCH_PG_DB: another name, when several people benchmark on one PostgreSQL.
 PG_BENCH_DB = os.environ.get("CHONAIKAI_BENCH_PG_DB", "chonaikai_bench_pages")
 
+# The start of a wrk script that picks at random: each wrk thread is its own Lua state with the
+# same default seed, so without a seed of its own every thread would pick the same things (tokens,
+# members, paths) in the same order.
+SEEDED_THREADS_LUA = """local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("id", threads)
+end
+function init(args)
+  math.randomseed(os.time() * 1000 + id)
+end
+"""
+
 
 async def seed(associations: int, notices: int) -> None:
     """Runs in a child process whose environment points at the bench database."""

@@ -23,22 +23,12 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import outbox  # noqa: E402  (sets the database from CHONAIKAI_BENCH_DATABASE_URL)
-from pages import bench_env, rss_mb, served, wrk  # noqa: E402
+from pages import SEEDED_THREADS_LUA, bench_env, rss_mb, served, wrk  # noqa: E402
 
 from chonaikai.db import get_engine, postgres_pool, run_with_database  # noqa: E402
 from chonaikai.delivery.tables import Delivery  # noqa: E402
 
-# Each wrk thread is its own Lua state with the same default seed: without a seed of its own
-# every thread would ask for the same tokens in the same order.
-LUA = """
-local threads = 0
-function setup(thread)
-  threads = threads + 1
-  thread:set("id", threads)
-end
-function init(args)
-  math.randomseed(os.time() * 1000 + id)
-end
+LUA = SEEDED_THREADS_LUA + """
 tokens = {%s}
 request = function()
   return wrk.format("GET", "/r/" .. tokens[math.random(#tokens)])

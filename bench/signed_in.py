@@ -117,19 +117,6 @@ async def notice_ids() -> str:
     return ",".join(str(row["id"]) for row in await Notice.select(Notice.id).where(Notice.audience == "all"))
 
 
-# Each wrk thread is its own Lua state with the same default seed: without a seed of its own
-# every thread would pick the same members (and paths) in the same order.
-_SEEDED = """local threads = 0
-function setup(thread)
-  threads = threads + 1
-  thread:set("id", threads)
-end
-function init(args)
-  math.randomseed(os.time() * 1000 + id)
-end
-"""
-
-
 def member_script(name: str, members: int, csrf: str, path: str, setup: str = "") -> Path:
     """A wrk script: each request with a random member's session cookie and, as a browser that
     has been here before, the CSRF cookie it was given; ``path``: a Lua expression (``setup``:
@@ -137,7 +124,7 @@ def member_script(name: str, members: int, csrf: str, path: str, setup: str = ""
     pages.OUT.mkdir(parents=True, exist_ok=True)
     target = pages.OUT / f"{name}.lua"
     target.write_text(
-        _SEEDED + setup +
+        pages.SEEDED_THREADS_LUA + setup +
         "request = function()\n"
         f'  local cookie = string.format("chonaikai_session=%064x; chonaikai_csrf={csrf}", math.random(0, {members - 1}))\n'
         f"  return wrk.format(\"GET\", {path}, {{[\"Cookie\"] = cookie, [\"Accept-Encoding\"] = \"gzip\"}})\n"
