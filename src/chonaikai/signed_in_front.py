@@ -48,11 +48,9 @@ from chonaikai.accounts.sessions import (
     renewal_due,
 )
 from chonaikai.params import ascii_int
-from chonaikai.web import SIGNED_IN_FRONT, CsrfCookie, TenantNotFound, parse_cookie_header
+from chonaikai.web import SIGNED_IN_FRONT, CsrfCookie, parse_cookie_header
 
 log = logging.getLogger(__name__)
-
-_HANDED_OVER = (HTTPException, TenantNotFound)  # answered by the route's exception handlers
 
 
 class _Counts:
@@ -226,7 +224,7 @@ def signed_in_front(app: ASGIApp, litestar: Litestar) -> ASGIApp:
         if session_id:
             try:
                 page = await answer(scope, session_id, cookies)
-            except _HANDED_OVER:
+            except HTTPException:  # not found, not allowed (TenantNotFound too): the route's error pages
                 page = None
             except Exception:  # a bug here must not cost the page: the route answers (and logs its own)
                 log.warning("signed-in front: handed over after an error", exc_info=True)
