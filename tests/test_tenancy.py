@@ -144,3 +144,82 @@ async def test_tenant_cache_reuses_a_lookup_for_its_ttl_and_never_caches_unknown
     assert (await TenantCache(ttl=0).get("later")).name == "改名町内会"
     cache.clear()
     assert (await cache.get("later")).name == "改名町内会"
+
+
+async def test_tenant_cache_reads_once_for_many_requests_and_serves_the_old_entry_meanwhile(city, monkeypatch):
+    """When an entry's time is up, the requests at that moment do not each read it again (64
+    connections queueing on the pool every few seconds): one reads, the others go on with the
+    entry there is; with none, they all wait for that one read. A forget is not undone by a read
+    that began before it."""
+    import asyncio
+
+    from chonaikai.tenancy import logic
+    from chonaikai.tenancy.tables import Association
+
+    await make_association(city, slug="busy", name="賑町内会")
+    reads = 0
+    gate = asyncio.Event()
+    real = logic.find_tenant
+
+    async def counted(slug):
+        nonlocal reads
+        reads += 1
+        await gate.wait()
+        return await real(slug)
+
+    monkeypatch.setattr(logic, "find_tenant", counted)
+    cache = logic.TenantCache(ttl=60)
+    waiting = [asyncio.create_task(cache.get("busy")) for _ in range(20)]
+    await asyncio.sleep(0.01)
+    assert reads == 1 and not any(task.done() for task in waiting)  # no entry yet: all wait for the one read
+    gate.set()
+    assert {(await task).name for task in waiting} == {"賑町内会"} and reads == 1
+
+    await Association.update({Association.name: "新賑町内会"}).where(Association.slug == "busy")
+    gate.clear()
+    at, tenant = cache._entries["busy"]
+    cache._entries["busy"] = (at - 61, tenant)  # its time is up
+    first = asyncio.create_task(cache.get("busy"))
+    await asyncio.sleep(0.01)
+    others = await asyncio.gather(*[cache.get("busy") for _ in range(20)])
+    assert reads == 2 and {tenant.name for tenant in others} == {"賑町内会"}  # the old entry, not 20 reads
+    gate.set()
+    assert (await first).name == "新賑町内会"
+    assert (await cache.get("busy")).name == "新賑町内会" and reads == 2
+
+    gate.clear()
+    cache.forget("busy")
+    read_before_forget = asyncio.create_task(cache.get("busy"))
+    await asyncio.sleep(0.01)
+    cache.forget("busy")  # a change while it was read: what it read is not kept
+    gate.set()
+    await read_before_forget
+    assert "busy" not in cache._entries
+
+
+async def test_kept_values_load_reads_once_for_requests_at_the_same_moment():
+    import asyncio
+
+    from chonaikai.kept import KeptValues
+
+    kept = KeptValues(seconds=30)
+    reads = 0
+    gate = asyncio.Event()
+
+    async def read():
+        nonlocal reads
+        reads += 1
+        number = reads
+        await gate.wait()
+        return f"value {number}"
+
+    waiting = [asyncio.create_task(kept.load("key", read)) for _ in range(10)]
+    await asyncio.sleep(0.01)
+    kept.forget_where(None)  # a change: who comes now reads afresh, and the first read is not kept
+    later = asyncio.create_task(kept.load("key", read))
+    await asyncio.sleep(0.01)
+    gate.set()
+    assert {await task for task in waiting} == {"value 1"} and await later == "value 2" and reads == 2
+    assert kept.get("key") == "value 2"
+    waiting[0].cancel()  # a caller gone: nothing for the others
+    assert await kept.load("key", read) == "value 2" and reads == 2

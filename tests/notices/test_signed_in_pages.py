@@ -285,3 +285,37 @@ async def test_an_htmx_search_gets_the_board_part_with_its_own_marks(client, ten
         assert "<html" in whole and "<html" not in part and part.lstrip().startswith('<div id="board">')
         for text in (whole, part):
             assert "2件（「せいそう」）" in text and text.count("未読</span>") == 1
+
+
+async def test_read_marks_are_written_in_one_statement_with_their_times_and_once_each(tenant):
+    """write_read_marks (arrays on PostgreSQL, one JSON list on SQLite): each mark's reader and
+    time as given, a household's and an account's alike; a mark already there stays as it was."""
+    from datetime import UTC, datetime
+
+    from chonaikai.accounts.tables import Account
+    from chonaikai.notices.logic import ReadMark, write_read_marks
+    from chonaikai.notices.tables import NoticeRead
+
+    first = await make_notice(tenant, "一つ目", visibility="members")
+    second = await make_notice(tenant, "二つ目", visibility="members")
+    household = await make_household(tenant, "佐藤")
+    account = Account(email="officer@example.jp", created_at=datetime.now(UTC))
+    await account.save()
+    early = datetime(2026, 12, 4, 0, 30, 0, 123456, tzinfo=UTC)
+    later = datetime(2026, 12, 4, 9, 0, tzinfo=UTC)
+    await write_read_marks([
+        ReadMark(tenant.id, first, household["id"], None, early),
+        ReadMark(tenant.id, second, None, account.id, later),
+    ])
+    await write_read_marks([  # again, with another time: the first mark stays, the new one is added
+        ReadMark(tenant.id, first, household["id"], None, later),
+        ReadMark(tenant.id, second, household["id"], None, later),
+    ])
+    rows = await NoticeRead.select(
+        NoticeRead.association, NoticeRead.notice, NoticeRead.household, NoticeRead.account, NoticeRead.read_at
+    ).order_by(NoticeRead.id)
+    assert [(r["association"], r["notice"], r["household"], r["account"], r["read_at"]) for r in rows] == [
+        (tenant.id, first, household["id"], None, early),
+        (tenant.id, second, None, account.id, later),
+        (tenant.id, second, household["id"], None, later),
+    ]

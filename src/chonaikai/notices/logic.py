@@ -7,6 +7,7 @@ Route handlers stay thin; tests call these functions directly.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import math
 from array import array
@@ -806,8 +807,8 @@ async def mark_read(tenant: Tenant, viewer: Viewer, notice_id: int, *, now: date
     reader = _reader(viewer)
     if (reader, notice_id) in known_reads:
         return  # read before: nothing to write
-    row = tenant.new(
-        NoticeRead,
+    mark = ReadMark(
+        association=tenant.id,
         notice=notice_id,
         household=viewer.household_id,
         account=None if viewer.household_id is not None else viewer.account_id,
@@ -815,10 +816,50 @@ async def mark_read(tenant: Tenant, viewer: Viewer, notice_id: int, *, now: date
     )
     if signed_in_cache.seconds > 0:  # read marks kept per process: written with others, shortly
         known_reads.add(reader, (notice_id,))
-        read_marks.add(row)
+        read_marks.add(mark)
         return
-    # Two tabs opening the page at once: the unique index keeps one row.
-    await NoticeRead.insert(row).on_conflict(action="DO NOTHING")
+    await write_read_marks([mark])
+
+
+@dataclass(frozen=True, slots=True)
+class ReadMark:
+    """One row of ``notice_read`` waiting to be written (a plain value: a batch of them is one
+    statement's parameters, not a row object each)."""
+
+    association: int
+    notice: int
+    household: int | None
+    account: int | None
+    read_at: datetime
+
+
+async def write_read_marks(marks: list[ReadMark]) -> None:
+    """Insert the marks in one statement; a mark already there is kept (the unique indexes: one
+    row per reader and notice, two tabs opening the page at once).
+
+    The columns go as arrays (PostgreSQL, ``unnest``) or one JSON list (SQLite, ``json_each``):
+    the query builder's insert of 500 row objects took ~20 ms of the event loop to compose, a
+    pause every waiting reader felt (bench/signed_in.py, a notice page's first views: p99 138 ms
+    on PostgreSQL)."""
+    if not marks:
+        return
+    columns = "INSERT INTO notice_read (association, notice, household, account, read_at) "
+    if is_postgres():
+        await NoticeRead.raw(
+            columns + "SELECT * FROM unnest({}::int[], {}::int[], {}::int[], {}::int[], {}::timestamptz[]) "
+            "ON CONFLICT DO NOTHING",
+            [m.association for m in marks], [m.notice for m in marks], [m.household for m in marks],
+            [m.account for m in marks], [m.read_at for m in marks],
+        ).run()
+        return
+    # read_at as the SQLite driver writes a datetime (str(): "2026-12-04 09:00:00.123456+00:00").
+    rows = json.dumps([[m.association, m.notice, m.household, m.account, str(m.read_at)] for m in marks])
+    await NoticeRead.raw(
+        columns + "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), "
+        "json_extract(value, '$[3]'), json_extract(value, '$[4]') FROM json_each({}) WHERE true "
+        "ON CONFLICT DO NOTHING",  # "WHERE true": SQLite's parser needs it before an upsert's ON
+        rows,
+    ).run()
 
 
 class ReadMarks:
@@ -832,11 +873,11 @@ class ReadMarks:
     BATCH = 500
 
     def __init__(self) -> None:
-        self._waiting: list[NoticeRead] = []
+        self._waiting: list[ReadMark] = []
         self._task: asyncio.Task[None] | None = None
 
-    def add(self, row: NoticeRead) -> None:
-        self._waiting.append(row)
+    def add(self, mark: ReadMark) -> None:
+        self._waiting.append(mark)
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._write_soon())
 
@@ -850,11 +891,11 @@ class ReadMarks:
 
     async def flush(self) -> None:
         while self._waiting:
-            rows, self._waiting = self._waiting[: self.BATCH], self._waiting[self.BATCH :]
-            try:  # the unique indexes keep one row per reader and notice
-                await NoticeRead.insert(*rows).on_conflict(action="DO NOTHING")
+            marks, self._waiting = self._waiting[: self.BATCH], self._waiting[self.BATCH :]
+            try:
+                await write_read_marks(marks)
             except Exception:  # bookkeeping: a mark lost shows 「未読」 again, nothing worse
-                log.warning("%d read marks not written", len(rows), exc_info=True)
+                log.warning("%d read marks not written", len(marks), exc_info=True)
 
 
 read_marks = ReadMarks()

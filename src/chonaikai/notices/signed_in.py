@@ -126,13 +126,10 @@ class SharedBoard:
 
 
 async def shared_board(tenant: Tenant, level: logic.Viewer, *, category: str, page: int, archived: bool) -> SharedBoard:
-    key = (tenant.slug, "board", level, category, page, archived)
-    kept = shared_pieces.get(key)
-    if kept is None:
-        generation = shared_pieces.generation
-        kept = SharedBoard(await logic.list_notices(tenant, level, category=category, page=page, archived=archived))
-        shared_pieces.keep(key, kept, generation)
-    return kept
+    async def read() -> SharedBoard:
+        return SharedBoard(await logic.list_notices(tenant, level, category=category, page=page, archived=archived))
+
+    return await shared_pieces.load((tenant.slug, "board", level, category, page, archived), read)
 
 
 async def board_for(tenant: Tenant, viewer: logic.Viewer, *, category: str, page: int,
@@ -170,13 +167,12 @@ async def search_for(tenant: Tenant, viewer: logic.Viewer, *, q: str, category: 
     """A signed-in reader's search: its page of results kept per sight, words, category and
     page (``search_board``), and the ids of its cards this reader has not opened. The page
     itself is made per level by ``board_page``, like the board's."""
-    key = (tenant.slug, "search", logic.sight_of(viewer), tuple(normalise_query(q)), category, page, archived)
-    shared = shared_pieces.get(key)
-    if shared is None:
-        generation = shared_pieces.generation
+    async def read() -> SharedBoard:
         board = await search_board(tenant, viewer, q=q, category=category, page=page, archived=archived)
-        shared = SharedBoard(board, max_patterns=4)
-        shared_pieces.keep(key, shared, generation)
+        return SharedBoard(board, max_patterns=4)
+
+    key = (tenant.slug, "search", logic.sight_of(viewer), tuple(normalise_query(q)), category, page, archived)
+    shared = await shared_pieces.load(key, read)
     return shared, await _unread(tenant, viewer, shared, logic.read_among)
 
 
@@ -244,14 +240,11 @@ class SharedNotice:
 
 async def shared_notice(tenant: Tenant, notice_id: int) -> SharedNotice | None:
     """The notice, whoever reads it (who may is checked by the caller, per request)."""
-    key = (tenant.slug, "notice", notice_id)
-    kept = shared_pieces.get(key)
-    if kept is None:
-        generation = shared_pieces.generation
+    async def read() -> SharedNotice | None:
         notice = await logic.get_notice(tenant, notice_id)
         if notice is None:
             return None
-        kept = SharedNotice(
+        return SharedNotice(
             notice=notice,
             context={
                 "notice": notice,
@@ -264,8 +257,8 @@ async def shared_notice(tenant: Tenant, notice_id: int) -> SharedNotice | None:
             },
             asks_question=bool(notice.get("question")) and not load_question(notice["question"]).is_confirm,
         )
-        shared_pieces.keep(key, kept, generation)
-    return kept
+
+    return await shared_pieces.load((tenant.slug, "notice", notice_id), read)
 
 
 def notice_page(request: Request, principal: Principal, tenant: Tenant, shared: SharedNotice,
@@ -295,10 +288,4 @@ def confirm_box(request: Request, context: dict[str, Any]) -> str:
 
 async def categories(tenant: Tenant) -> list[str]:
     """The board's categories (its filter), kept with the association's other pieces."""
-    key = (tenant.slug, "categories")
-    kept = shared_pieces.get(key)
-    if kept is None:
-        generation = shared_pieces.generation
-        kept = await logic.categories(tenant)
-        shared_pieces.keep(key, kept, generation)
-    return kept
+    return await shared_pieces.load((tenant.slug, "categories"), lambda: logic.categories(tenant))

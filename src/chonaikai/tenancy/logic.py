@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from chonaikai.kept import OneLoad
 from chonaikai.tenancy.scope import Tenant
 from chonaikai.tenancy.tables import Association, City
 
@@ -35,6 +36,7 @@ class TenantCache:
     def __init__(self, ttl: float | None = None) -> None:
         self._ttl = ttl
         self._entries: dict[str, tuple[float, Tenant]] = {}
+        self._loading = OneLoad()
 
     @property
     def ttl(self) -> float:
@@ -50,10 +52,20 @@ class TenantCache:
         entry = self._entries.get(slug)
         if ttl > 0 and entry is not None and now - entry[0] < ttl:
             return entry[1]
+        if ttl <= 0:
+            return await self._read(slug, now, keep=False)
+        # Its time is up: one request reads it again, and while that read is under way the
+        # others go on with the entry they had (a read's time more; a change made anywhere
+        # forgets the entry itself: page_changes.py). Only with no entry at all do they wait.
+        if entry is not None and self._loading.reading(slug):
+            return entry[1]
+        return await self._loading.load(slug, lambda: self._read(slug, now, keep=True))
+
+    async def _read(self, slug: str, now: float, keep: bool) -> Tenant | None:
         tenant = await find_tenant(slug)
         if tenant is not None:
             tenant = Tenant.from_row(tenant.row, city=await find_city_by_id(tenant.city_id))
-            if ttl > 0:
+            if keep and self._loading.is_current(slug):  # not forgotten while it was read
                 if len(self._entries) >= self.MAX_ENTRIES:
                     self._entries.clear()
                 self._entries[slug] = (now, tenant)
@@ -61,9 +73,11 @@ class TenantCache:
 
     def clear(self) -> None:
         self._entries.clear()
+        self._loading.forget_all()
 
     def forget(self, slug: str) -> None:
         self._entries.pop(slug, None)
+        self._loading.forget(slug)
 
 
 tenant_cache = TenantCache()
@@ -107,6 +121,7 @@ class HostMap:
         self.ttl = ttl
         self._hosts: dict[str, str] = {}
         self._loaded_at = float("-inf")
+        self._loading = OneLoad()
 
     async def refresh(self) -> None:
         rows = await Association.select(Association.slug, Association.hosts).output(load_json=True)
@@ -122,7 +137,10 @@ class HostMap:
             if label and "." not in label and label != "www":
                 return label
         if time.monotonic() - self._loaded_at > self.ttl:
-            await self.refresh()
+            # One request reads the hosts again; meanwhile the others use the map there is.
+            loaded = self._loaded_at > float("-inf")
+            if not (loaded and self._loading.reading("hosts")):
+                await self._loading.load("hosts", self.refresh)
         return self._hosts.get(host)
 
 
