@@ -196,30 +196,3 @@ async def test_tenant_cache_reads_once_for_many_requests_and_serves_the_old_entr
     await read_before_forget
     assert "busy" not in cache._entries
 
-
-async def test_kept_values_load_reads_once_for_requests_at_the_same_moment():
-    import asyncio
-
-    from chonaikai.kept import KeptValues
-
-    kept = KeptValues(seconds=30)
-    reads = 0
-    gate = asyncio.Event()
-
-    async def read():
-        nonlocal reads
-        reads += 1
-        number = reads
-        await gate.wait()
-        return f"value {number}"
-
-    waiting = [asyncio.create_task(kept.load("key", read)) for _ in range(10)]
-    await asyncio.sleep(0.01)
-    kept.forget_where(None)  # a change: who comes now reads afresh, and the first read is not kept
-    later = asyncio.create_task(kept.load("key", read))
-    await asyncio.sleep(0.01)
-    gate.set()
-    assert {await task for task in waiting} == {"value 1"} and await later == "value 2" and reads == 2
-    assert kept.get("key") == "value 2"
-    waiting[0].cancel()  # a caller gone: nothing for the others
-    assert await kept.load("key", read) == "value 2" and reads == 2

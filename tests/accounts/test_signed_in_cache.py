@@ -119,3 +119,22 @@ async def test_answers_through_read_links_keep_what_is_kept(client, tenant, cloc
     await client.post("/prefs/text-size", data={"size": "normal", "next": "/"},
                       headers={"x-chonaikai-csrf": client.cookies[CSRF_COOKIE]})
     assert (await client.get(f"/a/{tenant.slug}/notices/new")).status_code == 403
+
+
+def test_values_kept_with_a_spread_end_at_different_moments_never_later():
+    """Read marks of a crowd read at one moment (spread 0.25): each ends within the last quarter
+    of its time, not all at the same instant, and none after its full time."""
+    now = [1000.0]
+    cache = SignedInCache(seconds=1.0, clock=lambda: now[0])
+    for reader in range(200):
+        cache.keep(("read", reader), frozenset({1}), cache.generation, longer=5, spread=0.25)
+    ends = []
+    for step in range(1, 60):
+        now[0] = 1000.0 + step * 0.1
+        for reader in range(200):
+            if ("read", reader) not in [key for key, _ in ends] and cache.get(("read", reader)) is None:
+                ends.append((("read", reader), now[0]))
+    moments = [moment - 1000.0 for _, moment in ends]
+    assert len(moments) == 200
+    assert min(moments) > 3.75 - 1e-9 and max(moments) <= 5.0 + 1e-9
+    assert len({round(moment, 1) for moment in moments}) >= 8  # spread over the last quarter

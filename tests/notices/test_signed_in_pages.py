@@ -319,3 +319,49 @@ async def test_read_marks_are_written_in_one_statement_with_their_times_and_once
         (tenant.id, second, None, account.id, later),
         (tenant.id, second, household["id"], None, later),
     ]
+
+
+async def test_households_asking_at_one_moment_get_their_own_confirmations_from_one_statement(tenant, kept):
+    """Notice pages of one moment ask for their households' 「読みました」 together
+    (kept.Batched, delivery.confirmations_of): one statement, each household its own answer,
+    and never another association's row."""
+    import asyncio
+
+    from chonaikai.notices import logic
+
+    notice_id = await make_notice(tenant, "回覧のお知らせ", needs_confirmation=True)
+    yamada, sato, kato = [await make_household(tenant, name) for name in ("山田", "佐藤", "加藤")]
+    confirmed = await logic.confirm_notice(tenant, yamada["id"], notice_id)
+    await logic.confirm_notice(tenant, kato["id"], notice_id)
+    before = logic._confirmations.statements
+    answers = await asyncio.gather(
+        logic.kept_confirmation_of(tenant, yamada["id"], notice_id),
+        logic.kept_confirmation_of(tenant, sato["id"], notice_id),
+        logic.kept_confirmation_of(tenant, None, notice_id),
+        logic._confirmations.get((tenant.id + 1000, notice_id, kato["id"])),  # another association's key
+    )
+    assert answers == [confirmed, None, None, None]
+    assert logic._confirmations.statements == before + 1
+
+
+async def test_readers_asking_at_one_moment_get_their_own_read_marks_from_one_statement(tenant, kept):
+    import asyncio
+
+    from chonaikai.notices import logic
+
+    first = await make_notice(tenant, "一つ目", visibility="members")
+    second = await make_notice(tenant, "二つ目", visibility="members")
+    yamada, sato = await make_household(tenant, "山田"), await make_household(tenant, "佐藤")
+    for household, notice in ((yamada, first), (yamada, second), (sato, second)):
+        await logic.write_read_marks([logic.ReadMark(tenant.id, notice, household["id"], None, logic.now_utc())])
+    officer = logic.Viewer(authenticated=True, account_id=1)
+    before = logic._read_marks_of.statements
+    answers = await asyncio.gather(*[
+        logic.read_notice_ids(tenant, viewer, [first, second]) for viewer in (
+            logic.Viewer(authenticated=True, household_id=yamada["id"]),
+            logic.Viewer(authenticated=True, household_id=sato["id"]),
+            officer,
+        )
+    ])
+    assert answers == [{first, second}, {second}, set()]
+    assert logic._read_marks_of.statements == before + 1  # one read (households and accounts: a statement each)

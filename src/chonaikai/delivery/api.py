@@ -23,11 +23,12 @@ Channels     ``set_retry_key(...)`` (a channel's idempotency key stored before i
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from chonaikai.db import fetch_rows, write_transaction
+from chonaikai.db import fetch_rows, is_postgres, write_transaction
 from chonaikai.delivery import store
 from chonaikai.delivery.alerts import (
     AlertMessage,
@@ -110,6 +111,30 @@ async def confirmation_of(association_id: int, content_id: int, household_id: in
         association_id, content_id, household_id,
     )
     return rows[0]["confirmed_at"] if rows else None
+
+
+async def confirmations_of(keys: list[tuple[int, int, int]]) -> dict[tuple[int, int, int], datetime]:
+    """When each (association, content, household) was confirmed, for many households at once
+    (one statement, the unique (notice, household) index); those not confirmed or with no row
+    are left out. Signed-in notice pages ask it together (notices.logic.kept_confirmation_of)."""
+    if not keys:
+        return {}
+    if is_postgres():
+        rows = await fetch_rows(
+            "SELECT d.association, d.notice, d.household, d.confirmed_at FROM delivery d "
+            "JOIN unnest({}::int[], {}::int[], {}::int[]) AS k(a, n, h) "
+            "ON d.notice = k.n AND d.household = k.h AND d.association = k.a "
+            "WHERE d.confirmed_at IS NOT NULL",
+            [key[0] for key in keys], [key[1] for key in keys], [key[2] for key in keys],
+        )
+    else:
+        rows = await fetch_rows(
+            "SELECT d.association, d.notice, d.household, d.confirmed_at FROM json_each({}) AS k "
+            "JOIN delivery d ON d.notice = json_extract(k.value, '$[1]') AND d.household = json_extract(k.value, '$[2]') "
+            "AND d.association = json_extract(k.value, '$[0]') WHERE d.confirmed_at IS NOT NULL",
+            json.dumps([list(key) for key in keys]),
+        )
+    return {(row["association"], row["notice"], row["household"]): row["confirmed_at"] for row in rows}
 
 
 async def confirm_by_household(

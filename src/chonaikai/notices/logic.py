@@ -26,6 +26,7 @@ from chonaikai.accounts.signed_in_cache import signed_in_cache
 from chonaikai.clock import local_date, local_datetime, zone
 from chonaikai.db import fetch_rows, in_ids, is_postgres, write_transaction
 from chonaikai.delivery import api as delivery
+from chonaikai.kept import Batched
 from chonaikai.notices import publishing, search
 from chonaikai.notices.publishing import NoticeStateError, PublishRefused
 from chonaikai.notices.render import normalise_query
@@ -742,6 +743,11 @@ class KnownReads:
 known_reads = KnownReads()
 
 
+# Each reader's read marks (and 「読みました」) are kept up to a quarter less, at random: read
+# for a crowd at one moment, they would otherwise all end together (kept.KeptValues.keep).
+READ_MARKS_SPREAD = 0.25
+
+
 async def read_notice_ids(tenant: Tenant, viewer: Viewer, notice_ids: list[int]) -> set[int]:
     """Which of ``notice_ids`` this reader has opened. Those read through another process
     show within about five seconds (kept with the session: accounts/signed_in_cache.py)."""
@@ -752,18 +758,40 @@ async def read_notice_ids(tenant: Tenant, viewer: Viewer, notice_ids: list[int])
     read = signed_in_cache.get(key)
     if read is None:
         generation = signed_in_cache.generation
-        column = "household" if viewer.household_id is not None else "account"
-        ids_sql, ids = in_ids(notice_ids)
-        rows = await fetch_rows(
-            f"SELECT notice FROM notice_read WHERE association = {{}} AND {column} = {{}} AND notice {ids_sql}",
-            tenant.id, reader[1], ids,
-        )
-        read = frozenset(row["notice"] for row in rows)
+        read = await _read_marks_of.get((reader, tenant.id, tuple(notice_ids))) or frozenset()
         known_reads.add(reader, read)
         # Read marks decide no access: kept five times as long as the session (a notice opened
         # through another process loses its 「未読」 here within ~5 s; through this one at once).
-        signed_in_cache.keep(key, read, generation, longer=5)
+        signed_in_cache.keep(key, read, generation, longer=5, spread=READ_MARKS_SPREAD)
     return {notice_id for notice_id in notice_ids if notice_id in read or (reader, notice_id) in known_reads}
+
+
+async def _read_marks_among(asked: list[tuple[tuple[str, int | None], int, tuple[int, ...]]]) -> dict[Any, frozenset[int]]:
+    """For ``read_notice_ids``: the read marks of several readers among their notices, per kind of
+    reader and association one statement (the board's readers of a moment ask about the same
+    twenty notices)."""
+    groups: dict[tuple[str, int], list[tuple[tuple[str, int | None], int, tuple[int, ...]]]] = {}
+    for key in asked:
+        groups.setdefault((key[0][0], key[1]), []).append(key)
+    found: dict[Any, frozenset[int]] = {}
+    for (column, association), keys in groups.items():
+        readers_sql, readers = in_ids(sorted({reader[1] for reader, _, _ in keys if reader[1] is not None}))
+        notices_sql, notices = in_ids(sorted({notice for _, _, ids in keys for notice in ids}))
+        rows = await fetch_rows(
+            f"SELECT {column} AS reader, notice FROM notice_read "
+            f"WHERE {column} {readers_sql} AND association = {{}} AND notice {notices_sql}",
+            readers, association, notices,
+        )
+        marks: dict[int, set[int]] = {}
+        for row in rows:
+            marks.setdefault(row["reader"], set()).add(row["notice"])
+        for key in keys:
+            (_, reader_id), _, ids = key
+            found[key] = frozenset(marks.get(reader_id, set()) & set(ids))  # type: ignore[arg-type]
+    return found
+
+
+_read_marks_of: Batched[Any, frozenset[int]] = Batched(_read_marks_among)
 
 
 READ_SET_MAX = 2000  # a household reading ten notices a week for four years
@@ -789,7 +817,7 @@ async def read_among(tenant: Tenant, viewer: Viewer, notice_ids: list[int]) -> s
         )
         # A sorted array: 8 bytes a mark (a set of 2,000 ids: ~190 KB a reader).
         read = array("q", [row["notice"] for row in rows]) if len(rows) <= READ_SET_MAX else False
-        signed_in_cache.keep(key, read, generation, longer=5)
+        signed_in_cache.keep(key, read, generation, longer=5, spread=READ_MARKS_SPREAD)
     if read is False:
         return await read_notice_ids(tenant, viewer, notice_ids)
 
@@ -905,16 +933,22 @@ async def confirmation_of(tenant: Tenant, household_id: int | None, notice_id: i
     return await delivery.confirmation_of(tenant.id, notice_id, household_id)
 
 
+# The notice pages of one moment ask for their households' 「読みました」 together (kept.Batched).
+_confirmations: Batched[tuple[int, int, int], datetime] = Batched(delivery.confirmations_of)
+
+
 async def kept_confirmation_of(tenant: Tenant, household_id: int | None, notice_id: int) -> datetime | None:
     """For showing a notice page: kept like the session (accounts/signed_in_cache.py), so
     「読みました」 pressed through this process (a write) shows at once, through another (a read
     link, LINE) within about a second."""
+    if household_id is None:
+        return None
     key = ("confirmed", tenant.id, notice_id, household_id)
     kept = signed_in_cache.get(key)
     if kept is None:
         generation = signed_in_cache.generation
-        kept = (await delivery.confirmation_of(tenant.id, notice_id, household_id),)
-        signed_in_cache.keep(key, kept, generation)
+        kept = (await _confirmations.get((tenant.id, notice_id, household_id)),)
+        signed_in_cache.keep(key, kept, generation, spread=READ_MARKS_SPREAD)
     return kept[0]
 
 
