@@ -102,3 +102,33 @@ async def test_a_read_for_several_callers_runs_outside_the_callers_context(share
     else:
         assert await Batched(read_many).get("key") == "value"
     assert seen == ["nowhere"]
+
+
+def test_a_look_up_left_in_an_ended_loop_does_not_hold_up_the_next_loop():
+    """A loop that ended between a look-up and its read (a test's, a server stopping): the
+    next loop's look-ups are read, not left waiting on the old one."""
+
+    async def read_many(keys):
+        return {key: "value" for key in keys}
+
+    batched = Batched(read_many)
+    kept = KeptValues(seconds=30)
+
+    async def never(): 
+        await asyncio.Event().wait()
+
+    async def ask_and_leave():
+        asyncio.ensure_future(batched.get("key"))
+        asyncio.ensure_future(kept.load("key", never))
+        await asyncio.sleep(0)  # the read task starts; the loop ends before either answers
+
+    loop = asyncio.new_event_loop()
+    loop.run_until_complete(ask_and_leave())
+    loop.close()
+
+    async def ask_again():
+        async def read():
+            return "value"
+        return await asyncio.wait_for(batched.get("key"), 1), await asyncio.wait_for(kept.load("key", read), 1)
+
+    assert asyncio.run(ask_again()) == ("value", "value")

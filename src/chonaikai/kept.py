@@ -139,7 +139,7 @@ class OneLoad:
 
     async def load(self, key: Hashable, read: Callable[[], Awaitable[T]]) -> T:
         task = self._reads.get(key)
-        if task is None:
+        if task is None or task.get_loop() is not asyncio.get_running_loop():  # (a test's loop that has ended)
             task = self._reads[key] = _apart(read())
             task.add_done_callback(lambda done: self._landed(key, done))
         return await asyncio.shield(task)
@@ -182,9 +182,11 @@ class Batched(Generic[K, V]):
         self.statements = 0  # tests and benchmarks: how many reads were made
 
     async def get(self, key: K) -> V | None:
+        loop = asyncio.get_running_loop()
+        if self._asked and next(iter(self._asked.values())).get_loop() is not loop:
+            self._asked = {}  # asked in a loop that has ended (tests): never to be read there
         answer = self._asked.get(key)
         if answer is None:
-            loop = asyncio.get_running_loop()
             if not self._asked:  # after the callbacks ready now: their keys join
                 loop.call_soon(self._read_asked, context=contextvars.Context())
             answer = self._asked[key] = loop.create_future()
