@@ -49,7 +49,8 @@ async def member(client, tenant, email: str, han: str) -> AsyncIterator[httpx.As
 
 
 def kept_pages(kind: type) -> list:
-    return [value for _, value in shared_pieces._entries.values() if isinstance(value, kind)]
+    entries = [*shared_pieces._entries.values(), *shared_pieces.searches._entries.values()]
+    return [value for _, value in entries if isinstance(value, kind)]
 
 
 async def test_two_members_of_one_level_share_the_page_and_see_only_their_own(client, tenant, kept):
@@ -365,3 +366,18 @@ async def test_readers_asking_at_one_moment_get_their_own_read_marks_from_one_st
     ])
     assert answers == [{first, second}, {second}, set()]
     assert logic._read_marks_of.statements == before + 1  # one read (households and accounts: a statement each)
+
+
+async def test_searches_without_end_do_not_empty_the_boards_kept_pieces(client, tenant, kept, monkeypatch):
+    """Anyone can ask for new words without end: searches fill their own entries, and a level's
+    board stays kept."""
+    monkeypatch.setattr(shared_pieces.searches, "max_entries", 3)
+    await post_notice(tenant, "一斉清掃のお知らせ", visibility="members")
+    async with member(client, tenant, "kato@example.jp", "1班") as reader:
+        assert (await reader.get(f"/a/{tenant.slug}/notices/")).status_code == 200
+        (board,) = [board for board in kept_pages(SharedBoard) if board.board.total is None]
+        for word in ("清掃", "総会", "会費", "防災", "夏祭り", "回覧"):  # more than the searches' entries
+            assert (await reader.get(f"/a/{tenant.slug}/notices/", params={"q": word})).status_code == 200
+            assert (await client.get(f"/a/{tenant.slug}/notices/", params={"q": word + "の"})).status_code == 200
+        assert [b for b in kept_pages(SharedBoard) if b.board.total is None] == [board]  # the same, still kept
+        assert len(shared_pieces.searches) <= 3

@@ -140,15 +140,35 @@ def who_value(principal: Principal) -> str:
 
 
 class SharedPieces(KeptValues):
-    """Keys begin with the association's slug (what ``forget`` goes by)."""
+    """Keys begin with the association's slug (what ``forget`` goes by).
+
+    Searches (their pages of results and their counts) are kept apart, in ``searches``, with
+    entries of their own: anyone, a visitor too, can ask for new words without end, and filling
+    the one store would empty it of every level's board and notice pages as well. The two are
+    kept as long and forgotten together."""
 
     def __init__(self, seconds: float | None = None, max_entries: int = 5000,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, searches: int = 5000) -> None:
         super().__init__(seconds, max_entries, clock, setting="page_cache_seconds")
+        self.searches = _Searches(self, searches)
 
     def forget(self, slug: str | None) -> None:
         """An association's pieces (``None``: every association's)."""
-        self.forget_where(None if slug is None else lambda key: key[0] == slug)  # type: ignore[index]
+        matches = None if slug is None else lambda key: key[0] == slug  # type: ignore[index]
+        self.forget_where(matches)
+        self.searches.forget_where(matches)
+
+
+class _Searches(KeptValues):
+    """``SharedPieces.searches``: kept as long as the pieces they go with."""
+
+    def __init__(self, pieces: SharedPieces, max_entries: int) -> None:
+        super().__init__(None, max_entries, pieces.clock)
+        self.pieces = pieces
+
+    @property  # type: ignore[override]
+    def seconds(self) -> float:
+        return self.pieces.seconds
 
 
 shared_pieces = SharedPieces()

@@ -153,12 +153,13 @@ async def search_board(tenant: Tenant, viewer: logic.Viewer, *, q: str, category
     search's other pages, for anyone with the same sight, then read only their own rows."""
     sight = logic.sight_of(viewer)
     key = (tenant.slug, "search total", sight, tuple(normalise_query(q)), category, archived)
-    generation = shared_pieces.generation
-    total = shared_pieces.get(key)
+    searches = shared_pieces.searches
+    generation = searches.generation
+    total = searches.get(key)
     board = await logic.list_notices(tenant, sight, category=category, q=q, page=page, archived=archived,
                                      total=total)
     if total is None:
-        shared_pieces.keep(key, board.total, generation)
+        searches.keep(key, board.total, generation)
     return board
 
 
@@ -172,7 +173,7 @@ async def search_for(tenant: Tenant, viewer: logic.Viewer, *, q: str, category: 
         return SharedBoard(board, max_patterns=4)
 
     key = (tenant.slug, "search", logic.sight_of(viewer), tuple(normalise_query(q)), category, page, archived)
-    shared = await shared_pieces.load(key, read)
+    shared = await shared_pieces.searches.load(key, read)
     return shared, await _unread(tenant, viewer, shared, logic.read_among)
 
 
