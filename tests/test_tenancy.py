@@ -187,6 +187,17 @@ async def test_tenant_cache_reads_once_for_many_requests_and_serves_the_old_entr
     assert (await first).name == "新賑町内会"
     assert (await cache.get("busy")).name == "新賑町内会" and reads == 2
 
+    gate.clear()  # a read that does not come back: the old entry is served only so long
+    at, tenant = cache._entries["busy"]
+    cache._entries["busy"] = (at - 60 - cache.STALE_SECONDS, tenant)
+    first = asyncio.create_task(cache.get("busy"))
+    await asyncio.sleep(0.01)
+    late = asyncio.create_task(cache.get("busy"))
+    await asyncio.sleep(0.01)
+    assert not late.done() and reads == 3  # waits for the read, not the old entry
+    gate.set()
+    assert (await late).name == "新賑町内会" and (await first).name == "新賑町内会"
+
     gate.clear()
     cache.forget("busy")
     read_before_forget = asyncio.create_task(cache.get("busy"))

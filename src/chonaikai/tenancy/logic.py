@@ -32,6 +32,7 @@ class TenantCache:
     """
 
     MAX_ENTRIES = 5000
+    STALE_SECONDS = 10.0  # at most this long past its time while its new read is under way
 
     def __init__(self, ttl: float | None = None) -> None:
         self._ttl = ttl
@@ -56,8 +57,9 @@ class TenantCache:
             return await self._read(slug, now, keep=False)
         # Its time is up: one request reads it again, and while that read is under way the
         # others go on with the entry they had (a read's time more; a change made anywhere
-        # forgets the entry itself: page_changes.py). Only with no entry at all do they wait.
-        if entry is not None and self._loading.reading(slug):
+        # forgets the entry itself: page_changes.py). With no entry, or one STALE_SECONDS past
+        # its time (the database not answering), they wait for that read.
+        if entry is not None and self._loading.reading(slug) and now - entry[0] < ttl + self.STALE_SECONDS:
             return entry[1]
         return await self._loading.load(slug, lambda: self._read(slug, now, keep=True))
 
