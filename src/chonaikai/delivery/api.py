@@ -102,15 +102,11 @@ async def delivery_of(association_id: int, content_id: int, household_id: int) -
 
 
 async def confirmation_of(association_id: int, content_id: int, household_id: int | None) -> datetime | None:
-    """When the household confirmed it (None: not yet, or no row). Plain SQL (db.fetch_rows): a
-    signed-in member's notice page asks this on every view."""
+    """When the household confirmed it (None: not yet, or no row)."""
     if household_id is None:
         return None
-    rows = await fetch_rows(
-        "SELECT confirmed_at FROM delivery WHERE association = {} AND notice = {} AND household = {}",
-        association_id, content_id, household_id,
-    )
-    return rows[0]["confirmed_at"] if rows else None
+    key = (association_id, content_id, household_id)
+    return (await confirmations_of([key])).get(key)
 
 
 async def confirmations_of(keys: list[tuple[int, int, int]]) -> dict[tuple[int, int, int], datetime]:

@@ -148,9 +148,9 @@ class SharedPieces(KeptValues):
     kept as long and forgotten together."""
 
     def __init__(self, seconds: float | None = None, max_entries: int = 5000,
-                 clock: Callable[[], float] = time.monotonic, searches: int = 5000) -> None:
+                 clock: Callable[[], float] = time.monotonic, search_entries: int = 5000) -> None:
         super().__init__(seconds, max_entries, clock, setting="page_cache_seconds")
-        self.searches = _Searches(self, searches)
+        self.searches = _Searches(self, search_entries)
 
     def forget(self, slug: str | None) -> None:
         """An association's pieces (``None``: every association's)."""
